@@ -1,0 +1,48 @@
+# Two entry points for a fresh machine (see README):
+#   make demo   set up, then run the whole pipeline on the embedded demo dataset
+#   make test   set up, then lint and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DEMO_DIR ?= work_dirs/demo
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.tests-installed
+
+.PHONY: setup demo test lint fashion-mnist clean-venv
+
+$(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/nodeps.txt requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements/build.txt
+	$(PIP) install -q -c requirements/constraints.txt -r requirements/runtime.txt
+	$(PIP) install -q --no-deps -r requirements/nodeps.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP) requirements/tests.txt
+	$(PIP) install -q -c requirements/constraints.txt -r requirements/tests.txt
+	touch $@
+
+# The demo's object images: Fashion-MNIST from Debian's `dataset-fashion-mnist` package.
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  echo "Installing Debian package dataset-fashion-mnist (demo objects)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist; \
+	  else sudo apt-get install -y -q dataset-fashion-mnist; fi; \
+	fi
+
+setup: $(STAMP)
+
+demo: $(STAMP) fashion-mnist
+	$(PY) tools/run_pipeline.py configs/demo/mctformer_plus_dinov2s_demo.py \
+	  --seg-config configs/deeplab/deeplabv3plus_r18-d8_demo.py --work-dir $(DEMO_DIR)
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(TEST_STAMP) fashion-mnist lint
+	$(VENV)/bin/pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)
