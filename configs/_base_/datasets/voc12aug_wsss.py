@@ -1,0 +1,80 @@
+# PASCAL VOC 2012 + SBD ("aug") for weakly supervised training: image-level labels only.
+# Layout (as MMSeg's pascal_voc12_aug.py): data/VOCdevkit/VOC2012/{JPEGImages, SegmentationClassAug,
+# ImageSets/Segmentation/{train_aug,train,val}.txt}. Labels are derived from the masks; pass
+# `label_file='cls_labels.npy'` to the dataset to train without masks.
+dataset_type = 'VOCWSSSDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+num_classes = 20
+crop_size = 448
+# DeiT's training augmentation (timm create_transform defaults of the reference code): random resized
+# crop (bicubic), horizontal flip, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25. timm skips
+# colour jitter when RandAugment is on; configs/_base_/datasets/demo_wsss.py shows the jitter variant.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
+         backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
+         magnitude_level=9, magnitude_std=0.5,
+         hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
+    dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
+         max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],
+         fill_std=[57.375, 57.12, 58.395]),
+    dict(type='PackWSSSInputs', num_classes=num_classes),
+]
+# maps are computed at the original image size (the model resizes per scale itself)
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackWSSSInputs', num_classes=num_classes),
+]
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=train_pipeline))
+# seeds are measured on VOC train (1,464 images with masks), as the paper's seed mIoU
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/val.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=test_pipeline))
+# the split the PseudoLabelHook / tools/make_pseudo_labels.py label for the DeepLab stage
+pseudo_label_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        pipeline=test_pipeline))
+val_evaluator = [
+    dict(type='MultiLabelMAPMetric'),
+    dict(type='SeedMetric'),
+]
+test_evaluator = val_evaluator

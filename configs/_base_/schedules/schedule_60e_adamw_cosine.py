@@ -1,0 +1,37 @@
+# DeiT fine-tuning recipe used by MCTformer: AdamW (wd 0.05), lr 5e-4 * batch / 512, 5 warm-up epochs
+# from 1e-6, cosine decay to 1e-5, 60 epochs. `auto_scale_lr` rescales lr for another total batch size.
+base_lr = 5e-4 * 64 / 512
+max_epochs = 60
+warmup_epochs = 5
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    # no weight decay on norms, biases, class tokens and position embeddings (as DeiT/timm)
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={
+            'cls_token': dict(decay_mult=0.0),
+            'pos_embed': dict(decay_mult=0.0),
+        }),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6 / base_lr, by_epoch=True, begin=0,
+         end=warmup_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=warmup_epochs,
+         end=max_epochs, T_max=max_epochs - warmup_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+auto_scale_lr = dict(enable=False, base_batch_size=64)
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # keeps the latest checkpoints for --resume and the best one by seed mIoU
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
+                    save_best='seed/mIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'),
+)

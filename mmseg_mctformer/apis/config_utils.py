@@ -1,0 +1,62 @@
+"""Config handling shared by the tools: the same rules as MMSeg's ``tools/train.py``."""
+import logging
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False):
+    """Read a config and apply the command-line overrides, as MMSeg's tools do.
+
+    Args:
+        path (str): Config file. ``mmseg::`` bases resolve once ``mmseg_mctformer`` is imported.
+        cfg_options (dict, optional): ``--cfg-options`` key-value overrides. Default: None.
+        work_dir (str, optional): Overrides ``cfg.work_dir``; when both are unset the work dir is
+            ``./work_dirs/<config name>``. Default: None.
+        launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``. Default: ``'none'``.
+        amp (bool): Switch an ``OptimWrapper`` to ``AmpOptimWrapper`` (dynamic loss scale).
+            Default: False.
+        resume (bool): Resume from the latest checkpoint of the work dir. Default: False.
+
+    Returns:
+        mmengine.Config: The config to build the runner from.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    if amp:
+        enable_amp(cfg)
+    cfg.resume = resume
+    return cfg
+
+
+def enable_amp(cfg):
+    """Turn on mixed precision through mmengine's ``AmpOptimWrapper`` (CUDA; bf16 elsewhere)."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in the config.', logger='current',
+                  level=logging.WARNING)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError('--amp needs optim_wrapper.type == "OptimWrapper", '
+                         f'got optim_wrapper.type == {wrapper!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def build_runner(cfg):
+    """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
+    from mmengine.runner import Runner
+
+    from mmseg.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
