@@ -1,1 +1,12 @@
-from .metrics import *  # noqa: F401,F403
+from .metrics import (
+                      DEFAULT_THRESHOLDS,
+                      MultiLabelMAPMetric,
+                      SeedMetric,
+                      stacked_intersect_and_union,
+                      threshold_seg_logits,
+)
+
+__all__ = [
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
+    'threshold_seg_logits'
+]

@@ -1,1 +1,12 @@
-__all__ = []
+from .multilabel_map import MultiLabelMAPMetric
+from .seed_metric import (
+                          DEFAULT_THRESHOLDS,
+                          SeedMetric,
+                          stacked_intersect_and_union,
+                          threshold_seg_logits,
+)
+
+__all__ = [
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
+    'threshold_seg_logits'
+]

@@ -1,0 +1,209 @@
+"""Seed quality of localisation maps under a sweep of background thresholds.
+
+MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic Segmentation
+(https://arxiv.org/abs/2308.03005). The seed of an image is the argmax over
+``[background threshold, class maps]``; the threshold is a free constant that the authors sweep on
+the train set and report at its best value, together with the false-positive / false-negative
+rates of their Fig. 9.
+"""
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmseg.evaluation.metrics import IoUMetric
+from mmseg.registry import METRICS
+from prettytable import PrettyTable
+
+#: Default sweep: 0.00, 0.05, ..., 0.95.
+DEFAULT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+
+
+def threshold_seg_logits(seg_logits: torch.Tensor,
+                         thresholds: Sequence[float]) -> torch.Tensor:
+    """Seed masks of one image for several background thresholds at once.
+
+    Equivalent to ``argmax(cat([full(t), seg_logits[1:]]))`` for every ``t``: channel 0 of
+    ``seg_logits`` is replaced by the threshold, and ties go to the background (the first channel),
+    as ``torch.argmax`` does.
+
+    Args:
+        seg_logits (torch.Tensor): Maps of shape (C + 1, H, W); channel 0 (the threshold the model
+            used) is ignored, channels 1..C are the class maps.
+        thresholds (Sequence[float]): T background thresholds.
+
+    Returns:
+        torch.Tensor: Long labels of shape (T, H, W), 0 = background, c + 1 = class c.
+    """
+    if seg_logits.dim() != 3 or seg_logits.shape[0] < 2:
+        raise ValueError('seg_logits must have shape (C + 1, H, W) with C >= 1, got '
+                         f'{tuple(seg_logits.shape)}')
+    fg_score, fg_label = seg_logits[1:].max(dim=0)  # (H, W) each
+    thr = torch.as_tensor(list(thresholds), dtype=fg_score.dtype, device=fg_score.device)
+    is_fg = fg_score.unsqueeze(0) > thr.view(-1, 1, 1)  # (T, H, W)
+    return torch.where(is_fg, fg_label.unsqueeze(0) + 1, torch.zeros_like(fg_label).unsqueeze(0))
+
+
+def stacked_intersect_and_union(pred_labels: torch.Tensor, label: torch.Tensor,
+                                num_classes: int, ignore_index: int = 255):
+    """Intersection / union / prediction / label areas for T predictions of one image.
+
+    The T predictions are shifted into disjoint label ranges (``pred + t * num_classes``) so that a
+    single call of :meth:`mmseg.evaluation.IoUMetric.intersect_and_union` counts all of them.
+
+    Args:
+        pred_labels (torch.Tensor): Predictions of shape (T, H, W).
+        label (torch.Tensor): Ground truth of shape (H, W).
+        num_classes (int): K, the number of classes including background.
+        ignore_index (int): Label value that is not evaluated. Default: 255.
+
+    Returns:
+        tuple[torch.Tensor]: ``area_intersect, area_union, area_pred_label, area_label``, each of
+        shape (T, K).
+    """
+    if pred_labels.shape[1:] != label.shape:
+        raise ValueError(f'prediction size {tuple(pred_labels.shape[1:])} does not match the '
+                         f'ground-truth size {tuple(label.shape)}')
+    num_thr = pred_labels.shape[0]
+    valid = label != ignore_index
+    label = label[valid].long()  # (P,)
+    pred = pred_labels[:, valid].long()  # (T, P)
+    if label.numel() and int(label.max()) >= num_classes:
+        raise ValueError(f'ground-truth label {int(label.max())} is outside 0..{num_classes - 1} '
+                         f'(and is not ignore_index={ignore_index})')
+    offset = torch.arange(num_thr, device=pred.device).view(-1, 1) * num_classes
+    areas = IoUMetric.intersect_and_union((pred + offset).flatten(),
+                                          (label.unsqueeze(0) + offset).flatten(),
+                                          num_thr * num_classes, -1)
+    return tuple(a.view(num_thr, num_classes) for a in areas)
+
+
+@METRICS.register_module()
+class SeedMetric(BaseMetric):
+    """mIoU of seed masks over a sweep of background thresholds.
+
+    For every threshold ``t`` the seed is ``argmax([t, maps_1..C])`` of the ``seg_logits`` each
+    data sample carries (channel 0 replaced by ``t``), scored against ``gt_sem_seg``. Only the
+    per-threshold class areas are kept (T x K numbers per image), so the metric runs in
+    distributed evaluation without holding maps in memory.
+
+    Reported (keys get the ``prefix``): ``mIoU`` and ``aAcc`` at the best threshold (in %),
+    ``best_threshold``, ``FP`` and ``FN`` at the best threshold (in %; per class
+    ``FP_c = (P_c - TP_c) / U_c`` and ``FN_c = (T_c - TP_c) / U_c`` with ``U = T + P - TP``,
+    averaged over the classes that occur, background included, as the MCTformer evaluation
+    script does), and two non-scalar entries: ``mIoU_per_threshold`` (``{'0.35': mIoU}``) and
+    ``IoU_per_class`` at the best threshold (``{class name: IoU}``). Both are also logged as tables.
+    Classes absent from both predictions and labels are left out of the means (``nan``), as in
+    :class:`mmseg.evaluation.IoUMetric`.
+
+    Args:
+        thresholds (Sequence[float]): Background thresholds to sweep.
+            Default: ``(0.0, 0.05, ..., 0.95)``.
+        ignore_index (int): Label value that is not evaluated. Default: 255.
+        collect_device (str): Device used to collect results across ranks, 'cpu' or 'gpu'.
+            Default: 'cpu'.
+        prefix (str, optional): Prefix of the metric names. Default: 'seed'.
+    """
+    default_prefix: Optional[str] = 'seed'
+
+    def __init__(self,
+                 thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+                 ignore_index: int = 255,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if isinstance(thresholds, (int, float)):
+            thresholds = [thresholds]
+        thresholds = [float(t) for t in thresholds]
+        if not thresholds:
+            raise ValueError('SeedMetric: `thresholds` must hold at least one value, got []')
+        if sorted(set(thresholds)) != thresholds:
+            raise ValueError('SeedMetric: `thresholds` must be strictly increasing, got '
+                             f'{thresholds}')
+        self.thresholds = thresholds
+        self.ignore_index = ignore_index
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Accumulate the (T, K) class areas of each sample.
+
+        Args:
+            data_batch (dict): A batch from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs as dicts, each with ``seg_logits`` (data
+                (C + 1, H, W)) and ``gt_sem_seg`` (data (1, H, W)).
+        """
+        num_classes = len(self.dataset_meta['classes'])
+        for data_sample in data_samples:
+            for key in ('seg_logits', 'gt_sem_seg'):
+                if key not in data_sample:
+                    raise KeyError(f'SeedMetric: data sample {data_sample.get("img_path")} has no '
+                                   f'{key!r}; it needs both seg_logits and gt_sem_seg')
+            logits = data_sample['seg_logits']['data']
+            if logits.shape[0] != num_classes:
+                raise ValueError(f'SeedMetric: seg_logits has {logits.shape[0]} channels, '
+                                 f'expected {num_classes} (len(dataset_meta["classes"]), '
+                                 'background included)')
+            label = data_sample['gt_sem_seg']['data'].squeeze(0).to(logits.device)
+            preds = threshold_seg_logits(logits, self.thresholds)
+            areas = stacked_intersect_and_union(preds, label, num_classes, self.ignore_index)
+            self.results.append(tuple(a.numpy().astype(np.int64) for a in areas))
+
+    def compute_metrics(self, results: list) -> Dict[str, object]:
+        """Compute the sweep from the accumulated areas.
+
+        Args:
+            results (list): Tuples ``(intersect, union, pred, label)`` of (T, K) arrays.
+
+        Returns:
+            dict: The metrics described in the class docstring.
+        """
+        logger: MMLogger = MMLogger.get_current_instance()
+        totals = [torch.from_numpy(np.sum(np.stack(r), axis=0).astype(np.float64))
+                  for r in zip(*results)]
+        per_thr = [
+            IoUMetric.total_area_to_metrics(*(t[i] for t in totals), metrics=['mIoU'])
+            for i in range(len(self.thresholds))
+        ]
+        mious = np.array([_nanmean(m['IoU']) for m in per_thr])
+        best = int(np.nanargmax(mious)) if not np.all(np.isnan(mious)) else 0
+        intersect, union, pred_area, label_area = (t[best].numpy() for t in totals)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            fp = (pred_area - intersect) / union
+            fn = (label_area - intersect) / union
+        iou = per_thr[best]['IoU']
+        class_names = self.dataset_meta['classes']
+
+        thr_table = PrettyTable()
+        thr_table.add_column('threshold', [f'{t:.2f}' for t in self.thresholds])
+        thr_table.add_column('mIoU', [round(float(m) * 100, 2) for m in mious])
+        print_log('seed mIoU per background threshold:\n' + thr_table.get_string(), logger)
+        cls_table = PrettyTable()
+        cls_table.add_column('Class', list(class_names))
+        cls_table.add_column('IoU', np.round(iou * 100, 2).tolist())
+        cls_table.add_column('FP', np.round(fp * 100, 2).tolist())
+        cls_table.add_column('FN', np.round(fn * 100, 2).tolist())
+        print_log(f'seed per class results at threshold {self.thresholds[best]:.2f}:\n'
+                  + cls_table.get_string(), logger)
+
+        return OrderedDict(
+            mIoU=_pct(mious[best]),
+            best_threshold=float(self.thresholds[best]),
+            aAcc=_pct(per_thr[best]['aAcc']),
+            FP=_pct(_nanmean(fp)),
+            FN=_pct(_nanmean(fn)),
+            mIoU_per_threshold={f'{t:.2f}': _pct(m) for t, m in zip(self.thresholds, mious)},
+            IoU_per_class={name: _pct(v) for name, v in zip(class_names, iou)},
+        )
+
+
+def _nanmean(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    if np.all(np.isnan(values)):
+        return float('nan')
+    return float(np.nanmean(values))
+
+
+def _pct(value) -> float:
+    return round(float(value) * 100, 2)

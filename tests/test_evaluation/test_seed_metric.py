@@ -1,0 +1,110 @@
+import math
+
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmseg_mctformer.evaluation import (
+    DEFAULT_THRESHOLDS,
+    SeedMetric,
+    stacked_intersect_and_union,
+    threshold_seg_logits,
+)
+
+CLASSES = ('background', 'a', 'b')
+
+
+def _sample(maps, gt, bg=0.3):
+    maps = torch.tensor(maps, dtype=torch.float32)
+    logits = torch.cat([torch.full_like(maps[:1], bg), maps])
+    s = SegDataSample()
+    s.seg_logits = PixelData(data=logits)
+    s.gt_sem_seg = PixelData(data=torch.tensor(gt, dtype=torch.long)[None])
+    return s.to_dict()
+
+
+# Image 1 (2 x 3); GT pixel (1, 1) is ignored.
+IMG1 = _sample([[[0.9, 0.6, 0.2], [0.1, 0.0, 0.4]],
+                [[0.1, 0.7, 0.3], [0.05, 0.0, 0.35]]],
+               [[1, 2, 0], [0, 255, 1]])
+# Image 2 (1 x 2).
+IMG2 = _sample([[[0.6, 0.3]], [[0.2, 0.0]]], [[1, 2]])
+
+
+def test_threshold_seg_logits_ties_go_to_background():
+    logits = torch.tensor([[[9.0, 9.0, 9.0]],
+                           [[0.5, 0.2, 0.0]],
+                           [[0.1, 0.7, 0.0]]])
+    out = threshold_seg_logits(logits, [0.0, 0.5, 0.7])
+    assert out.tolist() == [[[1, 2, 0]], [[0, 2, 0]], [[0, 0, 0]]]
+    with pytest.raises(ValueError, match=r'\(C \+ 1, H, W\)'):
+        threshold_seg_logits(torch.zeros(1, 2, 2), [0.1])
+
+
+def test_stacked_intersect_and_union_matches_per_threshold_counts():
+    preds = torch.tensor([[[1, 2], [0, 0]], [[0, 0], [0, 2]]])
+    label = torch.tensor([[1, 1], [255, 2]])
+    inter, union, pred, gt = stacked_intersect_and_union(preds, label, 3)
+    assert inter.tolist() == [[0, 1, 0], [0, 0, 1]]
+    assert pred.tolist() == [[1, 1, 1], [2, 0, 1]]
+    assert gt.tolist() == [[0, 2, 1], [0, 2, 1]]
+    assert union.tolist() == [[1, 2, 2], [2, 2, 1]]
+    with pytest.raises(ValueError, match='does not match'):
+        stacked_intersect_and_union(preds, label[:1], 3)
+    with pytest.raises(ValueError, match='outside 0..2'):
+        stacked_intersect_and_union(preds, torch.tensor([[1, 7], [0, 0]]), 3)
+
+
+def _metric(**kwargs):
+    metric = SeedMetric(**kwargs)
+    metric.dataset_meta = dict(classes=CLASSES)
+    return metric
+
+
+def test_seed_metric_one_image_sweep():
+    metric = _metric(thresholds=[0.0, 0.25, 0.5])
+    metric.process({}, [IMG1])
+    res = metric.evaluate(1)
+    assert res['seed/mIoU_per_threshold'] == {'0.00': 38.89, '0.25': 66.67, '0.50': 72.22}
+    assert res['seed/mIoU'] == 72.22
+    assert res['seed/best_threshold'] == 0.5
+    assert res['seed/IoU_per_class'] == {'background': 66.67, 'a': 50.0, 'b': 100.0}
+    assert res['seed/FP'] == pytest.approx(11.11)
+    assert res['seed/FN'] == pytest.approx(16.67)
+    assert res['seed/aAcc'] == 80.0
+
+
+def test_seed_metric_accumulates_images():
+    metric = _metric(thresholds=[0.0, 0.25, 0.5], prefix='s')
+    metric.process({}, [IMG1])
+    metric.process({}, [IMG2])
+    assert all(a.shape == (3, 3) for a in metric.results[0])  # only small arrays are kept
+    res = metric.evaluate(2)
+    assert res['s/mIoU_per_threshold'] == {'0.00': 31.11, '0.25': 52.78, '0.50': 55.56}
+    assert res['s/best_threshold'] == 0.5
+    assert res['s/FP'] == pytest.approx(16.67)
+    assert res['s/FN'] == pytest.approx(27.78)
+
+
+def test_seed_metric_absent_class_is_nan_and_excluded():
+    metric = _metric(thresholds=[0.5])
+    metric.process({}, [_sample([[[0.9, 0.0]], [[0.0, 0.0]]], [[1, 0]])])
+    res = metric.evaluate(1)
+    assert math.isnan(res['seed/IoU_per_class']['b'])
+    assert res['seed/mIoU'] == 100.0
+    assert res['seed/FP'] == 0.0 and res['seed/FN'] == 0.0
+
+
+def test_seed_metric_errors():
+    assert len(DEFAULT_THRESHOLDS) == 20 and DEFAULT_THRESHOLDS[-1] == 0.95
+    with pytest.raises(ValueError, match='strictly increasing'):
+        SeedMetric(thresholds=[0.5, 0.1])
+    with pytest.raises(ValueError, match='at least one'):
+        SeedMetric(thresholds=[])
+    metric = SeedMetric()
+    metric.dataset_meta = dict(classes=('background', 'a'))
+    with pytest.raises(ValueError, match='3 channels, expected 2'):
+        metric.process({}, [IMG1])
+    with pytest.raises(KeyError, match='gt_sem_seg'):
+        metric.process({}, [{'seg_logits': IMG1['seg_logits']}])
