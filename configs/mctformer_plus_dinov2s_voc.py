@@ -1,0 +1,9 @@
+# Beyond the paper: MCTformer+ from DINOv2 ViT-S/14 weights on VOC 2012 aug (448 px crops = 32 x 32
+# tokens). Everything else is the paper's VOC recipe.
+_base_ = [
+    './_base_/models/mctformer_plus_dinov2-s.py',
+    './_base_/datasets/voc12aug_wsss.py',
+    './_base_/default_runtime.py',
+    './_base_/schedules/schedule_60e_adamw_cosine.py',
+]
+model = dict(backbone=dict(img_size=448))
