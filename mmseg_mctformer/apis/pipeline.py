@@ -1,0 +1,251 @@
+"""The whole WSSS pipeline as resumable stages.
+
+``stage1`` (train MCTformer on image labels) -> ``seeds`` (classification mAP and seed mIoU with the
+threshold sweep) -> ``pseudo_labels`` (masks of the training split at the best threshold) ->
+``pseudo_eval`` (mIoU of those masks against the GT where it exists) -> ``segmentation`` (an MMSeg
+segmentor, e.g. DeepLabV3+, trained on the pseudo-masks and validated on GT) -> optionally
+``segmentation_gt`` (the same segmentor on the GT masks: the fully supervised upper bound).
+
+Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a rerun
+skips finished stages and resumes an interrupted training from its last checkpoint.
+"""
+import copy
+import json
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from ..utils.io import atomic_write_text
+from .config_utils import build_runner, load_config
+
+#: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (METHOD.md, section 5).
+PAPER_VOC = {
+    'cls_mAP': None,
+    'seed_mIoU': 68.8,
+    'pseudo_mIoU': 76.2,
+    'seg_mIoU': 74.0,
+    'seg_gt_mIoU': None,
+}
+ROW_NAMES = {
+    'cls_mAP': 'classification mAP (stage 1, val split)',
+    'seed_mIoU': 'seed mIoU (best background threshold)',
+    'pseudo_mIoU': 'pseudo-mask mIoU (training split)',
+    'seg_mIoU': 'segmentor val mIoU (trained on pseudo-masks)',
+    'seg_gt_mIoU': 'segmentor val mIoU (trained on GT masks)',
+}
+
+
+class _LastMetrics(Hook):
+    """Keeps the metrics of the latest validation/test epoch of a runner."""
+
+    def __init__(self):
+        self.metrics = {}
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.metrics = dict(metrics or {})
+
+    def after_test_epoch(self, runner, metrics=None):
+        self.metrics = dict(metrics or {})
+
+
+def _latest_checkpoint(work_dir):
+    """Path written by mmengine's CheckpointHook into ``last_checkpoint``, or None."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def _to_float(value):
+    return None if value is None else float(value)
+
+
+class WSSSPipeline:
+    """Runs the pipeline stages for a stage-1 config and a segmentation config.
+
+    Args:
+        cls_config (str): Stage-1 MCTformer config.
+        seg_config (str): Segmentor config (e.g. ``configs/deeplab/...``) whose train split's
+            ``data_prefix.seg_map_path`` is replaced by the pseudo-label folder.
+        work_dir (str): Root work dir; stages use ``stage1/``, ``pseudo_labels/``, ``segmentation/``
+            and ``segmentation_gt/`` below it.
+        cfg_options (dict, optional): ``--cfg-options`` for the stage-1 config. Default: None.
+        seg_cfg_options (dict, optional): ``--cfg-options`` for the segmentation config.
+            Default: None.
+        gt_baseline (bool): Also train the segmentor on GT masks. Default: False.
+        launcher (str): mmengine launcher. Default: ``'none'``.
+        amp (bool): Mixed precision for both trainings. Default: False.
+    """
+
+    STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'segmentation',
+              'segmentation_gt')
+
+    def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,
+                 gt_baseline=False, launcher='none', amp=False):
+        self.cls_config = cls_config
+        self.seg_config = seg_config
+        self.work_dir = osp.abspath(work_dir)
+        self.cfg_options = cfg_options or {}
+        self.seg_cfg_options = seg_cfg_options or {}
+        self.gt_baseline = gt_baseline
+        self.launcher = launcher
+        self.amp = amp
+        self.state_file = osp.join(self.work_dir, 'pipeline_state.json')
+        self.state = self._load_state()
+
+    # ------------------------------------------------------------------ state
+    def _load_state(self):
+        if not osp.isfile(self.state_file):
+            return {}
+        try:
+            with open(self.state_file) as f:
+                return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'corrupt pipeline state file {self.state_file}: {e}; delete it to '
+                             'rerun every stage') from e
+
+    def _finish(self, stage, results):
+        self.state[stage] = results
+        if is_main_process():
+            os.makedirs(self.work_dir, exist_ok=True)
+            atomic_write_text(self.state_file, json.dumps(self.state, indent=2))
+
+    def _stage_dir(self, name):
+        return osp.join(self.work_dir, name)
+
+    # ---------------------------------------------------------------- configs
+    def _cls_cfg(self, resume=False):
+        return load_config(self.cls_config, self.cfg_options, self._stage_dir('stage1'),
+                           self.launcher, amp=self.amp, resume=resume)
+
+    def _seg_cfg(self, seg_map_path, work_dir, resume=False):
+        cfg = load_config(self.seg_config, self.seg_cfg_options, work_dir, self.launcher,
+                          amp=self.amp, resume=resume)
+        dataset = cfg.train_dataloader.dataset
+        while 'dataset' in dataset:  # RepeatDataset and similar wrappers
+            dataset = dataset.dataset
+        if 'data_prefix' not in dataset:
+            raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
+                           'point at the pseudo-labels')
+        dataset.data_prefix['seg_map_path'] = seg_map_path
+        return cfg
+
+    # ----------------------------------------------------------------- stages
+    def run(self):
+        """Run every unfinished stage and return the results table (a list of rows)."""
+        for stage in self.STAGES:
+            if stage == 'segmentation_gt' and not self.gt_baseline:
+                continue
+            if stage in self.state:
+                print_log(f'[pipeline] {stage}: done before, skipped', logger='current')
+                continue
+            print_log(f'[pipeline] {stage}: running', logger='current')
+            self._finish(stage, getattr(self, f'_run_{stage}')())
+        rows = self.table()
+        if is_main_process():
+            text = format_table(rows)
+            print(text, flush=True)
+            atomic_write_text(osp.join(self.work_dir, 'results.md'), text + '\n')
+            atomic_write_text(osp.join(self.work_dir, 'results.json'),
+                              json.dumps(rows, indent=2))
+        return rows
+
+    def _run_stage1(self):
+        work_dir = self._stage_dir('stage1')
+        resume = _latest_checkpoint(work_dir) is not None
+        runner = build_runner(self._cls_cfg(resume=resume))
+        runner.train()
+        checkpoint = _latest_checkpoint(work_dir)
+        if checkpoint is None:
+            raise RuntimeError(f'stage 1 finished without a checkpoint in {work_dir}; the config '
+                               'needs default_hooks.checkpoint')
+        return dict(checkpoint=checkpoint)
+
+    def _stage1_runner(self):
+        cfg = self._cls_cfg()
+        cfg.load_from = self.state['stage1']['checkpoint']
+        return build_runner(cfg)
+
+    def _run_seeds(self):
+        runner = self._stage1_runner()
+        recorder = _LastMetrics()
+        runner.register_hook(recorder, priority='LOWEST')
+        runner.val()
+        metrics = recorder.metrics
+        return dict(
+            cls_mAP=_to_float(metrics.get('cls/mAP')),
+            seed_mIoU=_to_float(metrics.get('seed/mIoU')),
+            best_threshold=_to_float(metrics.get('seed/best_threshold')),
+            metrics={k: _to_float(v) for k, v in metrics.items()
+                     if isinstance(v, (int, float))})
+
+    def _run_pseudo_labels(self):
+        from ..engine.hooks import PseudoLabelHook
+        runner = self._stage1_runner()
+        out_dir = self._stage_dir('pseudo_labels')
+        cfg = runner.cfg
+        loader = cfg.get('pseudo_label_dataloader', cfg.test_dataloader)
+        hook = PseudoLabelHook(dataloader=copy.deepcopy(loader), out_dir=out_dir,
+                               bg_threshold=self.state['seeds']['best_threshold'])
+        runner.load_or_resume()
+        hook.generate(runner)
+        return dict(out_dir=out_dir)
+
+    def _run_pseudo_eval(self):
+        from ..evaluation import evaluate_mask_dir
+        cfg = self._cls_cfg()
+        loader = cfg.get('pseudo_label_dataloader', cfg.test_dataloader)
+        result = evaluate_mask_dir(loader.dataset, self.state['pseudo_labels']['out_dir'])
+        return dict(pseudo_mIoU=_to_float(result.get('mIoU')), metrics=result)
+
+    def _train_segmentor(self, seg_map_path, name):
+        work_dir = self._stage_dir(name)
+        resume = _latest_checkpoint(work_dir) is not None
+        runner = build_runner(self._seg_cfg(seg_map_path, work_dir, resume=resume))
+        recorder = _LastMetrics()
+        runner.register_hook(recorder, priority='LOWEST')
+        runner.train()
+        if not recorder.metrics:  # the schedule did not end with a validation
+            runner.val()
+        return dict(mIoU=_to_float(recorder.metrics.get('mIoU')),
+                    checkpoint=_latest_checkpoint(work_dir))
+
+    def _run_segmentation(self):
+        return self._train_segmentor(self.state['pseudo_labels']['out_dir'], 'segmentation')
+
+    def _run_segmentation_gt(self):
+        cfg = self._seg_cfg('', self._stage_dir('segmentation_gt'))
+        gt_dir = cfg.val_dataloader.dataset.data_prefix.get('seg_map_path')
+        return self._train_segmentor(gt_dir, 'segmentation_gt')
+
+    # ------------------------------------------------------------------ table
+    def table(self):
+        """Rows ``dict(metric, ours, paper_voc)`` of what has been measured so far."""
+        s = self.state
+        ours = {
+            'cls_mAP': s.get('seeds', {}).get('cls_mAP'),
+            'seed_mIoU': s.get('seeds', {}).get('seed_mIoU'),
+            'pseudo_mIoU': s.get('pseudo_eval', {}).get('pseudo_mIoU'),
+            'seg_mIoU': s.get('segmentation', {}).get('mIoU'),
+            'seg_gt_mIoU': s.get('segmentation_gt', {}).get('mIoU'),
+        }
+        rows = []
+        for key, name in ROW_NAMES.items():
+            if key == 'seg_gt_mIoU' and ours[key] is None:
+                continue
+            rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=PAPER_VOC[key]))
+        return rows
+
+
+def format_table(rows):
+    """Markdown table of :meth:`WSSSPipeline.table` rows."""
+    def fmt(v):
+        return '-' if v is None else f'{v:.1f}'
+    lines = ['| metric | ours | paper (VOC) |', '| --- | ---: | ---: |']
+    lines += [f"| {r['metric']} | {fmt(r['ours'])} | {fmt(r['paper_voc'])} |" for r in rows]
+    return '\n'.join(lines)

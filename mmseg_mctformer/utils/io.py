@@ -1,0 +1,41 @@
+"""Atomic file writes: a reader never sees a partial file, an interrupted writer leaves none."""
+import os
+import os.path as osp
+import tempfile
+from contextlib import contextmanager
+
+
+@contextmanager
+def atomic_output(path, suffix=''):
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step.
+
+    The temporary file lives in the same folder (same file system, so ``os.replace`` is atomic) and
+    is removed when the body raises.
+
+    Args:
+        path (str): Final file path; its folder is created when missing.
+        suffix (str): Suffix of the temporary name (e.g. ``'.png'`` for writers that look at the
+            extension). Default: ``''``.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix=suffix + '.tmp',
+                               dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically."""
+    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` (str, UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode('utf-8'))

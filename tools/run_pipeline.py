@@ -1,0 +1,43 @@
+"""The whole WSSS pipeline in one command, resumable stage by stage.
+
+    python tools/run_pipeline.py configs/mctformer_plus_voc.py \
+        --seg-config configs/deeplab/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py \
+        --work-dir work_dirs/voc_pipeline
+
+Stage 1 training -> seeds (mAP, seed mIoU) -> pseudo-masks -> their mIoU -> segmentor training ->
+val mIoU, then a table beside the paper's VOC numbers (also in WORK_DIR/results.md).
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
+from mmseg_mctformer.apis import add_common_args, parse_with_local_rank
+from mmseg_mctformer.apis.pipeline import WSSSPipeline
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Run stage 1 -> pseudo-labels -> segmentor')
+    parser.add_argument('config', help='stage-1 (MCTformer) config')
+    parser.add_argument('--seg-config', required=True, help='segmentor config (configs/deeplab/)')
+    parser.add_argument('--seg-cfg-options', nargs='+', action=DictAction,
+                        help='overrides for the segmentor config, xxx=yyy')
+    parser.add_argument('--gt-baseline', action='store_true',
+                        help='also train the segmentor on the GT masks (upper bound)')
+    parser.add_argument('--amp', action='store_true', help='mixed precision for both trainings')
+    add_common_args(parser)
+    args = parse_with_local_rank(parser, argv)
+    if args.work_dir is None:
+        parser.error('--work-dir is required (the pipeline keeps its state there)')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    WSSSPipeline(args.config, args.seg_config, args.work_dir, cfg_options=args.cfg_options,
+                 seg_cfg_options=args.seg_cfg_options, gt_baseline=args.gt_baseline,
+                 launcher=args.launcher, amp=args.amp).run()
+
+
+if __name__ == '__main__':
+    main()
