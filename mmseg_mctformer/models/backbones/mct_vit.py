@@ -1,0 +1,458 @@
+"""Multi-class-token Vision Transformer (the encoder of MCTformer / MCTformer+).
+
+The file reads top to bottom: token-layout helpers, the attention with its two paths, the encoder
+layer, then the backbone and its presets.
+
+Token sequence inside the encoder: ``[C class tokens ; M patch tokens]``, ``N = C + M``,
+``M = h * w`` for an input of ``(h * patch) x (w * patch)`` pixels.
+
+State-dict layout (what :mod:`mmseg_mctformer.utils.weight_converters` produces)::
+
+    cls_token                       (1, C, D)   (a checkpoint may hold 1 token, see below)
+    pos_embed                       (1, 1 + G_h * G_w, D)  [class-token entry ; patch grid]
+    patch_embed.projection.{weight,bias}
+    layers.i.ln1 / layers.i.attn.qkv / layers.i.attn.proj / layers.i.gamma1.weight (LayerScale)
+    layers.i.ln2 / layers.i.ffn.layers.0.0 / layers.i.ffn.layers.1 / layers.i.ffn.gamma2.weight
+    ln1                             final LayerNorm
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn.bricks import LayerScale
+from mmcv.cnn.bricks.drop import build_dropout
+from mmcv.cnn.bricks.transformer import FFN, PatchEmbed
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.utils import resize_pos_embed
+from mmseg.registry import MODELS
+from torch import Tensor
+
+CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
+
+
+def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
+    """Patch tokens of a ``[prefix ; patches]`` sequence as a feature map.
+
+    Args:
+        x (Tensor): Tokens (B, N, D) with ``N == num_prefix + h * w``.
+        num_prefix (int): Number of leading (class) tokens C.
+        hw (tuple[int, int]): Token grid (h, w).
+
+    Returns:
+        Tensor: Patch tokens (B, D, h, w).
+    """
+    B, N, D = x.shape
+    h, w = hw
+    assert N == num_prefix + h * w, (
+        f'tokens_to_map: sequence length N={N} != C + h*w with C={num_prefix} class tokens and '
+        f'h*w={h}*{w}={h * w} patch tokens')
+    return x[:, num_prefix:].transpose(1, 2).reshape(B, D, h, w)
+
+
+class MultiClassTokenAttention(BaseModule):
+    """Multi-head self-attention with a fused and an explicit path sharing one set of weights.
+
+    The fused path (``F.scaled_dot_product_attention``) never materialises the attention matrix
+    and is used for training; the explicit path returns the head-averaged softmax attention
+    (B, N, N) that MCTformer's localisation maps are read from.
+
+    Args:
+        embed_dims (int): Token dimension D.
+        num_heads (int): Number of heads H.
+        qkv_bias (bool): Bias in the q/k/v projection. Default: True.
+        proj_drop (float): Dropout after the output projection. Default: 0.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 proj_drop: float = 0.,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads:
+            raise ValueError(f'MultiClassTokenAttention: embed_dims={embed_dims} is not '
+                             f'divisible by num_heads={num_heads}')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = self.head_dims**-0.5
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+        """Attend.
+
+        Args:
+            x (Tensor): Tokens (B, N, D).
+            return_attn (bool): Use the explicit path and return the attention. Default: False.
+
+        Returns:
+            tuple[Tensor, Tensor | None]: Output (B, N, D) and, with ``return_attn``, the
+            head-averaged softmax attention (B, N, N), else ``None``.
+        """
+        B, N, D = x.shape
+        # (3, B, H, N, D / H)
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = None
+        if return_attn:
+            attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, H, N, N)
+            out = attn @ v
+            attn = attn.mean(dim=1)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
+        out = out.transpose(1, 2).reshape(B, N, D)
+        return self.proj_drop(self.proj(out)), attn
+
+
+class MultiClassTokenEncoderLayer(BaseModule):
+    """Pre-norm ViT block: ``x + DropPath(LS1(MHA(LN1(x))))``, ``x + DropPath(LS2(MLP(LN2(x))))``.
+
+    Args:
+        embed_dims (int): Token dimension D.
+        num_heads (int): Number of heads.
+        feedforward_channels (int): Hidden width of the MLP.
+        layer_scale_init_value (float): Initial LayerScale value; 0 disables LayerScale.
+            Default: 0.
+        drop_rate (float): Dropout after the attention projection and in the MLP. Default: 0.
+        drop_path_rate (float): Stochastic-depth rate of this block. Default: 0.
+        qkv_bias (bool): Bias in the q/k/v projection. Default: True.
+        norm_eps (float): LayerNorm epsilon. Default: 1e-6.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 layer_scale_init_value: float = 0.,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 qkv_bias: bool = True,
+                 norm_eps: float = 1e-6,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        drop_path_cfg = dict(type='DropPath', drop_prob=drop_path_rate)
+        self.ln1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = MultiClassTokenAttention(
+            embed_dims, num_heads, qkv_bias=qkv_bias, proj_drop=drop_rate)
+        self.gamma1 = (LayerScale(embed_dims, scale=layer_scale_init_value)
+                       if layer_scale_init_value > 0 else nn.Identity())
+        self.drop_path = build_dropout(drop_path_cfg)
+        self.ln2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=feedforward_channels,
+            num_fcs=2,
+            act_cfg=dict(type='GELU'),
+            ffn_drop=drop_rate,
+            dropout_layer=drop_path_cfg,
+            layer_scale_init_value=layer_scale_init_value)
+
+    def forward(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+        """Run the block.
+
+        Args:
+            x (Tensor): Tokens (B, N, D).
+            return_attn (bool): Explicit attention path, returning (B, N, N). Default: False.
+
+        Returns:
+            tuple[Tensor, Tensor | None]: Tokens (B, N, D) and the attention or ``None``.
+        """
+        y, attn = self.attn(self.ln1(x), return_attn=return_attn)
+        x = x + self.drop_path(self.gamma1(y))
+        x = self.ffn(self.ln2(x), identity=x)
+        return x, attn
+
+
+@MODELS.register_module()
+class MultiClassTokenViT(BaseModule):
+    """Vision Transformer with one class token per foreground class.
+
+    "MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic Segmentation"
+    (Xu et al., TPAMI 2024, https://arxiv.org/abs/2308.03005), extending "Multi-class Token
+    Transformer for Weakly Supervised Semantic Segmentation" (CVPR 2022,
+    https://arxiv.org/abs/2203.02891).
+
+    The single class token of a ViT is replaced by C class tokens (C, D); they share the class-token
+    position embedding, the patch position embeddings live on a grid that is interpolated (bicubic)
+    to any input of ``(h * patch) x (w * patch)`` pixels (h != w allowed).
+
+    ``forward(x, return_attn=False)`` returns a dict:
+
+    - ``cls_tokens``: list of L tensors (B, C, D), the class tokens after every block;
+    - ``cls_token``: (B, C, D), the final class tokens;
+    - ``patch_tokens``: (B, D, h, w), the final patch tokens;
+    - ``attn`` (only with ``return_attn=True``, explicit attention path): list of L tensors
+      (B, C + M, C + M), head-averaged softmax attention of every block.
+
+    Loading: a ``load_state_dict`` pre-hook maps a checkpoint's single class token onto the C
+    tokens (``cls_token_init='pretrained'``; with ``'trunc_normal'`` the random tokens are kept),
+    resizes a position-embedding grid of another size, and raises on any other shape mismatch, so
+    checkpoints converted by :mod:`mmseg_mctformer.utils.weight_converters` load with plain
+    ``load_state_dict`` or ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``.
+
+    Args:
+        arch (str | dict): A preset name (see :attr:`arch_zoo`: ``'deit-tiny'``, ``'deit-small'``,
+            ``'deit-base'``, ``'dinov2-small'``, ``'dinov2-base'``, ``'dinov2-large'`` and short
+            aliases such as ``'deit-s'``), or a dict with ``embed_dims``, ``num_layers``,
+            ``num_heads``, ``feedforward_channels`` and optionally ``patch_size`` (16),
+            ``layer_scale`` (initial LayerScale value, 0 = none), ``norm_eps`` (1e-6) and
+            ``pos_grid`` (int or (h, w); default ``img_size // patch_size``).
+            Default: 'deit-small'.
+        num_classes (int): Number of class tokens C (foreground classes). Default: 20.
+        img_size (int | tuple[int, int]): Pretraining input size; sets the position-embedding grid
+            (``img_size // patch_size``) of archs without a fixed ``pos_grid`` (DeiT). The DINOv2
+            presets keep their 37 x 37 grid. Any input size is accepted at run time. Default: 224.
+        in_channels (int): Input channels. Default: 3.
+        drop_rate (float): Dropout after the position embedding, the attention projection and in
+            the MLP. Default: 0.
+        drop_path_rate (float): Stochastic-depth rate of the last block (linear from 0).
+            Default: 0.1.
+        qkv_bias (bool): Bias in the q/k/v projections. Default: True.
+        cls_token_init (str): ``'pretrained'``: the C class tokens start as copies of a
+            checkpoint's single class token (paper); ``'trunc_normal'``: a single-token checkpoint
+            class token is ignored and the truncated-normal initialisation kept (reference code).
+            Default: 'pretrained'.
+        final_norm (bool): Apply the final LayerNorm ``ln1`` to the outputs. The reference code
+            does not (the module exists either way). Default: False.
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads a checkpoint
+            in this layout. Default: None.
+    """
+
+    arch_zoo = {
+        **dict.fromkeys(['deit-t', 'deit-tiny'], dict(
+            embed_dims=192, num_layers=12, num_heads=3, feedforward_channels=768,
+            patch_size=16, layer_scale=0., norm_eps=1e-6, pos_grid=None)),
+        **dict.fromkeys(['deit-s', 'deit-small'], dict(
+            embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536,
+            patch_size=16, layer_scale=0., norm_eps=1e-6, pos_grid=None)),
+        **dict.fromkeys(['deit-b', 'deit-base'], dict(
+            embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072,
+            patch_size=16, layer_scale=0., norm_eps=1e-6, pos_grid=None)),
+        **dict.fromkeys(['dinov2-s', 'dinov2-small'], dict(
+            embed_dims=384, num_layers=12, num_heads=6, feedforward_channels=1536,
+            patch_size=14, layer_scale=1e-5, norm_eps=1e-6, pos_grid=37)),
+        **dict.fromkeys(['dinov2-b', 'dinov2-base'], dict(
+            embed_dims=768, num_layers=12, num_heads=12, feedforward_channels=3072,
+            patch_size=14, layer_scale=1e-5, norm_eps=1e-6, pos_grid=37)),
+        **dict.fromkeys(['dinov2-l', 'dinov2-large'], dict(
+            embed_dims=1024, num_layers=24, num_heads=16, feedforward_channels=4096,
+            patch_size=14, layer_scale=1e-5, norm_eps=1e-6, pos_grid=37)),
+    }
+    ARCH_REQUIRED_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
+    ARCH_DEFAULTS = dict(patch_size=16, layer_scale=0., norm_eps=1e-6, pos_grid=None)
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'deit-small',
+                 num_classes: int = 20,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 in_channels: int = 3,
+                 drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 qkv_bias: bool = True,
+                 cls_token_init: str = 'pretrained',
+                 final_norm: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        if num_classes < 1:
+            raise ValueError(f'MultiClassTokenViT: num_classes must be >= 1, got {num_classes}')
+        if cls_token_init not in CLS_TOKEN_INITS:
+            raise ValueError(f'MultiClassTokenViT: unknown cls_token_init {cls_token_init!r}, '
+                             f'expected one of {CLS_TOKEN_INITS}')
+        s = self.arch_settings
+        self.num_classes = num_classes
+        self.embed_dims = s['embed_dims']
+        self.num_layers = s['num_layers']
+        self.patch_size = s['patch_size']
+        self.cls_token_init = cls_token_init
+        self.final_norm = final_norm
+
+        img_hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        grid = s['pos_grid']
+        if grid is None:
+            grid = (img_hw[0] // self.patch_size, img_hw[1] // self.patch_size)
+        elif isinstance(grid, int):
+            grid = (grid, grid)
+        self.pos_grid = tuple(grid)
+
+        self.patch_embed = PatchEmbed(
+            in_channels=in_channels,
+            embed_dims=self.embed_dims,
+            conv_type='Conv2d',
+            kernel_size=self.patch_size,
+            stride=self.patch_size,
+            padding=0)
+        # C class tokens; one class-token position entry shared by all of them.
+        self.cls_token = nn.Parameter(torch.zeros(1, num_classes, self.embed_dims))
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, 1 + self.pos_grid[0] * self.pos_grid[1], self.embed_dims))
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
+
+        dpr = np.linspace(0, drop_path_rate, self.num_layers)
+        self.layers = ModuleList([
+            MultiClassTokenEncoderLayer(
+                embed_dims=self.embed_dims,
+                num_heads=s['num_heads'],
+                feedforward_channels=s['feedforward_channels'],
+                layer_scale_init_value=s['layer_scale'],
+                drop_rate=drop_rate,
+                drop_path_rate=float(dpr[i]),
+                qkv_bias=qkv_bias,
+                norm_eps=s['norm_eps']) for i in range(self.num_layers)
+        ])
+        self.ln1 = nn.LayerNorm(self.embed_dims, eps=s['norm_eps'])
+
+        trunc_normal_(self.cls_token, std=0.02)
+        trunc_normal_(self.pos_embed, std=0.02)
+        self._register_load_state_dict_pre_hook(self._prepare_checkpoint)
+
+    @property
+    def num_extra_tokens(self) -> int:
+        """int: Tokens before the patch tokens (the C class tokens)."""
+        return self.num_classes
+
+    @classmethod
+    def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise ValueError(f'MultiClassTokenViT: unknown arch {arch!r}, expected one of '
+                                 f'{sorted(cls.arch_zoo)} or a dict')
+            return dict(cls.arch_zoo[key])
+        if not isinstance(arch, dict):
+            raise TypeError(f'MultiClassTokenViT: arch must be a str or dict, got {type(arch)}')
+        missing = [k for k in cls.ARCH_REQUIRED_KEYS if k not in arch]
+        unknown = set(arch) - set(cls.ARCH_REQUIRED_KEYS) - set(cls.ARCH_DEFAULTS)
+        if missing or unknown:
+            raise ValueError(f'MultiClassTokenViT: arch dict keys {sorted(arch)}: missing '
+                             f'{missing}, unknown {sorted(unknown)}; required '
+                             f'{list(cls.ARCH_REQUIRED_KEYS)}, optional {list(cls.ARCH_DEFAULTS)}')
+        return {**cls.ARCH_DEFAULTS, **arch}
+
+    def init_weights(self):
+        """Truncated-normal init (std 0.02) of tokens and linear layers, unless pretrained."""
+        super().init_weights()
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            return
+        trunc_normal_(self.cls_token, std=0.02)
+        trunc_normal_(self.pos_embed, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    # ----------------------------------------------------------------------------------------
+    # Loading
+    # ----------------------------------------------------------------------------------------
+    def _prepare_checkpoint(self, state_dict, prefix, *args, **kwargs):
+        """Fit a checkpoint's class token(s) and position grid; reject other shape mismatches."""
+        logger = MMLogger.get_current_instance()
+        C, D = self.num_classes, self.embed_dims
+        name = prefix + 'cls_token'
+        if name in state_dict:
+            t = state_dict[name]
+            if t.ndim != 3 or t.shape[0] != 1 or t.shape[2] != D or t.shape[1] not in (1, C):
+                raise ValueError(f'MultiClassTokenViT: checkpoint key {name!r} has shape '
+                                 f'{tuple(t.shape)}, expected (1, 1, {D}) or (1, {C}, {D})')
+            if t.shape[1] != C:
+                if self.cls_token_init == 'pretrained':
+                    state_dict[name] = t.expand(1, C, D).clone()
+                    logger.info(f'MultiClassTokenViT: copied the checkpoint class token to the '
+                                f'{C} class tokens')
+                else:
+                    state_dict[name] = self.cls_token.detach().clone()
+                    logger.info('MultiClassTokenViT: kept the truncated-normal class tokens '
+                                '(cls_token_init=trunc_normal), ignoring the checkpoint token')
+        name = prefix + 'pos_embed'
+        if name in state_dict:
+            pe = state_dict[name]
+            if pe.shape == self.pos_embed.shape:
+                src_grid = self.pos_grid
+            else:
+                src_grid = _square_grid(pe.shape[1] - 1) if pe.ndim == 3 else None
+            if pe.ndim != 3 or pe.shape[0] != 1 or pe.shape[2] != D or src_grid is None:
+                raise ValueError(f'MultiClassTokenViT: checkpoint key {name!r} has shape '
+                                 f'{tuple(pe.shape)}, expected (1, 1 + G*G, {D}) with one '
+                                 f'class-token entry')
+            if src_grid != self.pos_grid:
+                logger.info(f'MultiClassTokenViT: resized {name} grid {src_grid} -> '
+                            f'{self.pos_grid}')
+                state_dict[name] = resize_pos_embed(pe, src_grid, self.pos_grid, 'bicubic', 1)
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        for key, value in own.items():
+            ck = state_dict.get(prefix + key)
+            if isinstance(ck, Tensor) and ck.shape != value.shape:
+                raise ValueError(f'MultiClassTokenViT: checkpoint key {prefix + key!r} has shape '
+                                 f'{tuple(ck.shape)}, the model expects {tuple(value.shape)}')
+
+    # ----------------------------------------------------------------------------------------
+    # Forward
+    # ----------------------------------------------------------------------------------------
+    def interpolate_pos_embed(self, hw: Tuple[int, int]) -> Tensor:
+        """Position embeddings for a token grid.
+
+        Args:
+            hw (tuple[int, int]): Token grid (h, w).
+
+        Returns:
+            Tensor: (1, 1 + h * w, D): the class-token entry, then the bicubically resized grid.
+        """
+        return resize_pos_embed(self.pos_embed, self.pos_grid, tuple(hw), 'bicubic', 1)
+
+    def forward(self, x: Tensor, return_attn: bool = False) -> Dict[str, Union[Tensor, List]]:
+        """Encode an image batch.
+
+        Args:
+            x (Tensor): Images (B, in_channels, H, W), H and W multiples of the patch size.
+            return_attn (bool): Use the explicit attention path and return every block's
+                head-averaged attention. Default: False.
+
+        Returns:
+            dict: ``cls_tokens`` (list of L (B, C, D)), ``cls_token`` (B, C, D),
+            ``patch_tokens`` (B, D, h, w) and, with ``return_attn``, ``attn``
+            (list of L (B, C + M, C + M)).
+        """
+        B, _, H, W = x.shape
+        p = self.patch_size
+        if H % p or W % p:
+            raise ValueError(f'MultiClassTokenViT: input size {H}x{W} is not divisible by the '
+                             f'patch size {p}')
+        C = self.num_classes
+        patches, hw = self.patch_embed(x)  # (B, M, D)
+        pos = self.interpolate_pos_embed(hw)  # (1, 1 + M, D)
+        cls = (self.cls_token + pos[:, :1]).expand(B, -1, -1)  # (B, C, D)
+        x = self.drop_after_pos(torch.cat([cls, patches + pos[:, 1:]], dim=1))  # (B, C + M, D)
+
+        cls_tokens, attns = [], []
+        for i, layer in enumerate(self.layers):
+            x, attn = layer(x, return_attn=return_attn)
+            if self.final_norm and i == self.num_layers - 1:
+                x = self.ln1(x)
+            cls_tokens.append(x[:, :C])
+            if return_attn:
+                attns.append(attn)
+        out = dict(
+            cls_tokens=cls_tokens,
+            cls_token=cls_tokens[-1],
+            patch_tokens=tokens_to_map(x, C, hw))
+        if return_attn:
+            out['attn'] = attns
+        return out
+
+
+def _square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:
+    """(G, G) if ``num_tokens == G * G``, else None."""
+    g = math.isqrt(max(num_tokens, 0))
+    return (g, g) if g > 0 and g * g == num_tokens else None
