@@ -1,7 +1,8 @@
 """Installation of the mmseg_mctformer plugin.
 
 ``pip install -e .`` installs the exact runtime pins of ``requirements/runtime.txt``. mmcv is
-deliberately not a requirement: pip would otherwise put ``mmcv-lite`` over a compiled ``mmcv`` (both own
+deliberately not a requirement: pip would otherwise put ``mmcv-lite`` over a compiled ``mmcv``
+(both own
 ``mmcv/``). The README's ``make setup`` installs ``requirements/nodeps.txt`` (mmcv-lite, the demo
 weights) with ``--no-deps``.
 """

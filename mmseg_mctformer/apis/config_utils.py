@@ -55,7 +55,6 @@ def enable_amp(cfg):
 def build_runner(cfg):
     """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
     from mmengine.runner import Runner
-
     from mmseg.registry import RUNNERS
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

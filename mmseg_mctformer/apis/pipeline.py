@@ -6,7 +6,8 @@ threshold sweep) -> ``pseudo_labels`` (masks of the training split at the best t
 segmentor, e.g. DeepLabV3+, trained on the pseudo-masks and validated on GT) -> optionally
 ``segmentation_gt`` (the same segmentor on the GT masks: the fully supervised upper bound).
 
-Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a rerun
+Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a
+rerun
 skips finished stages and resumes an interrupted training from its last checkpoint.
 """
 import copy

@@ -1,0 +1,31 @@
+import pytest
+
+from mmseg_mctformer.apis import enable_amp, load_config
+
+DEMO = 'configs/demo/mctformer_plus_dinov2s_demo.py'
+
+
+def test_load_config_applies_overrides(tmp_path):
+    cfg = load_config(DEMO, {'train_cfg.max_epochs': 1}, str(tmp_path), amp=True, resume=True)
+    assert cfg.train_cfg.max_epochs == 1
+    assert cfg.work_dir == str(tmp_path)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert cfg.resume is True
+
+
+def test_default_work_dir_is_named_after_the_config():
+    cfg = load_config(DEMO)
+    assert cfg.work_dir == './work_dirs/mctformer_plus_dinov2s_demo'
+
+
+def test_missing_config_names_the_file():
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        load_config('configs/nope.py')
+
+
+def test_amp_rejects_unknown_wrapper():
+    cfg = load_config(DEMO)
+    cfg.optim_wrapper.type = 'MyWrapper'
+    with pytest.raises(ValueError, match='MyWrapper'):
+        enable_amp(cfg)
