@@ -7,8 +7,7 @@ segmentor, e.g. DeepLabV3+, trained on the pseudo-masks and validated on GT) -> 
 ``segmentation_gt`` (the same segmentor on the GT masks: the fully supervised upper bound).
 
 Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a
-rerun
-skips finished stages and resumes an interrupted training from its last checkpoint.
+rerun skips finished stages and resumes an interrupted training from its last checkpoint.
 """
 import copy
 import json
