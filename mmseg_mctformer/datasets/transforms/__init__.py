@@ -1,1 +1,8 @@
-__all__ = []
+from .formatting import PackWSSSInputs
+from .loading import LoadCheckedImageFromFile, LoadImageLevelLabels
+from .pipelines import wsss_test_pipeline, wsss_train_pipeline
+
+__all__ = [
+    'LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWSSSInputs', 'wsss_train_pipeline',
+    'wsss_test_pipeline'
+]

@@ -1,0 +1,285 @@
+"""The embedded demo dataset: Fashion-MNIST objects pasted on synthetic backgrounds.
+
+Each scene holds 1-3 objects drawn from six visually distinct Fashion-MNIST classes, each scaled to
+35-60 % of the image side, tinted with a random colour (object pixel = intensity * colour) and
+pasted at a random position (later objects occlude earlier ones) on a colour gradient with Gaussian
+noise. The exact mask holds the visible object pixels (``class + 1``), background ``0``; a class
+with fewer than ``min_pixels`` visible pixels is not labelled and its pixels are ``255`` (ignore),
+so masks and image-level labels agree. Train scenes use the Fashion-MNIST train split, val scenes
+the t10k split. Every scene has its own generator seeded by ``(seed, split, index)``: the output is
+byte-for-byte reproducible and scene ``i`` does not depend on the number of scenes.
+
+The output has the VOC layout read by :class:`DemoWSSSDataset`::
+
+    out_dir/
+    ├── JPEGImages/{train,val}_NNNNN.jpg       (JPEG, quality 95)
+    ├── SegmentationClassAug/*.png              (palette PNG)
+    ├── ImageSets/Segmentation/{train_aug,train,val}.txt
+    ├── cls_labels.npy                          ({name: (6,) multi-hot float32})
+    └── meta.json                               (parameters + statistics; written last)
+
+Images are JPEG (quality 95, 4:4:4 chroma), as VOC and COCO, so that the demo runs the same
+decoder path and configs (``img_suffix='.jpg'``). Measured on 100 scenes: mean absolute error 3.0
+grey levels (2.1 on object pixels), below the background noise (sigma 4-16); 4:2:0 chroma would
+double it (6.4), hence 4:4:4. About 14 kB per 112 px image.
+"""
+import gzip
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .utils import multi_hot, voc_colormap
+
+#: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
+FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
+#: Fashion-MNIST label -> demo foreground index: T-shirt/top, Trouser, Dress, Sandal, Bag,
+#: Ankle boot.
+FASHION_MNIST_TO_DEMO = {0: 0, 1: 1, 3: 2, 5: 3, 8: 4, 9: 5}
+DEMO_CLASSES = ('background', 'tshirt', 'trouser', 'dress', 'sandal', 'bag', 'ankle_boot')
+DEMO_PALETTE = voc_colormap(len(DEMO_CLASSES))
+IGNORE_INDEX = 255
+#: Bump when the rendering changes, so that existing folders are regenerated.
+GENERATOR_VERSION = 1
+_SPLITS = {'train': ('train', 0), 'val': ('t10k', 1)}
+
+
+def _read_idx(path: str, magic: int) -> np.ndarray:
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'Fashion-MNIST file {path} is missing; install the Debian package '
+            '`dataset-fashion-mnist` (apt-get install dataset-fashion-mnist, or `make '
+            'fashion-mnist`) or pass fashion_mnist_dir')
+    with gzip.open(path, 'rb') as f:
+        data = f.read()
+    ndim = magic & 0xFF
+    head = np.frombuffer(data, dtype='>u4', count=1 + ndim)
+    if int(head[0]) != magic:
+        raise ValueError(f'Fashion-MNIST file {path}: IDX magic number {int(head[0])}, '
+                         f'expected {magic}')
+    shape = tuple(int(n) for n in head[1:])
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 * (1 + ndim))
+    if arr.size != int(np.prod(shape)):
+        raise ValueError(f'Fashion-MNIST file {path}: {arr.size} values, expected shape {shape}')
+    return arr.reshape(shape)
+
+
+def load_fashion_mnist(split: str, root: str = FASHION_MNIST_DIR) -> Tuple[np.ndarray, np.ndarray]:
+    """Read one Fashion-MNIST split from the gzipped IDX files.
+
+    Args:
+        split (str): ``'train'`` or ``'t10k'``.
+        root (str): Folder of ``{split}-{images-idx3,labels-idx1}-ubyte.gz``.
+            Default: :data:`FASHION_MNIST_DIR`.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: Images ``(N, 28, 28)`` uint8 and labels ``(N,)`` uint8.
+    """
+    if split not in ('train', 't10k'):
+        raise ValueError(f'Fashion-MNIST split must be "train" or "t10k", got {split!r}')
+    images = _read_idx(osp.join(root, f'{split}-images-idx3-ubyte.gz'), 2051)
+    labels = _read_idx(osp.join(root, f'{split}-labels-idx1-ubyte.gz'), 2049)
+    if len(images) != len(labels):
+        raise ValueError(f'Fashion-MNIST {split} in {root}: {len(images)} images but '
+                         f'{len(labels)} labels')
+    return images, labels
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A linear gradient between two random colours plus Gaussian noise, ``(S, S, 3)`` float."""
+    c0, c1 = rng.uniform(0, 255, size=(2, 3))
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    t = np.cos(angle) * xx + np.sin(angle) * yy
+    t = (t - t.min()) / max(t.max() - t.min(), 1e-6)
+    img = c0 + t[..., None] * (c1 - c0)
+    return img + rng.normal(0, rng.uniform(4, 16), size=img.shape)
+
+
+def render_scene(rng: np.random.Generator,
+                 objects: Dict[int, np.ndarray],
+                 img_size: int = 112,
+                 max_objects: int = 3,
+                 scale_range: Tuple[float, float] = (0.35, 0.6),
+                 threshold: int = 32,
+                 min_pixels: int = 20) -> Tuple[np.ndarray, np.ndarray, List[int]]:
+    """Render one scene.
+
+    Args:
+        rng (np.random.Generator): Source of randomness.
+        objects (dict[int, np.ndarray]): Demo foreground index -> Fashion-MNIST images
+            ``(N_c, 28, 28)`` uint8 of that class.
+        img_size (int): Side of the square scene. Default: 112.
+        max_objects (int): Scenes hold ``1..max_objects`` objects. Default: 3.
+        scale_range (tuple[float, float]): Object side as a fraction of ``img_size``.
+            Default: ``(0.35, 0.6)``.
+        threshold (int): An object pixel is one whose resized intensity exceeds this. Default: 32.
+        min_pixels (int): Fewest visible pixels for a class to be labelled. Default: 20.
+
+    Returns:
+        tuple: ``img`` ``(S, S, 3)`` uint8 RGB, ``mask`` ``(S, S)`` uint8 (0 background,
+        ``c + 1`` visible pixels of class ``c``, 255 ignore) and ``labels`` (sorted indices).
+    """
+    classes = sorted(objects)
+    while True:
+        img = _background(rng, img_size)
+        mask = np.zeros((img_size, img_size), dtype=np.uint8)
+        for _ in range(int(rng.integers(1, max_objects + 1))):
+            cls = classes[int(rng.integers(len(classes)))]
+            pool = objects[cls]
+            item = pool[int(rng.integers(len(pool)))]
+            side = int(round(rng.uniform(*scale_range) * img_size))
+            item = cv2.resize(item, (side, side), interpolation=cv2.INTER_LINEAR)
+            colour = rng.uniform(40, 255, size=3)
+            y, x = rng.integers(0, img_size - side + 1, size=2)
+            obj = item > threshold
+            patch = img[y:y + side, x:x + side]
+            patch[obj] = (item[obj, None] / 255.0) * colour
+            mask[y:y + side, x:x + side][obj] = cls + 1
+        counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
+        labels = [c for c in classes if counts[c + 1] >= min_pixels]
+        for c in classes:
+            if 0 < counts[c + 1] < min_pixels:
+                mask[mask == c + 1] = IGNORE_INDEX
+        if labels:
+            return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, labels
+
+
+def _save_mask(path: str, mask: np.ndarray) -> None:
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    palette[:len(DEMO_PALETTE)] = DEMO_PALETTE
+    palette[IGNORE_INDEX] = (224, 224, 192)
+    img = Image.fromarray(mask, mode='P')
+    img.putpalette(palette.ravel().tolist())
+    img.save(path)
+
+
+def _params(num_train: int, num_val: int, img_size: int, seed: int) -> dict:
+    return dict(
+        generator='mmseg_mctformer.datasets.demo_generator',
+        version=GENERATOR_VERSION,
+        num_train=int(num_train),
+        num_val=int(num_val),
+        img_size=int(img_size),
+        seed=int(seed))
+
+
+def _read_meta(out_dir: str) -> Optional[dict]:
+    path = osp.join(out_dir, 'meta.json')
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_split(root: str, split: str, num: int, seed: int, img_size: int,
+                 fashion_mnist_dir: str, table: dict, stats: dict) -> List[str]:
+    fm_split, split_id = _SPLITS[split]
+    images, labels = load_fashion_mnist(fm_split, fashion_mnist_dir)
+    objects = {demo: images[labels == fm] for fm, demo in FASHION_MNIST_TO_DEMO.items()}
+    names = []
+    for i in range(num):
+        rng = np.random.default_rng([seed, split_id, i])
+        img, mask, img_labels = render_scene(rng, objects, img_size)
+        name = f'{split}_{i:05d}'
+        ok = cv2.imwrite(
+            osp.join(root, 'JPEGImages', name + '.jpg'), img[..., ::-1],
+            [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+             cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+        if not ok:
+            raise OSError(f'could not write {name}.jpg under {root}')
+        _save_mask(osp.join(root, 'SegmentationClassAug', name + '.png'), mask)
+        table[name] = multi_hot(img_labels, len(DEMO_CLASSES) - 1)
+        stats['images'] += 1
+        stats['labels'] += len(img_labels)
+        for c in img_labels:
+            stats['class_images'][DEMO_CLASSES[c + 1]] += 1
+        names.append(name)
+    return names
+
+
+def generate_demo_dataset(out_dir: str,
+                          num_train: int = 2000,
+                          num_val: int = 300,
+                          img_size: int = 112,
+                          seed: int = 0,
+                          fashion_mnist_dir: str = FASHION_MNIST_DIR,
+                          force: bool = False) -> dict:
+    """Write the demo dataset to ``out_dir`` (atomically), unless it is already there.
+
+    The folder is built in a temporary sibling and renamed into place, ``meta.json`` last. An
+    existing folder whose ``meta.json`` holds the same parameters is kept as is; one generated
+    with other parameters is replaced. A non-empty folder without ``meta.json`` is not ours and
+    is never overwritten.
+
+    Args:
+        out_dir (str): Output folder.
+        num_train (int): Number of train scenes (``train.txt`` == ``train_aug.txt``).
+            Default: 2000.
+        num_val (int): Number of val scenes. Default: 300.
+        img_size (int): Side of the square scenes in pixels. Default: 112.
+        seed (int): Seed of the generators. Default: 0.
+        fashion_mnist_dir (str): Folder of the Fashion-MNIST IDX files.
+            Default: :data:`FASHION_MNIST_DIR`.
+        force (bool): Regenerate even when the folder is complete. Default: False.
+
+    Returns:
+        dict: The content of ``meta.json`` (parameters, ``generated`` True if written by this
+        call, and per-split statistics).
+    """
+    if num_train < 1 or num_val < 0:
+        raise ValueError(f'num_train must be >= 1 and num_val >= 0, got {num_train}, {num_val}')
+    if img_size < 32:
+        raise ValueError(f'img_size must be >= 32 pixels, got {img_size}')
+    out_dir = osp.abspath(out_dir)
+    params = _params(num_train, num_val, img_size, seed)
+    meta = _read_meta(out_dir)
+    if osp.exists(out_dir):
+        if meta is None and (not osp.isdir(out_dir) or os.listdir(out_dir)):
+            raise FileExistsError(f'{out_dir} exists but has no demo meta.json; refusing to '
+                                  'overwrite it (remove it or choose another OUT_DIR)')
+        if meta is not None and not force and all(meta.get(k) == v for k, v in params.items()):
+            return dict(meta, generated=False)
+
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.' + osp.basename(out_dir) + '.tmp-', dir=parent)
+    try:
+        os.chmod(tmp, 0o755)
+        for sub in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'):
+            os.makedirs(osp.join(tmp, sub))
+        table, splits = {}, {}
+        for split, num in (('train', num_train), ('val', num_val)):
+            stats = dict(images=0, labels=0,
+                         class_images={c: 0 for c in DEMO_CLASSES[1:]})
+            names = _write_split(tmp, split, num, seed, img_size, fashion_mnist_dir, table, stats)
+            splits[split] = stats
+            files = ('train.txt', 'train_aug.txt') if split == 'train' else ('val.txt', )
+            for fname in files:
+                with open(osp.join(tmp, 'ImageSets/Segmentation', fname), 'w') as f:
+                    f.write(''.join(n + '\n' for n in names))
+        with open(osp.join(tmp, 'cls_labels.npy'), 'wb') as f:
+            np.save(f, table, allow_pickle=True)
+        meta = dict(params, classes=list(DEMO_CLASSES), splits=splits)
+        with open(osp.join(tmp, 'meta.json'), 'w') as f:
+            json.dump(meta, f, indent=2)
+        if osp.exists(out_dir):
+            old = tempfile.mkdtemp(prefix='.' + osp.basename(out_dir) + '.old-', dir=parent)
+            os.rename(out_dir, osp.join(old, 'data'))
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dict(meta, generated=True)
