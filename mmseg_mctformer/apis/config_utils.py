@@ -35,7 +35,19 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     if amp:
         enable_amp(cfg)
     cfg.resume = resume
+    if launcher != 'none':
+        use_gloo_without_cuda(cfg)
     return cfg
+
+
+def use_gloo_without_cuda(cfg):
+    """Switch ``env_cfg.dist_cfg.backend`` from NCCL to gloo on machines without CUDA."""
+    import torch
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
+        print_log('CUDA is not available: distributed backend nccl -> gloo', logger='current',
+                  level=logging.WARNING)
+        dist_cfg['backend'] = 'gloo'
 
 
 def enable_amp(cfg):

@@ -29,3 +29,11 @@ def test_amp_rejects_unknown_wrapper():
     cfg.optim_wrapper.type = 'MyWrapper'
     with pytest.raises(ValueError, match='MyWrapper'):
         enable_amp(cfg)
+
+
+def test_distributed_launch_falls_back_to_gloo_without_cuda():
+    import torch
+    cfg = load_config(DEMO, launcher='pytorch')
+    expected = 'nccl' if torch.cuda.is_available() else 'gloo'
+    assert cfg.env_cfg.dist_cfg.backend == expected
+    assert load_config(DEMO).env_cfg.dist_cfg.backend == 'nccl'
