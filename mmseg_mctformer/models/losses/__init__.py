@@ -1,1 +1,4 @@
-__all__ = []
+from .cct_loss import ContrastiveClassTokenLoss, cct_loss
+from .multilabel_loss import MultiLabelSoftMarginLoss
+
+__all__ = ['ContrastiveClassTokenLoss', 'MultiLabelSoftMarginLoss', 'cct_loss']

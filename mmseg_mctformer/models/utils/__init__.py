@@ -1,1 +1,17 @@
-__all__ = []
+from .localization import (
+    MAP_TYPES,
+    class_to_patch_attention,
+    fuse_maps,
+    localization_maps,
+    minmax_normalise,
+    patch_affinity,
+    refine_with_affinity,
+    select_layers,
+)
+from .pooling import POOL_MODES, global_pool, gwrp_pool
+
+__all__ = [
+    'MAP_TYPES', 'POOL_MODES', 'class_to_patch_attention', 'fuse_maps', 'global_pool',
+    'gwrp_pool', 'localization_maps', 'minmax_normalise', 'patch_affinity',
+    'refine_with_affinity', 'select_layers'
+]

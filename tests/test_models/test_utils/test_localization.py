@@ -1,0 +1,131 @@
+import pytest
+import torch
+
+from mmseg_mctformer.models.utils import (
+    class_to_patch_attention,
+    fuse_maps,
+    localization_maps,
+    minmax_normalise,
+    patch_affinity,
+    refine_with_affinity,
+    select_layers,
+)
+
+C, H, W = 2, 1, 2  # 2 classes, 1 x 2 token grid -> N = 4
+
+
+def _attn(seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, C + H * W, C + H * W, generator=g)
+
+
+def _hand_attns():
+    # 3 layers; class-to-patch block and patch-to-patch block chosen by hand
+    a0 = torch.zeros(1, 4, 4)
+    a0[0, 2:, 2:] = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    a0[0, :2, 2:] = torch.tensor([[9.0, 9.0], [9.0, 9.0]])  # dropped with top_k=2
+    a1 = torch.zeros(1, 4, 4)
+    a1[0, :2, 2:] = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    a1[0, 2:, 2:] = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    a2 = torch.zeros(1, 4, 4)
+    a2[0, :2, 2:] = torch.tensor([[1.0, 2.0], [0.5, 0.0]])
+    a2[0, 2:, 2:] = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    return [a0, a1, a2]
+
+
+def test_class_to_patch_attention_sums_last_k():
+    attns = _hand_attns()
+    mct = class_to_patch_attention(attns, C, (H, W), top_k=2)
+    assert mct.shape == (1, C, H, W)
+    torch.testing.assert_close(mct, torch.tensor([[[[2.0, 2.0]], [[1.0, 0.5]]]]))
+    mct_all = class_to_patch_attention(attns, C, (H, W), top_k=3)
+    torch.testing.assert_close(mct_all, mct + 9.0)
+
+
+def test_patch_affinity_sums_layers():
+    attns = _hand_attns()
+    torch.testing.assert_close(patch_affinity(attns, C), torch.tensor([[[1.0, 1.0], [1.0, 1.0]]]))
+    torch.testing.assert_close(patch_affinity(attns, C, layers=1),
+                               torch.tensor([[[0.0, 0.0], [1.0, 0.0]]]))
+    torch.testing.assert_close(patch_affinity(attns, C, layers=[0, 2]),
+                               torch.tensor([[[1.0, 0.0], [1.0, 1.0]]]))
+
+
+def test_fuse_and_refine_hand_computed():
+    mct = torch.tensor([[[[2.0, 2.0]], [[1.0, 0.5]]]])
+    cam = torch.tensor([[[[1.0, -3.0]], [[2.0, 4.0]]]])
+    fused = fuse_maps(mct, cam)
+    torch.testing.assert_close(fused, torch.tensor([[[[2.0, 0.0]], [[2.0, 2.0]]]]))
+    # affinity A = [[0, 1], [2, 1]]: refined_i = sum_j A_ij fused_j
+    aff = torch.tensor([[[0.0, 1.0], [2.0, 1.0]]])
+    refined = refine_with_affinity(fused, aff)
+    torch.testing.assert_close(refined, torch.tensor([[[[0.0, 4.0]], [[2.0, 6.0]]]]))
+
+
+def test_localization_map_types():
+    attns = _hand_attns()
+    cams = torch.tensor([[[[1.0, -3.0]], [[2.0, 4.0]]]])
+    out = dict(attn=attns, patch_tokens=torch.zeros(1, 8, H, W))
+    aff = torch.tensor([[[1.0, 1.0], [1.0, 1.0]]])  # all layers
+    mct = torch.tensor([[[[2.0, 2.0]], [[1.0, 0.5]]]])  # top_k = 2
+    relu_cam = torch.tensor([[[[1.0, 0.0]], [[2.0, 4.0]]]])
+    fused = mct * relu_cam
+
+    def maps(t):
+        return localization_maps(out, cams, C, t, top_k=2)
+
+    torch.testing.assert_close(maps('mct'), mct)
+    torch.testing.assert_close(maps('patchcam'), relu_cam)
+    torch.testing.assert_close(maps('fused'), fused)
+    # with the all-ones affinity, every position receives the sum of the map
+    for name, base in (('mct', mct), ('patchcam', relu_cam), ('fused', fused)):
+        expected = base.sum(-1, keepdim=True).expand_as(base)
+        torch.testing.assert_close(maps(f'{name}_affinity'), expected)
+        torch.testing.assert_close(maps(f'{name}_affinity'), refine_with_affinity(base, aff))
+    # 'mct' needs no CAMs, 'patchcam' needs no attention
+    torch.testing.assert_close(localization_maps(out, None, C, 'mct', 2), mct)
+    torch.testing.assert_close(
+        localization_maps(dict(patch_tokens=out['patch_tokens']), cams, C, 'patchcam'), relu_cam)
+
+
+def test_minmax_normalise():
+    maps = torch.tensor([[[[1.0, 3.0], [2.0, 5.0]], [[0.0, 0.0], [0.0, 0.0]]]])
+    out = minmax_normalise(maps, eps=0.0 + 1e-12)
+    torch.testing.assert_close(out[0, 0], torch.tensor([[0.0, 0.5], [0.25, 1.0]]))
+    torch.testing.assert_close(out[0, 1], torch.zeros(2, 2))
+    assert minmax_normalise(maps.half()).dtype == torch.float32
+
+
+def test_half_precision_attention_is_upcast():
+    attns = [a.half() for a in _hand_attns()]
+    assert class_to_patch_attention(attns, C, (H, W), 2).dtype == torch.float32
+    assert patch_affinity(attns, C).dtype == torch.float32
+
+
+def test_select_layers():
+    assert select_layers(4, 'all') == (0, 1, 2, 3)
+    assert select_layers(4, 'none') == ()
+    assert select_layers(4, 2) == (2, 3)
+    assert select_layers(4, [-1, 0, 0]) == (0, 3)
+
+
+def test_localization_errors():
+    attns = [_attn(0)]
+    with pytest.raises(ValueError, match='N=4 tokens.*C=2, h\\*w=3'):
+        class_to_patch_attention(attns, C, (1, 3))
+    with pytest.raises(ValueError, match=r'top_k.*\[1, 1\], got 3'):
+        class_to_patch_attention(attns, C, (H, W), top_k=3)
+    with pytest.raises(ValueError, match='unknown map_type'):
+        localization_maps(dict(attn=attns), None, C, 'cam')
+    with pytest.raises(ValueError, match='needs PatchCAM'):
+        localization_maps(dict(attn=attns), None, C, 'fused')
+    with pytest.raises(KeyError, match='return_attn=True'):
+        localization_maps(dict(patch_tokens=torch.zeros(1, 4, H, W)), None, C, 'mct')
+    with pytest.raises(ValueError, match='same shape'):
+        fuse_maps(torch.zeros(1, 2, 1, 2), torch.zeros(1, 2, 2, 1))
+    with pytest.raises(ValueError, match=r'expected \(B, M, M\) = \(1, 2, 2\)'):
+        refine_with_affinity(torch.zeros(1, 2, 1, 2), torch.zeros(1, 3, 3))
+    with pytest.raises(ValueError, match='out of range'):
+        select_layers(2, [2])
+    with pytest.raises(ValueError, match="'all', 'none'"):
+        select_layers(2, 'last')
