@@ -1,14 +1,13 @@
 from .crf import DEFAULT_CRF_CFG, crf_available, crf_seed_labels, dense_crf
 from .hooks import (
-                    PseudoLabelHook,
-                    atomic_write,
-                    default_palette,
-                    image_size,
-                    is_valid_label_png,
-                    save_label_png,
+    PseudoLabelHook,
+    default_palette,
+    image_size,
+    is_valid_label_png,
+    save_label_png,
 )
 
 __all__ = [
-    'DEFAULT_CRF_CFG', 'PseudoLabelHook', 'atomic_write', 'crf_available', 'crf_seed_labels',
-    'default_palette', 'dense_crf', 'image_size', 'is_valid_label_png', 'save_label_png'
+    'DEFAULT_CRF_CFG', 'PseudoLabelHook', 'crf_available', 'crf_seed_labels', 'default_palette',
+    'dense_crf', 'image_size', 'is_valid_label_png', 'save_label_png'
 ]

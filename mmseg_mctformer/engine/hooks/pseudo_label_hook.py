@@ -7,8 +7,7 @@ a fully supervised segmentation network.
 import copy
 import os
 import os.path as osp
-import tempfile
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,8 +21,10 @@ from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
 
 from ...evaluation.metrics.seed_metric import threshold_seg_logits
+from ...utils.io import atomic_output
 from ..crf import CRF_MISSING_MSG, crf_available, crf_seed_labels
 
+#: Suffix of the temporary files of :func:`mmseg_mctformer.utils.io.atomic_output`.
 TMP_SUFFIX = '.tmp'
 
 
@@ -40,30 +41,6 @@ def default_palette(num_classes: int) -> List[List[int]]:
             cid >>= 3
         palette.append([r, g, b])
     return palette
-
-
-def atomic_write(path: str, write_fn: Callable) -> None:
-    """Write ``path`` through a temporary file of the same folder and ``os.replace``.
-
-    Readers see either the old file or the complete new one; the temporary file
-    (``.{name}.XXXX.tmp``) is removed when ``write_fn`` fails.
-
-    Args:
-        path (str): Destination file.
-        write_fn (Callable): Called with a binary file object to write the content.
-    """
-    folder, name = osp.split(osp.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix=TMP_SUFFIX, dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
 
 
 def save_label_png(path: str, label: np.ndarray, palette: Sequence[Sequence[int]]) -> None:
@@ -83,7 +60,8 @@ def save_label_png(path: str, label: np.ndarray, palette: Sequence[Sequence[int]
     image = Image.fromarray(label.astype(np.uint8))  # 'L', becomes 'P' with the palette
     flat = [int(v) for color in list(palette)[:256] for v in color]
     image.putpalette(flat + [0] * (768 - len(flat)))
-    atomic_write(path, lambda f: image.save(f, format='PNG'))
+    with atomic_output(path, suffix='.png') as tmp:
+        image.save(tmp, format='PNG')
 
 
 def is_valid_label_png(path: str, size: Tuple[int, int]) -> bool:
@@ -117,8 +95,9 @@ class PseudoLabelHook(Hook):
 
     Properties of the output:
 
-    - each file is written atomically (temporary file of the same folder, then ``os.replace``), so
-      an interrupted run never leaves a partial PNG;
+    - each file is written atomically (:func:`mmseg_mctformer.utils.io.atomic_output`: temporary
+      file of the same folder, then ``os.replace``), so an interrupted run never leaves a partial
+      PNG; stale temporary files of a killed run are removed at the start;
     - a rerun skips images whose PNG exists, decodes and has the image's size (and the ``.npz``
       when ``save_logits``), and regenerates the others;
     - in distributed runs rank ``r`` of ``w`` labels the images ``i`` with ``i % w == r`` (no
@@ -238,9 +217,8 @@ class PseudoLabelHook(Hook):
             maps = sample.seg_logits.data[1:].float().cpu().numpy()
             classes = np.array([c for c in range(maps.shape[0]) if maps[c].max() > 0],
                                dtype=np.int64)
-            atomic_write(
-                osp.join(out_dir, name + '.npz'), lambda f: np.savez_compressed(
-                    f, classes=classes, maps=maps[classes].astype(np.float16)))
+            with atomic_output(osp.join(out_dir, name + '.npz')) as tmp, open(tmp, 'wb') as f:
+                np.savez_compressed(f, classes=classes, maps=maps[classes].astype(np.float16))
         save_label_png(osp.join(out_dir, name + '.png'), label, palette)
 
     # ------------------------------------------------------------------ main
