@@ -1,12 +1,14 @@
+from .mask_dir import evaluate_mask_dir
 from .metrics import (
-                      DEFAULT_THRESHOLDS,
-                      MultiLabelMAPMetric,
-                      SeedMetric,
-                      stacked_intersect_and_union,
-                      threshold_seg_logits,
+    DEFAULT_THRESHOLDS,
+    MultiLabelMAPMetric,
+    SeedMetric,
+    stacked_intersect_and_union,
+    summarize_areas,
+    threshold_seg_logits,
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
-    'threshold_seg_logits'
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'evaluate_mask_dir',
+    'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
 ]

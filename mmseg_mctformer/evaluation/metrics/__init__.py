@@ -1,12 +1,13 @@
 from .multilabel_map import MultiLabelMAPMetric
 from .seed_metric import (
-                          DEFAULT_THRESHOLDS,
-                          SeedMetric,
-                          stacked_intersect_and_union,
-                          threshold_seg_logits,
+    DEFAULT_THRESHOLDS,
+    SeedMetric,
+    stacked_intersect_and_union,
+    summarize_areas,
+    threshold_seg_logits,
 )
 
 __all__ = [
     'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
-    'threshold_seg_logits'
+    'summarize_areas', 'threshold_seg_logits'
 ]

@@ -168,34 +168,66 @@ class SeedMetric(BaseMetric):
         ]
         mious = np.array([_nanmean(m['IoU']) for m in per_thr])
         best = int(np.nanargmax(mious)) if not np.all(np.isnan(mious)) else 0
-        intersect, union, pred_area, label_area = (t[best].numpy() for t in totals)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            fp = (pred_area - intersect) / union
-            fn = (label_area - intersect) / union
-        iou = per_thr[best]['IoU']
-        class_names = self.dataset_meta['classes']
 
         thr_table = PrettyTable()
         thr_table.add_column('threshold', [f'{t:.2f}' for t in self.thresholds])
         thr_table.add_column('mIoU', [round(float(m) * 100, 2) for m in mious])
         print_log('seed mIoU per background threshold:\n' + thr_table.get_string(), logger)
-        cls_table = PrettyTable()
-        cls_table.add_column('Class', list(class_names))
-        cls_table.add_column('IoU', np.round(iou * 100, 2).tolist())
-        cls_table.add_column('FP', np.round(fp * 100, 2).tolist())
-        cls_table.add_column('FN', np.round(fn * 100, 2).tolist())
-        print_log(f'seed per class results at threshold {self.thresholds[best]:.2f}:\n'
-                  + cls_table.get_string(), logger)
-
+        summary = summarize_areas(*(t[best] for t in totals), self.dataset_meta['classes'],
+                                  title=f'seed results at threshold {self.thresholds[best]:.2f}')
         return OrderedDict(
-            mIoU=_pct(mious[best]),
+            mIoU=summary['mIoU'],
             best_threshold=float(self.thresholds[best]),
-            aAcc=_pct(per_thr[best]['aAcc']),
-            FP=_pct(_nanmean(fp)),
-            FN=_pct(_nanmean(fn)),
+            aAcc=summary['aAcc'],
+            FP=summary['FP'],
+            FN=summary['FN'],
             mIoU_per_threshold={f'{t:.2f}': _pct(m) for t, m in zip(self.thresholds, mious)},
-            IoU_per_class={name: _pct(v) for name, v in zip(class_names, iou)},
+            IoU_per_class=summary['IoU_per_class'],
         )
+
+
+def summarize_areas(area_intersect: torch.Tensor, area_union: torch.Tensor,
+                    area_pred_label: torch.Tensor, area_label: torch.Tensor,
+                    class_names: Sequence[str], title: str = 'per class results') -> dict:
+    """mIoU, aAcc and the false-positive / false-negative rates of accumulated class areas.
+
+    Per class c, with ``U_c = T_c + P_c - TP_c``: ``FP_c = (P_c - TP_c) / U_c`` and
+    ``FN_c = (T_c - TP_c) / U_c`` (MCTformer's evaluation script, Fig. 9 of the paper). Means run
+    over the classes with ``U_c > 0``; the per-class table (IoU, FP, FN) is logged.
+
+    Args:
+        area_intersect (torch.Tensor): TP areas, shape (K,).
+        area_union (torch.Tensor): Union areas, shape (K,).
+        area_pred_label (torch.Tensor): Predicted areas P, shape (K,).
+        area_label (torch.Tensor): Ground-truth areas T, shape (K,).
+        class_names (Sequence[str]): K class names, background first.
+        title (str): Heading of the logged table. Default: 'per class results'.
+
+    Returns:
+        dict: ``mIoU``, ``aAcc``, ``FP``, ``FN`` (float, %) and ``IoU_per_class`` (dict, %).
+    """
+    metrics = IoUMetric.total_area_to_metrics(area_intersect, area_union, area_pred_label,
+                                              area_label, metrics=['mIoU'])
+    intersect, union, pred_area, label_area = (
+        torch.as_tensor(a).double().numpy()
+        for a in (area_intersect, area_union, area_pred_label, area_label))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        fp = (pred_area - intersect) / union
+        fn = (label_area - intersect) / union
+    iou = metrics['IoU']
+    table = PrettyTable()
+    table.add_column('Class', list(class_names))
+    table.add_column('IoU', np.round(iou * 100, 2).tolist())
+    table.add_column('FP', np.round(fp * 100, 2).tolist())
+    table.add_column('FN', np.round(fn * 100, 2).tolist())
+    print_log(f'{title}:\n' + table.get_string(), MMLogger.get_current_instance())
+    return dict(
+        mIoU=_pct(_nanmean(iou)),
+        aAcc=_pct(metrics['aAcc']),
+        FP=_pct(_nanmean(fp)),
+        FN=_pct(_nanmean(fn)),
+        IoU_per_class={name: _pct(v) for name, v in zip(class_names, iou)},
+    )
 
 
 def _nanmean(values) -> float:
