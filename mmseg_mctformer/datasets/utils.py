@@ -102,9 +102,10 @@ def load_label_file(path: str, num_classes: int) -> Dict[str, List[int]]:
         raise FileNotFoundError(f'label_file {path} does not exist')
     try:
         raw = np.load(path, allow_pickle=True)
-        table = raw.item() if isinstance(raw, np.ndarray) else raw
     except (OSError, ValueError) as err:
         raise ValueError(f'label_file {path} is not a readable .npy file: {err}') from err
+    is_scalar = isinstance(raw, np.ndarray) and raw.dtype == object and raw.shape == ()
+    table = raw.item() if is_scalar else raw
     if not isinstance(table, dict):
         raise ValueError(f'label_file {path} must hold a dict {{image name: multi-hot array}}, '
                          f'but holds {type(table).__name__}')
