@@ -1,1 +1,3 @@
-__all__ = []
+from .mctformer import MCTformer
+
+__all__ = ['MCTformer']

@@ -1,0 +1,333 @@
+"""MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
+import math
+import warnings
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmseg.utils import OptConfigType, OptMultiConfig, OptSampleList, SampleList
+from torch import Tensor
+
+from ..utils.localization import MAP_TYPES, localization_maps, minmax_normalise
+
+DEFAULT_TEST_CFG = dict(
+    scales=(1.0, 0.5, 1.5, 2.0),
+    flip=True,
+    map_type='fused_affinity',
+    top_k=3,
+    affinity_layers='all',
+    use_gt_labels=True,
+    score_thr=0.5,
+    bg_threshold=0.45,
+    patch_size=None,
+    mode='whole',
+)
+
+
+@MODELS.register_module()
+class MCTformer(BaseSegmentor):
+    """Multi-class-token transformer for weakly supervised semantic segmentation.
+
+    "Multi-class Token Transformer for Weakly Supervised Semantic Segmentation" (Xu et al.,
+    CVPR 2022, https://arxiv.org/abs/2203.02891) and "MCTformer+: Multi-Class Token Transformer
+    for Weakly Supervised Semantic Segmentation" (TPAMI). MCTformer-V2 (``cam_head.pool='gap'``,
+    ``cct_loss=None``) and MCTformer+ (``cam_head.pool='gwrp'``, ``cct_loss=dict(...)``) differ
+    only in config.
+
+    ``loss(): backbone (fused attention) -> cls_head / cam_head / cct_loss``
+    ``predict(): per image, per scale and flip: backbone (explicit attention) -> cam_head ->
+    localization_maps -> upsample -> sum -> keep classes -> min-max -> seg_logits``
+
+    Training uses only the image-level labels ``gt_class_labels`` (multi-hot (C,)) of the data
+    samples. The loss weights (alpha, beta, gamma of the paper) are the ``loss_weight`` of
+    ``cls_head.loss_cls``, ``cam_head.loss_cls`` and ``cct_loss``; there is no second weight.
+
+    Prediction (``test_cfg`` keys, defaults in brackets):
+
+    - ``scales`` [(1.0, 0.5, 1.5, 2.0)] and ``flip`` [True]: test-time augmentation; each scaled
+      image (padding cropped via ``img_shape``) is resized to the nearest size divisible by the
+      patch size; an image and its flip run as one batch of 2; the token maps of every forward
+      are upsampled (bilinear) straight to ``ori_shape``, un-flipped and summed.
+    - ``map_type`` ['fused_affinity']: see :func:`localization_maps`; ``top_k`` [3] layers for the
+      class-to-patch attention, ``affinity_layers`` ['all'] for the patch affinity.
+    - ``use_gt_labels`` [True]: keep the classes of ``gt_class_labels`` (the paper's seeds);
+      otherwise, or when a sample has no labels, keep the classes whose ``pred_class_scores``
+      exceed ``score_thr`` [0.5].
+    - ``bg_threshold`` [0.45]: constant background score (channel 0 of ``seg_logits``). The
+      reference evaluation sweeps 0.00-0.59 on the train set and reports the best; the optimum
+      for fused, affinity-refined seeds lies around 0.4-0.5 (sweep it with the seed metric).
+    - ``patch_size`` [None]: token stride; read from the backbone when None.
+    - ``mode`` ['whole']: accepted for compatibility with mmseg configs; only 'whole'.
+
+    Outputs (``docs/conventions.md``): ``seg_logits`` (C + 1, H, W) at ``ori_shape`` with channel
+    0 = ``bg_threshold`` and channels 1..C the maps in [0, 1] (0 for classes not kept),
+    ``pred_sem_seg`` (1, H, W) = argmax, ``pred_class_scores`` (C,) = sigmoid of the class-token
+    scores (PatchCAM scores without ``cls_head``), averaged over the scales and flips.
+
+    Args:
+        backbone (dict): Config of the multi-class-token ViT (``MultiClassTokenViT``).
+        cls_head (dict, optional): Config of :class:`ClassTokenPoolHead`. Default: None.
+        cam_head (dict, optional): Config of :class:`PatchCAMHead`. Default: None.
+        cct_loss (dict, optional): Config of :class:`ContrastiveClassTokenLoss`. Default: None.
+        train_cfg (dict, optional): Unused, kept for mmseg. Default: None.
+        test_cfg (dict, optional): See above. Default: None.
+        data_preprocessor (dict, optional): e.g. ``SegDataPreProcessor``. Default: None.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 cls_head: OptConfigType = None,
+                 cam_head: OptConfigType = None,
+                 cct_loss: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if cls_head is None and cam_head is None:
+            raise ValueError('MCTformer: at least one of cls_head and cam_head must be given')
+        self.backbone = MODELS.build(backbone)
+        self.cls_head = MODELS.build(cls_head) if cls_head is not None else None
+        self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
+        self.cct_loss = MODELS.build(cct_loss) if cct_loss is not None else None
+        self.num_classes = self._infer_num_classes()
+        self.train_cfg = train_cfg
+        self.test_cfg = self._parse_test_cfg(test_cfg)
+        self.align_corners = False
+
+    # ------------------------------------------------------------------ set-up
+    def _infer_num_classes(self) -> int:
+        found = {}
+        for name in ('backbone', 'cls_head', 'cam_head'):
+            num = getattr(getattr(self, name), 'num_classes', None)
+            if num is not None:
+                found[name] = int(num)
+        if len(set(found.values())) != 1:
+            raise ValueError(f'MCTformer: num_classes must agree between backbone and heads, '
+                             f'got {found}')
+        return next(iter(found.values()))
+
+    def _parse_test_cfg(self, test_cfg: OptConfigType) -> dict:
+        cfg = dict(DEFAULT_TEST_CFG)
+        unknown = set(test_cfg or {}) - set(cfg)
+        if unknown:
+            warnings.warn(f'MCTformer: test_cfg keys {sorted(unknown)} are ignored; known keys '
+                          f'are {sorted(cfg)}')
+        cfg.update(test_cfg or {})
+        if cfg['map_type'] not in MAP_TYPES:
+            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r}, expected "
+                             f'one of {MAP_TYPES}')
+        if cfg['map_type'].startswith(('patchcam', 'fused')) and self.cam_head is None:
+            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r} needs a "
+                             'cam_head, got cam_head=None')
+        if cfg['mode'] != 'whole':
+            raise ValueError(f"MCTformer: test_cfg['mode'] = {cfg['mode']!r}, only 'whole' is "
+                             'supported (the maps need the whole image)')
+        if not cfg['scales'] or any(s <= 0 for s in cfg['scales']):
+            raise ValueError(f"MCTformer: test_cfg['scales'] must be positive, got "
+                             f"{cfg['scales']}")
+        cfg['scales'] = tuple(float(s) for s in cfg['scales'])
+        return cfg
+
+    @property
+    def patch_size(self) -> int:
+        """int: Token stride of the backbone (``test_cfg.patch_size`` overrides)."""
+        size = self.test_cfg.get('patch_size')
+        if size is None:
+            size = getattr(self.backbone, 'patch_size', None)
+        if size is None:
+            raise AttributeError('MCTformer: cannot read patch_size from the backbone; set '
+                                 "test_cfg['patch_size']")
+        if isinstance(size, (tuple, list)):
+            if len(set(size)) != 1:
+                raise ValueError(f'MCTformer: only square patches are supported, got {size}')
+            size = size[0]
+        return int(size)
+
+    # ------------------------------------------------------------------ training
+    def extract_feat(self, inputs: Tensor) -> dict:
+        """Backbone output dict (fused attention path, see ``docs/conventions.md``)."""
+        return self.backbone(inputs)
+
+    def _class_labels(self, data_samples: SampleList, device: torch.device) -> Tensor:
+        """Stack the multi-hot ``gt_class_labels`` of the samples into (B, C) float32."""
+        labels = []
+        for i, sample in enumerate(data_samples):
+            label = getattr(sample, 'gt_class_labels', None)
+            if label is None:
+                path = sample.metainfo.get('img_path', '?')
+                raise KeyError(f'MCTformer.loss: data sample {i} ({path}) has no '
+                               "'gt_class_labels'; add PackWSSSInputs to the pipeline")
+            label = torch.as_tensor(label).flatten()
+            if label.numel() != self.num_classes:
+                path = sample.metainfo.get('img_path', '?')
+                raise ValueError(f'MCTformer.loss: gt_class_labels of sample {i} ({path}) has '
+                                 f'length {label.numel()}, expected num_classes='
+                                 f'{self.num_classes} (multi-hot)')
+            labels.append(label.to(device=device, dtype=torch.float32))
+        return torch.stack(labels)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses from a batch of images and their image-level labels.
+
+        Args:
+            inputs (Tensor): Images (B, 3, H, W), H and W multiples of the patch size.
+            data_samples (list[SegDataSample]): Samples with ``gt_class_labels`` (C,).
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls_token`` / ``loss_patch_cam`` / ``loss_cct`` (the loss
+            names of the configs) and ``acc_cls_token`` / ``acc_patch_cam`` (per-label accuracy
+            in %, logged only).
+        """
+        labels = self._class_labels(data_samples, inputs.device)
+        feats = self.extract_feat(inputs)
+        losses = {}
+        if self.cls_head is not None:
+            scores = self.cls_head(feats['cls_token'])
+            losses.update(self.cls_head.loss_by_scores(scores, labels))
+            losses['acc_cls_token'] = _multilabel_accuracy(scores, labels)
+        if self.cam_head is not None:
+            _, scores = self.cam_head(feats['patch_tokens'])
+            losses.update(self.cam_head.loss_by_scores(scores, labels))
+            losses['acc_patch_cam'] = _multilabel_accuracy(scores, labels)
+        if self.cct_loss is not None:
+            losses[self.cct_loss.loss_name] = self.cct_loss(feats['cls_tokens'])
+        return losses
+
+    # ------------------------------------------------------------------ inference
+    def _forward_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """One explicit-attention forward: token-resolution maps and class scores.
+
+        Args:
+            inputs (Tensor): Images (B, 3, H, W), multiples of the patch size.
+
+        Returns:
+            dict[str, Tensor]: ``maps`` (B, C, h, w) float32 (``test_cfg.map_type``, not
+            normalised), ``cls_scores`` (B, C) and/or ``cam_scores`` (B, C), ``cams``
+            (B, C, h, w) when the heads exist.
+        """
+        feats = self.backbone(inputs, return_attn=True)
+        out = {}
+        cams = None
+        if self.cls_head is not None:
+            out['cls_scores'] = self.cls_head(feats['cls_token']).float()
+        if self.cam_head is not None:
+            cams, cam_scores = self.cam_head(feats['patch_tokens'])
+            out['cams'] = cams.float()
+            out['cam_scores'] = cam_scores.float()
+        out['maps'] = localization_maps(
+            feats, cams, self.num_classes, self.test_cfg['map_type'], self.test_cfg['top_k'],
+            self.test_cfg['affinity_layers'])
+        return out
+
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Dict[str, Tensor]:
+        """Tensor mode: raw single-scale outputs (see :meth:`_forward_maps`), for tools."""
+        return self._forward_maps(inputs)
+
+    def _scaled_size(self, size: Sequence[int], scale: float) -> Tuple[int, int]:
+        """Nearest size to ``size * scale`` divisible by the patch size (at least one patch)."""
+        patch = self.patch_size
+        return tuple(max(patch, int(math.floor(s * scale / patch + 0.5)) * patch) for s in size)
+
+    def _image_maps(self, img: Tensor, out_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
+        """Summed multi-scale / flip maps of one image.
+
+        Args:
+            img (Tensor): One image (1, 3, H, W) without padding.
+            out_size (tuple[int, int]): Size (H', W') the maps of every scale are upsampled to
+                (the image's ``ori_shape``, as the reference code's original image).
+
+        Returns:
+            tuple[Tensor, Tensor]: Maps (C, H', W') summed over scales and flips (all classes),
+            class probabilities (C,) averaged over the forwards.
+        """
+        size = tuple(img.shape[-2:])
+        out_size = tuple(int(s) for s in out_size)
+        total = img.new_zeros((self.num_classes, *out_size), dtype=torch.float32)
+        probs = []
+        for scale in self.test_cfg['scales']:
+            scaled_size = self._scaled_size(size, scale)
+            x = img
+            if scaled_size != size:
+                x = F.interpolate(img, scaled_size, mode='bilinear', align_corners=False)
+            if self.test_cfg['flip']:
+                x = torch.cat([x, x.flip(-1)])
+            out = self._forward_maps(x)
+            maps = F.interpolate(out['maps'], out_size, mode='bilinear', align_corners=False)
+            if self.test_cfg['flip']:
+                maps = torch.cat([maps[:1], maps[1:].flip(-1)])
+            total += maps.sum(0)
+            scores = out['cls_scores'] if 'cls_scores' in out else out['cam_scores']
+            probs.append(scores.sigmoid())
+        return total, torch.cat(probs).mean(0)
+
+    def _kept_classes(self, sample: SegDataSample, probs: Tensor) -> Tensor:
+        """Bool mask (C,) of the classes whose maps are kept."""
+        labels = getattr(sample, 'gt_class_labels', None)
+        if self.test_cfg['use_gt_labels'] and labels is not None:
+            labels = torch.as_tensor(labels, device=probs.device).flatten()
+            if labels.numel() != self.num_classes:
+                raise ValueError(f'MCTformer.predict: gt_class_labels has length '
+                                 f'{labels.numel()}, expected num_classes={self.num_classes}')
+            return labels > 0
+        return probs > self.test_cfg['score_thr']
+
+    def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
+        """Localisation maps and seed masks for a batch of (possibly padded) images.
+
+        Args:
+            inputs (Tensor): Images (B, 3, H, W); each image's ``img_shape`` metainfo gives its
+                unpadded size (bottom/right padding as ``SegDataPreProcessor``).
+            data_samples (list[SegDataSample], optional): Samples with metainfo ``img_shape``,
+                ``ori_shape`` (and ``gt_class_labels``). Default: None (no padding, no resize).
+
+        Returns:
+            list[SegDataSample]: Samples with ``seg_logits``, ``pred_sem_seg`` and
+            ``pred_class_scores`` at ``ori_shape``.
+        """
+        if data_samples is None:
+            shape = tuple(inputs.shape[-2:])
+            data_samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
+                            for _ in range(inputs.shape[0])]
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            img_h, img_w = meta.get('img_shape', inputs.shape[-2:])[:2]
+            ori_shape = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
+            maps, probs = self._image_maps(inputs[i:i + 1, :, :img_h, :img_w], ori_shape)
+            keep = self._kept_classes(sample, probs)
+            maps = minmax_normalise(maps * keep[:, None, None].to(maps.dtype))
+            if meta.get('flip', False):
+                dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
+                maps = maps.flip(dim)
+            bg = maps.new_full((1, *maps.shape[-2:]), float(self.test_cfg['bg_threshold']))
+            seg_logits = torch.cat([bg, maps])
+            sample.set_data({
+                'seg_logits': PixelData(data=seg_logits),
+                'pred_sem_seg': PixelData(data=seg_logits.argmax(0, keepdim=True)),
+            })
+            sample.pred_class_scores = probs
+        return data_samples
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Single-scale seg logits at input size: (B, C + 1, H, W).
+
+        Channel 0 = ``bg_threshold``; channels 1..C = min-max normalised maps of every class
+        (no class selection, no test-time augmentation).
+        """
+        maps = self._forward_maps(inputs)['maps']
+        maps = minmax_normalise(
+            F.interpolate(maps, inputs.shape[-2:], mode='bilinear', align_corners=False))
+        bg = maps.new_full((maps.shape[0], 1, *maps.shape[-2:]),
+                           float(self.test_cfg['bg_threshold']))
+        return torch.cat([bg, maps], dim=1)
+
+
+def _multilabel_accuracy(scores: Tensor, labels: Tensor) -> Tensor:
+    """Percentage of (image, class) pairs with ``(score > 0) == label``; no gradient."""
+    with torch.no_grad():
+        return ((scores > 0).float() == labels).float().mean() * 100
