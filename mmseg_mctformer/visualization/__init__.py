@@ -1,1 +1,3 @@
-__all__ = []
+from .map_visualizer import LocalizationMapVisualizer
+
+__all__ = ['LocalizationMapVisualizer']
