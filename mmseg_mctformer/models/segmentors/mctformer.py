@@ -58,8 +58,8 @@ class MCTformer(BaseSegmentor):
       otherwise, or when a sample has no labels, keep the classes whose ``pred_class_scores``
       exceed ``score_thr`` [0.5].
     - ``bg_threshold`` [0.45]: constant background score (channel 0 of ``seg_logits``). The
-      reference evaluation sweeps 0.00-0.59 on the train set and reports the best; the optimum
-      for fused, affinity-refined seeds lies around 0.4-0.5 (sweep it with the seed metric).
+      reference code fixes no value: its evaluation sweeps 0.00-0.59 on the train set and
+      reports the best. 0.45 is a mid-range starting point, not a measured optimum; sweep it.
     - ``patch_size`` [None]: token stride; read from the backbone when None.
     - ``mode`` ['whole']: accepted for compatibility with mmseg configs; only 'whole'.
 
