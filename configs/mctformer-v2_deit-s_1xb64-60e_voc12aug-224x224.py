@@ -7,7 +7,7 @@ model = dict(
     cam_head=dict(pool='gap'),
     cct_loss=None)
 train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

@@ -6,7 +6,8 @@ custom_imports = dict(imports=['mmseg_mctformer'], allow_failed_imports=False)
 # ImageNet ResNet-101 V1c from a local file (MMSeg's `open-mmlab://resnet101_v1c`; no download).
 model = dict(pretrained='checkpoints/resnet101_v1c-e67eebb6.pth')
 data_root = 'data/VOCdevkit/VOC2012'
-pseudo_label_dir = 'work_dirs/mctformer_plus_voc/pseudo_labels'
+# an absolute path (tools/run_pipeline.py sets it); relative paths are joined to data_root
+pseudo_label_dir = '/path/to/work_dirs/mctformer_plus_voc/pseudo_labels'
 train_dataloader = dict(dataset=dict(
     _delete_=True,
     type='PascalVOCDataset',

@@ -7,13 +7,15 @@ model = dict(
     decode_head=dict(num_classes=81),
     auxiliary_head=dict(num_classes=81))
 data_root = 'data/coco2014'
-pseudo_label_dir = 'work_dirs/mctformer_plus_coco/pseudo_labels'
+# an absolute path (tools/run_pipeline.py sets it); relative paths are joined to data_root
+pseudo_label_dir = '/path/to/work_dirs/mctformer_plus_coco/pseudo_labels'
 train_dataloader = dict(dataset=dict(
     _delete_=True,
     type='COCOWSSSDataset',
     data_root=data_root,
     data_prefix=dict(img_path='JPEGImages', seg_map_path=pseudo_label_dir),
     ann_file='ImageSets/train.txt',
+    skip_empty=False,
     pipeline={{_base_.train_pipeline}}))
 val_dataloader = dict(dataset=dict(
     _delete_=True,

@@ -14,7 +14,8 @@ model = dict(
                      channels=128, norm_cfg=norm_cfg),
     auxiliary_head=dict(num_classes=num_classes, in_channels=256, channels=64, norm_cfg=norm_cfg))
 data_root = 'data/demo'
-pseudo_label_dir = 'work_dirs/demo/pseudo_labels'
+# an absolute path (tools/run_pipeline.py sets it); relative paths are joined to data_root
+pseudo_label_dir = '/path/to/work_dirs/demo/pseudo_labels'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -34,7 +35,8 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True, type='DemoWSSSDataset', data_root=data_root,
         data_prefix=dict(img_path='JPEGImages', seg_map_path=pseudo_label_dir),
-        ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline))
+        ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline,
+        skip_empty=False))
 val_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(

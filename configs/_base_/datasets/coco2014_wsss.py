@@ -7,7 +7,7 @@ data_root = 'data/coco2014'
 num_classes = 80
 crop_size = 448
 _train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -20,7 +20,7 @@ _train_pipeline = [
     dict(type='PackWSSSInputs', num_classes=num_classes),
 ]
 _test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='PackWSSSInputs', num_classes=num_classes),
 ]

@@ -6,7 +6,7 @@ data_root = 'data/demo'
 num_classes = 6
 crop_size = 112
 _train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0),
          interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -14,7 +14,7 @@ _train_pipeline = [
     dict(type='PackWSSSInputs', num_classes=num_classes),
 ]
 _test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='PackWSSSInputs', num_classes=num_classes),
 ]

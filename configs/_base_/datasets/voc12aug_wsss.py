@@ -10,7 +10,7 @@ crop_size = 448
 # crop (bicubic), horizontal flip, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25. timm skips
 # colour jitter when RandAugment is on; configs/_base_/datasets/demo_wsss.py shows the jitter variant.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -24,7 +24,7 @@ train_pipeline = [
 ]
 # maps are computed at the original image size (the model resizes per scale itself)
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='PackWSSSInputs', num_classes=num_classes),
 ]
