@@ -3,9 +3,11 @@ from .pseudo_label_hook import (
     default_palette,
     image_size,
     is_valid_label_png,
+    predict_indices,
     save_label_png,
 )
 
 __all__ = [
-    'PseudoLabelHook', 'default_palette', 'image_size', 'is_valid_label_png', 'save_label_png'
+    'PseudoLabelHook', 'default_palette', 'image_size', 'is_valid_label_png', 'predict_indices',
+    'save_label_png'
 ]

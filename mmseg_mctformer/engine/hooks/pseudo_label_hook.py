@@ -84,6 +84,36 @@ def image_size(img_path: str) -> Tuple[int, int]:
         return im.size
 
 
+def predict_indices(model, dataloader_cfg: dict, dataset, indices: Sequence[int]):
+    """Yield the predictions (SegDataSample) of ``dataset[i]`` for ``i`` in ``indices``.
+
+    The dataloader is built by :meth:`mmengine.runner.Runner.build_dataloader` from
+    ``dataloader_cfg`` with its dataset replaced by ``dataset`` and its sampler by ``indices``
+    (in that order, without padding). The model runs ``test_step`` in eval mode without gradients;
+    its training mode is restored afterwards.
+
+    Args:
+        model (nn.Module): The (possibly wrapped) model.
+        dataloader_cfg (dict): Dataloader config (``batch_size``, ``num_workers``, ...).
+        dataset (Dataset): The dataset to read.
+        indices (Sequence[int]): Dataset indices to predict.
+    """
+    loader_cfg = copy.copy(dict(dataloader_cfg))
+    loader_cfg.update(dataset=dataset, sampler=list(indices))
+    loader_cfg.pop('batch_sampler', None)
+    if not loader_cfg.get('num_workers'):
+        loader_cfg.pop('persistent_workers', None)
+    loader = Runner.build_dataloader(loader_cfg)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for data_batch in loader:
+                yield from model.test_step(data_batch)
+    finally:
+        model.train(was_training)
+
+
 @HOOKS.register_module()
 class PseudoLabelHook(Hook):
     """Generate seed masks (pseudo labels) of a split with the current model.
@@ -262,23 +292,13 @@ class PseudoLabelHook(Hook):
         return dict(out_dir=out_dir, written=len(todo), skipped=skipped)
 
     def _run(self, runner, dataset, todo, out_dir, palette, crf_on, rank) -> None:
-        loader_cfg = copy.copy(self.dataloader_cfg)
-        loader_cfg.update(dataset=dataset, sampler=todo)
-        loader_cfg.pop('batch_sampler', None)
-        loader = Runner.build_dataloader(loader_cfg)
-        model = runner.model
-        was_training = model.training
-        model.eval()
         progress = ProgressBar(len(todo)) if rank == 0 else None
         try:
-            with torch.no_grad():
-                for data_batch in loader:
-                    for sample in model.test_step(data_batch):
-                        self._write(sample, out_dir, palette, crf_on)
-                        if progress is not None:
-                            progress.update()
+            for sample in predict_indices(runner.model, self.dataloader_cfg, dataset, todo):
+                self._write(sample, out_dir, palette, crf_on)
+                if progress is not None:
+                    progress.update()
         finally:
-            model.train(was_training)
             if progress is not None:
                 progress.file.write('\n')
 

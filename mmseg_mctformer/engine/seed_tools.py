@@ -1,0 +1,176 @@
+"""Runner-level entry points of the seed tools (``tools/make_pseudo_labels.py``,
+``tools/eval_seeds.py``, ``tools/visualize_maps.py``).
+
+Which images: ``split_dataloader`` reads the split from the config. The split to label is the
+top-level config key ``pseudo_label_dataloader`` (a test-style dataloader over the training images,
+with ``LoadAnnotations`` when GT masks exist so that seeds can be scored); configs without it fall
+back to ``test_dataloader``.
+"""
+import copy
+import os.path as osp
+from typing import Optional, Sequence
+
+import mmcv
+from mmengine.config import Config
+from mmengine.dist import is_main_process
+
+from ..apis.config_utils import build_runner
+from ..evaluation.mask_dir import evaluate_mask_dir
+from .hooks.pseudo_label_hook import PseudoLabelHook, default_palette, predict_indices
+
+#: ``--split`` values: the config key of each one's dataloader.
+SPLIT_KEYS = {
+    'pseudo_label': 'pseudo_label_dataloader',
+    'train': 'train_dataloader',
+    'val': 'val_dataloader',
+    'test': 'test_dataloader',
+}
+
+
+def split_dataloader(cfg: Config, split: Optional[str] = None) -> dict:
+    """Test-style dataloader config of a split.
+
+    Args:
+        cfg (Config): The experiment config.
+        split (str, optional): One of :data:`SPLIT_KEYS`. ``'train'`` keeps the train dataset but
+            takes the pipeline and loader settings of ``pseudo_label_dataloader`` (else
+            ``test_dataloader``): training augmentations would spoil the maps. Default: None,
+            which means ``pseudo_label_dataloader`` when the config has it, else
+            ``test_dataloader``.
+
+    Returns:
+        dict: A dataloader config (a deep copy).
+    """
+    if split is None:
+        split = 'pseudo_label' if cfg.get('pseudo_label_dataloader') else 'test'
+    if split not in SPLIT_KEYS:
+        raise ValueError(f'unknown split {split!r}; expected one of {sorted(SPLIT_KEYS)}')
+    key = SPLIT_KEYS[split]
+    if not cfg.get(key):
+        raise KeyError(f'the config has no {key!r} for split {split!r}')
+    loader = copy.deepcopy(cfg[key])
+    if split != 'train':
+        return loader
+    template_key = 'pseudo_label_dataloader' if cfg.get('pseudo_label_dataloader') else \
+        'test_dataloader'
+    template = copy.deepcopy(cfg[template_key])
+    dataset = loader['dataset']
+    while 'dataset' in dataset:  # unwrap RepeatDataset and similar wrappers
+        dataset = dataset['dataset']
+    dataset['pipeline'] = template['dataset']['pipeline']
+    template['dataset'] = dataset
+    return template
+
+
+def load_model_runner(cfg: Config, checkpoint: str):
+    """Build the runner of ``cfg`` and load ``checkpoint`` into its model."""
+    cfg = copy.deepcopy(cfg)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    runner = build_runner(cfg)
+    runner.load_or_resume()
+    return runner
+
+
+def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = None,
+                       split: Optional[str] = None, bg_threshold: Optional[float] = None,
+                       save_logits: bool = False, crf: Optional[dict] = None) -> dict:
+    """Write the seed PNGs of a split with :class:`PseudoLabelHook` (see its docstring).
+
+    Args:
+        cfg (Config): The experiment config (``launcher`` set for distributed runs).
+        checkpoint (str): Model checkpoint.
+        out_dir (str, optional): Output folder. Default: None (``{work_dir}/pseudo_labels``).
+        split (str, optional): See :func:`split_dataloader`. Default: None.
+        bg_threshold (float, optional): Background score; None keeps the model's
+            ``test_cfg.bg_threshold``. Default: None.
+        save_logits (bool): Also save the maps as ``.npz``. Default: False.
+        crf (dict, optional): Dense-CRF settings (None: no CRF). Default: None.
+
+    Returns:
+        dict: ``out_dir``, ``written`` and ``skipped`` (this rank).
+    """
+    hook = PseudoLabelHook(dataloader=split_dataloader(cfg, split), out_dir=out_dir,
+                           bg_threshold=bg_threshold, save_logits=save_logits, crf=crf)
+    return hook.generate(load_model_runner(cfg, checkpoint))
+
+
+def evaluate_seeds(cfg: Config, checkpoint: str, split: Optional[str] = None,
+                   thresholds: Optional[Sequence[float]] = None) -> dict:
+    """Seed mIoU sweep and classification mAP of a split (``Runner.test`` with these metrics).
+
+    Args:
+        cfg (Config): The experiment config.
+        checkpoint (str): Model checkpoint.
+        split (str, optional): See :func:`split_dataloader`. Default: None.
+        thresholds (Sequence[float], optional): Background thresholds of :class:`SeedMetric`.
+            Default: None (its default sweep).
+
+    Returns:
+        dict: ``seed/...`` and ``cls/...`` metrics.
+    """
+    cfg = copy.deepcopy(cfg)
+    cfg.test_dataloader = split_dataloader(cfg, split)
+    seed_metric = dict(type='SeedMetric')
+    if thresholds is not None:
+        seed_metric['thresholds'] = list(thresholds)
+    cfg.test_evaluator = [seed_metric, dict(type='MultiLabelMAPMetric')]
+    if not cfg.get('test_cfg'):
+        cfg.test_cfg = dict(type='TestLoop')
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    return build_runner(cfg).test()
+
+
+def evaluate_pred_dir(cfg: Config, pred_dir: str, split: Optional[str] = None) -> dict:
+    """Score the PNG masks of ``pred_dir`` against the GT masks of a split.
+
+    Args:
+        cfg (Config): The experiment config.
+        pred_dir (str): Folder of ``{image basename}.png`` masks.
+        split (str, optional): See :func:`split_dataloader`. Default: None.
+
+    Returns:
+        dict: See :func:`mmseg_mctformer.evaluation.evaluate_mask_dir`.
+    """
+    return evaluate_mask_dir(split_dataloader(cfg, split)['dataset'], pred_dir)
+
+
+def visualize_maps(cfg: Config, checkpoint: str, out_dir: str, num: int = 8,
+                   split: Optional[str] = None, max_maps: Optional[int] = None) -> list:
+    """Draw the maps of the first ``num`` images of a split into ``out_dir`` (main process).
+
+    Each ``{out_dir}/{image basename}.jpg`` is a strip drawn by
+    :class:`mmseg_mctformer.visualization.LocalizationMapVisualizer`: image, seed overlay, GT
+    overlay (when loaded), heatmap of each kept class.
+
+    Args:
+        cfg (Config): The experiment config.
+        checkpoint (str): Model checkpoint.
+        out_dir (str): Output folder.
+        num (int): Number of images. Default: 8.
+        split (str, optional): See :func:`split_dataloader`. Default: None.
+        max_maps (int, optional): Most class maps per image. Default: None (all).
+
+    Returns:
+        list[str]: The written files.
+    """
+    from ..visualization import LocalizationMapVisualizer
+    runner = load_model_runner(cfg, checkpoint)
+    if not is_main_process():
+        return []
+    hook = PseudoLabelHook(dataloader=split_dataloader(cfg, split), after_train=False)
+    dataset = hook.build_dataset()
+    classes = list(dataset.metainfo['classes'])
+    vis = LocalizationMapVisualizer.get_instance(
+        f'localization_maps_{id(runner)}', classes=classes,
+        palette=dataset.metainfo.get('palette') or default_palette(len(classes)))
+    files = []
+    indices = range(min(num, len(dataset)))
+    for sample in predict_indices(runner.model, hook.dataloader_cfg, dataset, indices):
+        img_path = sample.metainfo['img_path']
+        out_file = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.jpg')
+        vis.add_maps(img_path, mmcv.imread(img_path, channel_order='rgb'), sample,
+                     out_file=out_file, max_maps=max_maps)
+        files.append(out_file)
+    return files

@@ -1,0 +1,67 @@
+"""Evaluate seeds: mIoU over a sweep of background thresholds (+ FP/FN) and classification mAP.
+
+Two modes::
+
+    # run the model over a split (default: pseudo_label_dataloader, else test_dataloader)
+    python tools/eval_seeds.py CONFIG CHECKPOINT [--split train] [--thresholds 0.3 0.4 0.5]
+    # score masks already written (e.g. by make_pseudo_labels.py) against the split's GT masks
+    python tools/eval_seeds.py CONFIG --pred-dir work_dirs/x/pseudo_labels
+
+The JSON summary is printed (and written to ``--out`` when given).
+"""
+import argparse
+import json
+import math
+
+import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
+from mmseg_mctformer.apis import add_common_args, load_config, parse_with_local_rank
+from mmseg_mctformer.engine import SPLIT_KEYS, evaluate_pred_dir, evaluate_seeds
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Evaluate seeds (threshold sweep) and mAP')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file (not with --pred-dir)')
+    parser.add_argument('--split', choices=sorted(SPLIT_KEYS),
+                        help='split (default: pseudo_label_dataloader, else test)')
+    parser.add_argument('--thresholds', type=float, nargs='+',
+                        help='background thresholds to sweep (default: 0.00, 0.05, ..., 0.95)')
+    parser.add_argument('--pred-dir', help='evaluate the PNG masks of this folder instead')
+    parser.add_argument('--out', help='also write the JSON summary to this file')
+    add_common_args(parser)
+    args = parse_with_local_rank(parser, argv)
+    if (args.checkpoint is None) == (args.pred_dir is None):
+        parser.error('give either CHECKPOINT or --pred-dir (exactly one)')
+    return args
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, 'item'):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.pred_dir is not None:
+        result = evaluate_pred_dir(cfg, args.pred_dir, split=args.split)
+    else:
+        result = evaluate_seeds(cfg, args.checkpoint, split=args.split,
+                                thresholds=args.thresholds)
+    text = json.dumps(_jsonable(result), indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+    return result
+
+
+if __name__ == '__main__':
+    main()
