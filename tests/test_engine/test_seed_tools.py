@@ -1,0 +1,114 @@
+"""End-to-end runs of the seed tools with a tiny MCTformer on a tiny demo dataset."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmseg.registry import MODELS
+from PIL import Image
+
+import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
+from mmseg_mctformer.engine import split_dataloader
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+C, D = 6, 16
+pytestmark = pytest.mark.skipif(
+    not osp.isfile(osp.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')),
+    reason='Fashion-MNIST (Debian package dataset-fashion-mnist) is needed for the demo data')
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _config(tmp_path):
+    data_root = str(tmp_path / 'demo')
+    generate_demo_dataset(data_root, num_train=3, num_val=2, img_size=40, seed=1)
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                dict(type='PackWSSSInputs', num_classes=C)]
+
+    def loader(split):
+        return dict(batch_size=2, num_workers=0,
+                    sampler=dict(type='DefaultSampler', shuffle=False),
+                    dataset=dict(type='DemoWSSSDataset', data_root=data_root,
+                                 ann_file=f'ImageSets/Segmentation/{split}.txt',
+                                 pipeline=pipeline))
+
+    cfg = Config(dict(
+        default_scope='mmseg',
+        work_dir=str(tmp_path / 'work'),
+        model=dict(
+            type='MCTformer',
+            data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+                                   std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+            backbone=dict(type='MultiClassTokenViT',
+                          arch=dict(embed_dims=D, num_layers=2, num_heads=2,
+                                    feedforward_channels=32, patch_size=8),
+                          num_classes=C, img_size=32, drop_path_rate=0.0),
+            cls_head=dict(type='ClassTokenPoolHead', num_classes=C, in_channels=D),
+            cam_head=dict(type='PatchCAMHead', num_classes=C, in_channels=D),
+            test_cfg=dict(scales=(1.0, ), flip=False, top_k=2, bg_threshold=0.3)),
+        test_dataloader=loader('val'),
+        pseudo_label_dataloader=loader('train_aug'),
+        test_cfg=dict(type='TestLoop'),
+        test_evaluator=dict(type='IoUMetric'),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        log_level='WARNING'))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+    checkpoint = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    cfg_file = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_file)
+    return cfg_file, checkpoint
+
+
+def test_seed_tools_end_to_end(tmp_path):
+    cfg_file, checkpoint = _config(tmp_path)
+    cfg = Config.fromfile(cfg_file)
+    assert split_dataloader(cfg)['dataset']['ann_file'].endswith('train_aug.txt')
+    assert split_dataloader(cfg, 'test')['dataset']['ann_file'].endswith('val.txt')
+    with pytest.raises(ValueError, match="unknown split 'foo'"):
+        split_dataloader(cfg, 'foo')
+    with pytest.raises(KeyError, match="no 'val_dataloader'"):
+        split_dataloader(cfg, 'val')
+
+    out_dir = str(tmp_path / 'pl')
+    _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
+                                      '--bg-threshold', '0.4'])
+    names = sorted(os.listdir(out_dir))
+    assert len(names) == 3 and all(n.endswith('.png') for n in names)
+    for name in names:
+        with Image.open(osp.join(out_dir, name)) as im:
+            assert im.mode == 'P' and im.size == (40, 40)
+            assert np.array(im).max() <= C
+
+    summary_file = str(tmp_path / 'seeds.json')
+    summary = _tool('eval_seeds').main([cfg_file, checkpoint, '--thresholds', '0.2', '0.4',
+                                        '--out', summary_file])
+    with open(summary_file) as f:
+        assert json.load(f)['seed/best_threshold'] == summary['seed/best_threshold']
+    assert set(summary['seed/mIoU_per_threshold']) == {'0.20', '0.40'}
+    assert 0 <= summary['seed/mIoU'] <= 100 and 0 <= summary['cls/mAP'] <= 100
+
+    # --pred-dir scores the written PNGs; at the same threshold it equals the sweep's value
+    pred = _tool('eval_seeds').main([cfg_file, '--pred-dir', out_dir])
+    assert pred['mIoU'] == pytest.approx(summary['seed/mIoU_per_threshold']['0.40'], abs=0.01)
+    assert pred['num_images'] == 3
+    with pytest.raises(SystemExit):
+        _tool('eval_seeds').main([cfg_file])
+
+    vis_dir = str(tmp_path / 'vis')
+    _tool('visualize_maps').main([cfg_file, checkpoint, '--out', vis_dir, '--num', '2',
+                                  '--split', 'test'])
+    assert len(os.listdir(vis_dir)) == 2
