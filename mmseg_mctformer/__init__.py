@@ -9,6 +9,6 @@ from .version import __version__
 
 register_fork_distributions()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,I001
 
 __all__ = ['__version__', 'register_fork_distributions']
