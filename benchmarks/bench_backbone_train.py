@@ -30,6 +30,8 @@ def parse_args(argv=None):
     parser.add_argument('--arch', default='deit-small')
     parser.add_argument('--num-classes', type=int, default=20)
     parser.add_argument('--amp', action='store_true', help='bfloat16 autocast')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='alternate fused/explicit workers this many times; report medians')
     parser.add_argument('--worker', choices=PATHS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -103,19 +105,25 @@ def main(argv=None):
     if args.worker:
         run_worker(args)
         return
+    runs = {path: [] for path in PATHS}
+    for _ in range(args.repeats):  # alternating, so that load changes hit both paths alike
+        for path in PATHS:
+            cmd = [sys.executable, __file__, '--worker', path] + (argv if argv is not None
+                                                                   else sys.argv[1:])
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode:
+                raise RuntimeError(f'bench_backbone_train: {path} worker failed:\n{proc.stderr}')
+            runs[path].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     results = {}
-    for path in PATHS:
-        cmd = [sys.executable, __file__, '--worker', path] + (argv if argv is not None
-                                                               else sys.argv[1:])
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            raise RuntimeError(f'bench_backbone_train: {path} worker failed:\n{proc.stderr}')
-        results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
+    for path, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r['images_per_s'])
+        results[path] = dict(rs[len(rs) // 2], runs_images_per_s=[r['images_per_s'] for r in rs],
+                             runs_peak_mem_mib=[r['peak_mem_mib'] for r in rs])
     fused, explicit = results['fused'], results['explicit']
     summary = dict(
         config=dict(device=args.device, batch_size=args.batch_size, iters=args.iters,
                     img_size=args.img_size, arch=args.arch, num_classes=args.num_classes,
-                    amp=args.amp),
+                    amp=args.amp, repeats=args.repeats),
         fused=fused, explicit=explicit,
         speedup_fused=fused['images_per_s'] / explicit['images_per_s'],
         memory_ratio_fused=fused['peak_mem_mib'] / max(explicit['peak_mem_mib'], 1e-9))
