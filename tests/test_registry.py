@@ -1,0 +1,101 @@
+"""Every name the plugin registers builds from a config dict through MMSeg's registries."""
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS, VISUALIZERS
+
+import mmseg_mctformer  # noqa: F401
+
+TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64, patch_size=8)
+TINY_VIT = dict(type='MultiClassTokenViT', arch=TINY_ARCH, num_classes=6, img_size=64)
+
+MODEL_CFGS = {
+    'MultiClassTokenViT': TINY_VIT,
+    'ClassTokenPoolHead': dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
+    'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
+    'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
+    'MultiLabelSoftMarginLoss': dict(type='MultiLabelSoftMarginLoss'),
+    'MCTformer': dict(
+        type='MCTformer',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
+        backbone=TINY_VIT,
+        cls_head=dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
+        cam_head=dict(type='PatchCAMHead', num_classes=6, in_channels=32),
+        cct_loss=dict(type='ContrastiveClassTokenLoss')),
+}
+TRANSFORM_CFGS = {
+    'LoadCheckedImageFromFile': dict(type='LoadCheckedImageFromFile'),
+    'LoadImageLevelLabels': dict(type='LoadImageLevelLabels', num_classes=6),
+    'PackWSSSInputs': dict(type='PackWSSSInputs', num_classes=6),
+}
+METRIC_CFGS = {
+    'SeedMetric': dict(type='SeedMetric'),
+    'MultiLabelMAPMetric': dict(type='MultiLabelMAPMetric'),
+}
+HOOK_CFGS = {
+    'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
+}
+VISUALIZER_CFGS = {
+    'LocalizationMapVisualizer': dict(type='LocalizationMapVisualizer', name='test_registry'),
+}
+DATASET_CLASSES = {
+    'VOCWSSSDataset': 20, 'COCOWSSSDataset': 80, 'DemoWSSSDataset': 6, 'WSSSBaseDataset': 6,
+}
+
+
+def _ours(registry):
+    return {name for name, cls in registry.module_dict.items()
+            if cls.__module__.startswith('mmseg_mctformer')}
+
+
+@pytest.mark.parametrize('registry,cfgs', [
+    (MODELS, MODEL_CFGS), (TRANSFORMS, TRANSFORM_CFGS), (METRICS, METRIC_CFGS),
+    (HOOKS, HOOK_CFGS), (VISUALIZERS, VISUALIZER_CFGS), (DATASETS, DATASET_CLASSES),
+], ids=['MODELS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISUALIZERS', 'DATASETS'])
+def test_every_registered_name_is_covered(registry, cfgs):
+    assert _ours(registry) == set(cfgs), 'a registered name lacks a build test'
+
+
+@pytest.mark.parametrize('name', sorted(MODEL_CFGS))
+def test_build_models(name):
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        module = MODELS.build(MODEL_CFGS[name])
+    assert type(module).__name__ == name
+    assert isinstance(module, torch.nn.Module)
+
+
+@pytest.mark.parametrize('registry,cfgs', [
+    (TRANSFORMS, TRANSFORM_CFGS), (METRICS, METRIC_CFGS), (HOOKS, HOOK_CFGS),
+    (VISUALIZERS, VISUALIZER_CFGS)])
+def test_build_other_modules(registry, cfgs):
+    for name, cfg in cfgs.items():
+        assert type(registry.build(dict(cfg))).__name__ == name
+
+
+@pytest.fixture(scope='module')
+def demo_root(tmp_path_factory):
+    import os.path as osp
+
+    from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
+    if not osp.isdir(FASHION_MNIST_DIR):
+        pytest.skip(f'Fashion-MNIST missing at {FASHION_MNIST_DIR} (Debian dataset-fashion-mnist)')
+    root = str(tmp_path_factory.mktemp('demo') / 'demo')
+    generate_demo_dataset(root, num_train=4, num_val=2, img_size=64)
+    return root
+
+
+@pytest.mark.parametrize('name', sorted(DATASET_CLASSES))
+def test_build_datasets(name, demo_root):
+    cfg = dict(type=name, data_root=demo_root, ann_file='ImageSets/Segmentation/train.txt',
+               data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+               pipeline=[dict(type='LoadCheckedImageFromFile'),
+                         dict(type='PackWSSSInputs', num_classes=DATASET_CLASSES[name])])
+    if name == 'WSSSBaseDataset':
+        cfg['metainfo'] = dict(classes=('background', 'tshirt', 'trouser', 'dress', 'sandal',
+                                        'bag', 'ankle_boot'))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(cfg)
+    assert type(dataset).__name__ == name
+    assert len(dataset) == 4
+    sample = dataset[0]['data_samples']
+    assert sample.gt_class_labels.shape == (DATASET_CLASSES[name], )
