@@ -311,6 +311,10 @@ class MultiClassTokenViT(BaseModule):
                 norm_eps=s['norm_eps']) for i in range(self.num_layers)
         ])
         self.ln1 = nn.LayerNorm(self.embed_dims, eps=s['norm_eps'])
+        if not final_norm:
+            # kept so that checkpoints load and tools can apply it; frozen because the outputs do
+            # not use it (DDP rejects trainable parameters without gradients)
+            self.ln1.requires_grad_(False)
 
         trunc_normal_(self.cls_token, std=0.02)
         trunc_normal_(self.pos_embed, std=0.02)

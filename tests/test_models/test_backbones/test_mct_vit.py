@@ -221,3 +221,15 @@ def test_deit_small_parameter_count():
     model = MultiClassTokenViT(arch='deit-small', num_classes=20)
     total = sum(p.numel() for p in model.parameters()) + 384 * 20 * 9 + 20  # + 3x3 PatchCAM conv
     assert abs(total - 21.8e6) / 21.8e6 < 0.01
+
+
+def test_unused_final_norm_is_frozen():
+    from mmseg_mctformer.models.backbones import MultiClassTokenViT
+    arch = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64, patch_size=8)
+    off = MultiClassTokenViT(arch=arch, num_classes=3, img_size=32, final_norm=False)
+    on = MultiClassTokenViT(arch=arch, num_classes=3, img_size=32, final_norm=True)
+    assert not any(p.requires_grad for p in off.ln1.parameters())
+    assert all(p.requires_grad for p in on.ln1.parameters())
+    out = off(torch.rand(1, 3, 32, 32))
+    sum(v.sum() for v in (out['cls_token'], out['patch_tokens'])).backward()
+    assert all(p.grad is not None for p in off.parameters() if p.requires_grad)
