@@ -36,18 +36,46 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
         enable_amp(cfg)
     cfg.resume = resume
     if launcher != 'none':
-        use_gloo_without_cuda(cfg)
+        adapt_distributed_to_cpu(cfg)
     return cfg
 
 
-def use_gloo_without_cuda(cfg):
-    """Switch ``env_cfg.dist_cfg.backend`` from NCCL to gloo on machines without CUDA."""
+def adapt_distributed_to_cpu(cfg):
+    """Let a distributed config run on machines without CUDA; a no-op where CUDA is available.
+
+    mmengine assumes GPUs for distributed runs (NCCL, ``torch.cuda.set_device``, DDP with
+    ``device_ids``). Without CUDA this switches ``env_cfg.dist_cfg.backend`` to gloo and wraps the
+    model in DDP without ``device_ids``; :func:`build_runner` then starts the gloo process group
+    itself.
+    """
     import torch
+    if torch.cuda.is_available():
+        return
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    if dist_cfg.get('backend', 'nccl') == 'nccl' and not torch.cuda.is_available():
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
         print_log('CUDA is not available: distributed backend nccl -> gloo', logger='current',
                   level=logging.WARNING)
         dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+
+
+def _init_cpu_process_group(cfg):
+    """Start the process group of a torchrun (``pytorch`` launcher) job on a machine without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device``; the Runner skips its own
+    initialisation when a process group exists.
+    """
+    import torch
+    import torch.distributed as dist
+    if (cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available()
+            or not dist.is_available() or dist.is_initialized()):
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+    dist.init_process_group(backend=backend)
 
 
 def enable_amp(cfg):
@@ -68,6 +96,7 @@ def build_runner(cfg):
     """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
+    _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

@@ -1,0 +1,81 @@
+"""tools/train.py behaves like MMSeg's: --help, --cfg-options, --resume, dist_train.sh."""
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+
+from mmseg_mctformer.apis import build_runner, load_config
+
+from .conftest import TINY_CFG, data_root_options, run_tool
+
+ITERS_PER_EPOCH = 4  # 16 images, batch 4
+MAX_EPOCHS = 3
+
+
+def _options(root):
+    return data_root_options(root)
+
+
+def _cfg_options_dict(root):
+    return dict(item.split('=', 1) for item in _options(root))
+
+
+def test_train_help():
+    result = run_tool(['tools/train.py', '--help'])
+    assert result.returncode == 0, result.stderr
+    for flag in ('--work-dir', '--resume', '--amp', '--cfg-options', '--launcher'):
+        assert flag in result.stdout
+
+
+class _Crash(Hook):
+    """Raises in the middle of epoch 2, as a killed job would stop."""
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == ITERS_PER_EPOCH + 2:
+            raise KeyboardInterrupt('simulated kill')
+
+
+def test_killed_run_resumes_to_the_same_iteration_count(tiny_demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cfg = load_config(TINY_CFG, _cfg_options_dict(tiny_demo_root), work_dir)
+    runner = build_runner(cfg)
+    runner.register_hook(_Crash())
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
+
+    result = run_tool(['tools/train.py', TINY_CFG, '--work-dir', work_dir, '--resume',
+                       '--cfg-options'] + _options(tiny_demo_root))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'resumed' in (result.stdout + result.stderr).lower()
+    ckpt = torch.load(osp.join(work_dir, f'epoch_{MAX_EPOCHS}.pth'), map_location='cpu',
+                      weights_only=False)
+    assert ckpt['meta']['iter'] == MAX_EPOCHS * ITERS_PER_EPOCH
+    assert ckpt['meta']['epoch'] == MAX_EPOCHS
+    # validation ran with both metrics and the best checkpoint by seed mIoU is kept
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_seed_mIoU')]
+    assert len(best) == 1
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason='torch.distributed missing')
+def test_dist_train_two_processes_gloo(tiny_demo_root, tmp_path):
+    work_dir = str(tmp_path / 'dist')
+    result = run_tool(['tools/dist_train.sh', TINY_CFG, '2', '--work-dir', work_dir,
+                       '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+                      + _options(tiny_demo_root))
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'nccl -> gloo' in log or torch.cuda.is_available()
+    ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    # 16 images over 2 ranks with batch 4: 2 iterations per epoch on each rank
+    assert ckpt['meta']['iter'] == ITERS_PER_EPOCH // 2
+    cfg = load_config(TINY_CFG, _cfg_options_dict(tiny_demo_root), str(tmp_path / 'load'))
+    cfg.load_from = osp.join(work_dir, 'epoch_1.pth')
+    runner = build_runner(cfg)
+    runner.load_or_resume()
+    state = runner.model.state_dict()
+    for key, value in ckpt['state_dict'].items():
+        assert torch.equal(state[key], value), key
