@@ -45,7 +45,7 @@ demo-data: $(STAMP) fashion-mnist
 
 demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
 	$(PY) tools/run_pipeline.py configs/demo/mctformer_plus_dinov2s_demo.py \
-	  --seg-config configs/deeplab/deeplabv3plus_r18-d8_demo.py --work-dir $(DEMO_DIR)
+	  --seg-config configs/deeplab/deeplabv3plus_r18-d16_demo.py --work-dir $(DEMO_DIR)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

@@ -51,7 +51,7 @@ def test_mmseg_scope_builds_deeplabv3plus():
         osp.join(ROOT, 'configs/deeplab/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py'))
     assert cfg.model.backbone.type == 'ResNetV1c' and cfg.model.backbone.depth == 101
     assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
-    demo = Config.fromfile(osp.join(ROOT, 'configs/deeplab/deeplabv3plus_r18-d8_demo.py'))
+    demo = Config.fromfile(osp.join(ROOT, 'configs/deeplab/deeplabv3plus_r18-d16_demo.py'))
     model = MODELS.build(demo.model)
     assert type(model).__name__ == 'EncoderDecoder'
     assert type(model.decode_head).__name__ == 'DepthwiseSeparableASPPHead'

@@ -27,6 +27,9 @@ def parse_args(argv=None):
     parser.add_argument('--thresholds', type=float, nargs='+',
                         help='background thresholds to sweep (default: 0.00, 0.05, ..., 0.95)')
     parser.add_argument('--pred-dir', help='evaluate the PNG masks of this folder instead')
+    parser.add_argument('--map-types', nargs='+', metavar='TYPE',
+                        help='evaluate each of these model.test_cfg.map_type values (the paper\'s '
+                        'Table 7 ablation: mct mct_affinity patchcam fused fused_affinity)')
     parser.add_argument('--out', help='also write the JSON summary to this file')
     add_common_args(parser)
     args = parse_with_local_rank(parser, argv)
@@ -52,11 +55,24 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.pred_dir is not None:
         result = evaluate_pred_dir(cfg, args.pred_dir, split=args.split)
+    elif args.map_types:
+        result = {}
+        for map_type in args.map_types:
+            cfg.model.test_cfg['map_type'] = map_type
+            result[map_type] = evaluate_seeds(cfg, args.checkpoint, split=args.split,
+                                              thresholds=args.thresholds)
     else:
         result = evaluate_seeds(cfg, args.checkpoint, split=args.split,
                                 thresholds=args.thresholds)
     text = json.dumps(_jsonable(result), indent=2)
     print(text)
+    if args.map_types:
+        print('| map_type | seed mIoU | best threshold | FP | FN |')
+        print('| --- | ---: | ---: | ---: | ---: |')
+        for map_type, metrics in result.items():
+            print(f"| {map_type} | {metrics['seed/mIoU']:.1f} | "
+                  f"{metrics['seed/best_threshold']:.2f} | {metrics['seed/FP']:.1f} | "
+                  f"{metrics['seed/FN']:.1f} |")
     if args.out:
         with open(args.out, 'w') as f:
             f.write(text + '\n')

@@ -10,6 +10,7 @@ Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` 
 rerun skips finished stages and resumes an interrupted training from its last checkpoint.
 """
 import copy
+import numbers
 import json
 import os
 import os.path as osp
@@ -43,9 +44,11 @@ class _LastMetrics(Hook):
 
     def __init__(self):
         self.metrics = {}
+        self.epoch = None
 
     def after_val_epoch(self, runner, metrics=None):
         self.metrics = dict(metrics or {})
+        self.epoch = runner.epoch
 
     def after_test_epoch(self, runner, metrics=None):
         self.metrics = dict(metrics or {})
@@ -63,6 +66,11 @@ def _latest_checkpoint(work_dir):
 
 def _to_float(value):
     return None if value is None else float(value)
+
+
+def _jsonable(metrics):
+    """The scalar entries of a metrics dict, as floats."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}
 
 
 class WSSSPipeline:
@@ -159,30 +167,37 @@ class WSSSPipeline:
         work_dir = self._stage_dir('stage1')
         resume = _latest_checkpoint(work_dir) is not None
         runner = build_runner(self._cls_cfg(resume=resume))
+        recorder = _LastMetrics()
+        runner.register_hook(recorder, priority='LOWEST')
         runner.train()
         checkpoint = _latest_checkpoint(work_dir)
         if checkpoint is None:
             raise RuntimeError(f'stage 1 finished without a checkpoint in {work_dir}; the config '
                                'needs default_hooks.checkpoint')
-        return dict(checkpoint=checkpoint)
+        # a validation after the last epoch measured the final weights already
+        final = recorder.metrics if recorder.epoch == runner.max_epochs else {}
+        return dict(checkpoint=checkpoint, final_val_metrics=_jsonable(final))
 
     def _stage1_runner(self):
         cfg = self._cls_cfg()
         cfg.load_from = self.state['stage1']['checkpoint']
+        # evaluation only: no checkpoints (and no best-checkpoint bookkeeping) outside training
+        cfg.default_hooks.checkpoint = None
         return build_runner(cfg)
 
     def _run_seeds(self):
-        runner = self._stage1_runner()
-        recorder = _LastMetrics()
-        runner.register_hook(recorder, priority='LOWEST')
-        runner.val()
-        metrics = recorder.metrics
+        metrics = self.state['stage1'].get('final_val_metrics')
+        if not metrics:
+            runner = self._stage1_runner()
+            recorder = _LastMetrics()
+            runner.register_hook(recorder, priority='LOWEST')
+            runner.val()
+            metrics = recorder.metrics
         return dict(
             cls_mAP=_to_float(metrics.get('cls/mAP')),
             seed_mIoU=_to_float(metrics.get('seed/mIoU')),
             best_threshold=_to_float(metrics.get('seed/best_threshold')),
-            metrics={k: _to_float(v) for k, v in metrics.items()
-                     if isinstance(v, (int, float))})
+            metrics=_jsonable(metrics))
 
     def _run_pseudo_labels(self):
         from ..engine.hooks import PseudoLabelHook

@@ -1,0 +1,19 @@
+# The demo DeepLab recipe shrunk for tests: 32 px crops, 4 iterations. data_root is set by the test.
+_base_ = ['../../configs/deeplab/deeplabv3plus_r18-d16_demo.py']
+crop_size = (32, 32)
+model = dict(data_preprocessor=dict(size=crop_size))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='PackSegInputs'),
+]
+max_iters = 4
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters,
+                        by_epoch=False)]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=max_iters))

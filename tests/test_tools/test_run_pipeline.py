@@ -1,0 +1,46 @@
+"""tools/run_pipeline.py: every stage on a tiny model, the results table, and resuming."""
+import json
+import os.path as osp
+
+from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
+
+TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
+
+
+def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
+    work_dir = str(tmp_path / 'pipeline')
+    seg_options = [f'{k}.dataset.data_root={tiny_demo_root}'
+                   for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    args = ['tools/run_pipeline.py', TINY_CFG, '--seg-config', TINY_SEG_CFG, '--work-dir',
+            work_dir, '--gt-baseline', '--cfg-options', 'train_cfg.max_epochs=1'] + \
+        data_root_options(tiny_demo_root) + ['--seg-cfg-options'] + seg_options
+    result = run_tool(args)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    with open(osp.join(work_dir, 'pipeline_state.json')) as f:
+        state = json.load(f)
+    assert set(state) == {'stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'segmentation',
+                          'segmentation_gt'}
+    assert 0 <= state['seeds']['seed_mIoU'] <= 100
+    assert 0 <= state['seeds']['best_threshold'] <= 1
+    # one pseudo-mask per training image, and the segmentor trained on them
+    names = open(osp.join(tiny_demo_root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+    written = {n[:-4] for n in __import__('os').listdir(state['pseudo_labels']['out_dir'])
+               if n.endswith('.png')}
+    assert written == set(names)
+    assert state['pseudo_eval']['metrics']['num_images'] == len(names)
+    for key in ('segmentation', 'segmentation_gt'):
+        assert 0 <= state[key]['mIoU'] <= 100 and osp.isfile(state[key]['checkpoint'])
+
+    with open(osp.join(work_dir, 'results.json')) as f:
+        rows = {r['key']: r for r in json.load(f)}
+    assert rows['seed_mIoU']['ours'] == state['seeds']['seed_mIoU']
+    assert rows['seed_mIoU']['paper_voc'] == 68.8
+    assert rows['seg_gt_mIoU']['ours'] == state['segmentation_gt']['mIoU']
+    assert '| seed mIoU' in result.stdout
+
+    # a rerun skips every finished stage
+    again = run_tool(args)
+    assert again.returncode == 0, again.stderr[-4000:]
+    log = again.stdout + again.stderr
+    assert log.count('done before, skipped') == 6
