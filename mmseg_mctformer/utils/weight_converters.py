@@ -163,6 +163,22 @@ def convert_mmpretrain(ckpt: dict) -> Dict[str, Tensor]:
     return _layers_last(out)
 
 
+def to_mmpretrain(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Our layout -> mmpretrain ``VisionTransformer`` (inverse of :func:`convert_mmpretrain`).
+
+    For segmentors that use ``mmpretrain.VisionTransformer`` as their backbone (e.g. the demo's
+    DeepLabV3): the two layouts differ only in where the attention LayerScale lives.
+
+    Args:
+        state (dict[str, Tensor]): State dict in our layout (one class token).
+
+    Returns:
+        dict[str, Tensor]: State dict in mmpretrain's layout.
+    """
+    return {re.sub(r'^layers\.(\d+)\.gamma1\.weight$', r'layers.\1.attn.gamma1.weight', k): v
+            for k, v in state.items()}
+
+
 def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
     """Hugging Face ``Dinov2Model`` state dict -> our layout.
 

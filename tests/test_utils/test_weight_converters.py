@@ -13,6 +13,7 @@ from mmseg_mctformer.utils import (
     convert_hf_dinov2,
     convert_mmpretrain,
     detect_format,
+    to_mmpretrain,
 )
 
 D, F, L = 16, 32, 2
@@ -138,6 +139,10 @@ def test_mmpretrain_round_trip_outputs():
     torch.testing.assert_close(res['cls_token'], ref[:, :1], atol=1e-5, rtol=0)
     torch.testing.assert_close(res['patch_tokens'], ref[:, 1:].transpose(1, 2).reshape(2, D, 2, 2),
                                atol=1e-5, rtol=0)
+    # and back: the exact mmpretrain state dict
+    back = to_mmpretrain(out)
+    assert set(back) == set(theirs.state_dict())
+    assert all(torch.equal(back[k], v) for k, v in theirs.state_dict().items())
     # our own layout converts to itself
     own = tiny(layer_scale=0.5).state_dict()
     again = convert_mmpretrain(own)
