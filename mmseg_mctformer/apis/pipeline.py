@@ -10,8 +10,8 @@ Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` 
 rerun skips finished stages and resumes an interrupted training from its last checkpoint.
 """
 import copy
-import numbers
 import json
+import numbers
 import os
 import os.path as osp
 
