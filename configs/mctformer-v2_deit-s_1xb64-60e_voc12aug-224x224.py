@@ -17,5 +17,5 @@ train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
          max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],
          fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackWSSSInputs', num_classes=20),
+    dict(type='PackWSSSInputs'),
 ]))

@@ -176,6 +176,8 @@ class WSSSBaseDataset(BaseSegDataset):
             table = self._labels_from_masks(data_list, names)
         for name, info in zip(names, data_list):
             info['gt_class_labels'] = list(table[name])
+            # lets PackWSSSInputs size the multi-hot vector (and check a configured size)
+            info['num_classes'] = self.num_classes
 
     def _labels_from_masks(self, data_list: List[dict], names: List[str]) -> Dict[str, list]:
         cache = {}

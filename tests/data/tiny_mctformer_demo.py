@@ -15,7 +15,7 @@ _train_pipeline = [
     dict(type='mmpretrain.RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0),
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackWSSSInputs', num_classes=6),
+    dict(type='PackWSSSInputs'),
 ]
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
                         dataset=dict(pipeline=_train_pipeline))

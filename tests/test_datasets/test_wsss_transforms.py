@@ -71,6 +71,18 @@ def test_pack_wsss_inputs():
         PackWSSSInputs(num_classes=0)
 
 
+def test_pack_wsss_inputs_takes_the_class_count_from_the_dataset():
+    img = np.zeros((2, 2, 3), np.uint8)
+    out = PackWSSSInputs()(dict(img=img, img_path='x.jpg', gt_class_labels=[1], num_classes=3))
+    assert out['data_samples'].gt_class_labels.tolist() == [0, 1, 0]
+    # a pipeline written for another dataset (20 classes) on a 3-class dataset
+    with pytest.raises(ValueError, match=r'num_classes=20 in the pipeline.*x\.jpg has 3'):
+        PackWSSSInputs(num_classes=20)(dict(img=img, img_path='x.jpg', gt_class_labels=[1],
+                                            num_classes=3))
+    with pytest.raises(KeyError, match='num_classes is not set'):
+        PackWSSSInputs()(dict(img=img, img_path='x.jpg', gt_class_labels=[1]))
+
+
 def test_load_image_level_labels(tmp_path):
     load = LoadImageLevelLabels(num_classes=3)
     mask = np.array([[0, 3], [255, 1]], np.uint8)

@@ -3,7 +3,6 @@
 _base_ = ['./voc12aug_wsss.py']
 dataset_type = 'DemoWSSSDataset'
 data_root = 'data/demo'
-num_classes = 6
 crop_size = 112
 _train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
@@ -11,12 +10,12 @@ _train_pipeline = [
          interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4),
-    dict(type='PackWSSSInputs', num_classes=num_classes),
+    dict(type='PackWSSSInputs'),
 ]
 _test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs', num_classes=num_classes),
+    dict(type='PackWSSSInputs'),
 ]
 _prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 train_dataloader = dict(

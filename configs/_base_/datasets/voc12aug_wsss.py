@@ -4,7 +4,6 @@
 # `label_file='cls_labels.npy'` to the dataset to train without masks.
 dataset_type = 'VOCWSSSDataset'
 data_root = 'data/VOCdevkit/VOC2012'
-num_classes = 20
 crop_size = 448
 # DeiT's training augmentation (timm create_transform defaults of the reference code): random resized
 # crop (bicubic), horizontal flip, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25. timm skips
@@ -20,13 +19,14 @@ train_pipeline = [
     dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
          max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],
          fill_std=[57.375, 57.12, 58.395]),
-    dict(type='PackWSSSInputs', num_classes=num_classes),
+    dict(type='PackWSSSInputs'),
 ]
+# PackWSSSInputs takes the class count from the dataset
 # maps are computed at the original image size (the model resizes per scale itself)
 test_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs', num_classes=num_classes),
+    dict(type='PackWSSSInputs'),
 ]
 train_dataloader = dict(
     batch_size=64,
