@@ -72,21 +72,9 @@ def test_build_other_modules(registry, cfgs):
         assert type(registry.build(dict(cfg))).__name__ == name
 
 
-@pytest.fixture(scope='module')
-def demo_root(tmp_path_factory):
-    import os.path as osp
-
-    from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
-    if not osp.isdir(FASHION_MNIST_DIR):
-        pytest.skip(f'Fashion-MNIST missing at {FASHION_MNIST_DIR} (Debian dataset-fashion-mnist)')
-    root = str(tmp_path_factory.mktemp('demo') / 'demo')
-    generate_demo_dataset(root, num_train=4, num_val=2, img_size=64)
-    return root
-
-
 @pytest.mark.parametrize('name', sorted(DATASET_CLASSES))
-def test_build_datasets(name, demo_root):
-    cfg = dict(type=name, data_root=demo_root, ann_file='ImageSets/Segmentation/train.txt',
+def test_build_datasets(name, tiny_demo_root):
+    cfg = dict(type=name, data_root=tiny_demo_root, ann_file='ImageSets/Segmentation/train.txt',
                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
                pipeline=[dict(type='LoadCheckedImageFromFile'),
                          dict(type='PackWSSSInputs', num_classes=DATASET_CLASSES[name])])
@@ -96,6 +84,6 @@ def test_build_datasets(name, demo_root):
     with DefaultScope.overwrite_default_scope('mmseg'):
         dataset = DATASETS.build(cfg)
     assert type(dataset).__name__ == name
-    assert len(dataset) == 4
+    assert len(dataset) == 16
     sample = dataset[0]['data_samples']
     assert sample.gt_class_labels.shape == (DATASET_CLASSES[name], )
