@@ -9,7 +9,6 @@ segmentor, e.g. DeepLabV3+, trained on the pseudo-masks and validated on GT) -> 
 Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a
 rerun skips finished stages and resumes an interrupted training from its last checkpoint.
 """
-import copy
 import json
 import numbers
 import os
@@ -19,6 +18,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from ..engine.seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 from ..utils.io import atomic_write_text
 from .config_utils import build_runner, load_config
 
@@ -178,21 +178,11 @@ class WSSSPipeline:
         final = recorder.metrics if recorder.epoch == runner.max_epochs else {}
         return dict(checkpoint=checkpoint, final_val_metrics=_jsonable(final))
 
-    def _stage1_runner(self):
-        cfg = self._cls_cfg()
-        cfg.load_from = self.state['stage1']['checkpoint']
-        # evaluation only: no checkpoints (and no best-checkpoint bookkeeping) outside training
-        cfg.default_hooks.checkpoint = None
-        return build_runner(cfg)
-
     def _run_seeds(self):
         metrics = self.state['stage1'].get('final_val_metrics')
         if not metrics:
-            runner = self._stage1_runner()
-            recorder = _LastMetrics()
-            runner.register_hook(recorder, priority='LOWEST')
-            runner.val()
-            metrics = recorder.metrics
+            metrics = evaluate_seeds(self._cls_cfg(), self.state['stage1']['checkpoint'],
+                                     split='val')
         return dict(
             cls_mAP=_to_float(metrics.get('cls/mAP')),
             seed_mIoU=_to_float(metrics.get('seed/mIoU')),
@@ -200,22 +190,13 @@ class WSSSPipeline:
             metrics=_jsonable(metrics))
 
     def _run_pseudo_labels(self):
-        from ..engine.hooks import PseudoLabelHook
-        runner = self._stage1_runner()
         out_dir = self._stage_dir('pseudo_labels')
-        cfg = runner.cfg
-        loader = cfg.get('pseudo_label_dataloader', cfg.test_dataloader)
-        hook = PseudoLabelHook(dataloader=copy.deepcopy(loader), out_dir=out_dir,
-                               bg_threshold=self.state['seeds']['best_threshold'])
-        runner.load_or_resume()
-        hook.generate(runner)
+        make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
+                           bg_threshold=self.state['seeds']['best_threshold'])
         return dict(out_dir=out_dir)
 
     def _run_pseudo_eval(self):
-        from ..evaluation import evaluate_mask_dir
-        cfg = self._cls_cfg()
-        loader = cfg.get('pseudo_label_dataloader', cfg.test_dataloader)
-        result = evaluate_mask_dir(loader.dataset, self.state['pseudo_labels']['out_dir'])
+        result = evaluate_pred_dir(self._cls_cfg(), self.state['pseudo_labels']['out_dir'])
         return dict(pseudo_mIoU=_to_float(result.get('mIoU')), metrics=result)
 
     def _train_segmentor(self, seg_map_path, name):

@@ -21,6 +21,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
         state = json.load(f)
     assert set(state) == {'stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'segmentation',
                           'segmentation_gt'}
+    # the validation after the last epoch is reused as the seeds stage
+    assert state['seeds']['seed_mIoU'] == state['stage1']['final_val_metrics']['seed/mIoU']
     assert 0 <= state['seeds']['seed_mIoU'] <= 100
     assert 0 <= state['seeds']['best_threshold'] <= 1
     # one pseudo-mask per training image, and the segmentor trained on them
@@ -44,3 +46,14 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     assert again.returncode == 0, again.stderr[-4000:]
     log = again.stdout + again.stderr
     assert log.count('done before, skipped') == 6
+
+    # without that validation, the seeds stage evaluates the stage-1 checkpoint itself
+    state['stage1']['final_val_metrics'] = {}
+    seeds = state.pop('seeds')
+    with open(osp.join(work_dir, 'pipeline_state.json'), 'w') as f:
+        json.dump(state, f)
+    third = run_tool(args)
+    assert third.returncode == 0, third.stderr[-4000:]
+    assert '[pipeline] seeds: running' in third.stdout + third.stderr
+    with open(osp.join(work_dir, 'pipeline_state.json')) as f:
+        assert json.load(f)['seeds']['seed_mIoU'] == seeds['seed_mIoU']
