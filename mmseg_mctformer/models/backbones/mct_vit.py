@@ -219,9 +219,9 @@ class MultiClassTokenViT(BaseModule):
             Default: 0.1.
         qkv_bias (bool): Bias in the q/k/v projections. Default: True.
         cls_token_init (str): ``'pretrained'``: the C class tokens start as copies of a
-            checkpoint's single class token (paper); ``'trunc_normal'``: a single-token checkpoint
-            class token is ignored and the truncated-normal initialisation kept (reference code).
-            Default: 'pretrained'.
+            checkpoint's single class token (paper and reference code, which repeats the DeiT
+            token C times); ``'trunc_normal'``: a single-token checkpoint class token is ignored
+            and the truncated-normal initialisation kept (an ablation). Default: 'pretrained'.
         final_norm (bool): Apply the final LayerNorm ``ln1`` to the outputs. The reference code
             does not (the module exists either way). Default: False.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads a checkpoint
