@@ -14,7 +14,12 @@ import json
 import math
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, load_config, parse_with_local_rank
+from mmseg_mctformer.apis import (
+    add_common_args,
+    close_process_group,
+    load_config,
+    parse_with_local_rank,
+)
 from mmseg_mctformer.engine import SPLIT_KEYS, evaluate_pred_dir, evaluate_seeds
 
 
@@ -81,3 +86,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    close_process_group()

@@ -12,7 +12,7 @@ import argparse
 from mmengine.config import DictAction
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, parse_with_local_rank
+from mmseg_mctformer.apis import add_common_args, close_process_group, parse_with_local_rank
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
 
 
@@ -41,3 +41,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    close_process_group()

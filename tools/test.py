@@ -3,7 +3,13 @@ import argparse
 import os.path as osp
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, build_runner, load_config, parse_with_local_rank
+from mmseg_mctformer.apis import (
+    add_common_args,
+    build_runner,
+    close_process_group,
+    load_config,
+    parse_with_local_rank,
+)
 
 
 def parse_args(argv=None):
@@ -40,3 +46,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    close_process_group()

@@ -7,7 +7,12 @@ Example::
 import argparse
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, load_config, parse_with_local_rank
+from mmseg_mctformer.apis import (
+    add_common_args,
+    close_process_group,
+    load_config,
+    parse_with_local_rank,
+)
 from mmseg_mctformer.engine import SPLIT_KEYS, visualize_maps
 
 
@@ -34,3 +39,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    close_process_group()

@@ -78,6 +78,19 @@ def _init_cpu_process_group(cfg):
     dist.init_process_group(backend=backend)
 
 
+def close_process_group():
+    """Wait for every rank, then shut the process group down; a no-op outside a distributed job.
+
+    Without it a rank that finishes first exits while rank 0 still writes checkpoints, and its
+    gloo threads can abort the interpreter ("terminate called without an active exception"),
+    which fails the whole torchrun job.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def enable_amp(cfg):
     """Turn on mixed precision through mmengine's ``AmpOptimWrapper`` (CUDA; bf16 elsewhere)."""
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')

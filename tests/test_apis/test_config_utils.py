@@ -1,6 +1,6 @@
 import pytest
 
-from mmseg_mctformer.apis import enable_amp, load_config
+from mmseg_mctformer.apis import close_process_group, enable_amp, load_config
 
 DEMO = 'configs/demo/mctformer_plus_dinov2s_demo.py'
 
@@ -37,3 +37,13 @@ def test_distributed_launch_falls_back_to_gloo_without_cuda():
     expected = 'nccl' if torch.cuda.is_available() else 'gloo'
     assert cfg.env_cfg.dist_cfg.backend == expected
     assert load_config(DEMO).env_cfg.dist_cfg.backend == 'nccl'
+
+
+def test_close_process_group_shuts_down_the_group(tmp_path):
+    import torch.distributed as dist
+
+    close_process_group()  # no group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    assert dist.is_initialized()
+    close_process_group()
+    assert not dist.is_initialized()
