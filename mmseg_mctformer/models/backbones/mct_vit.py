@@ -36,7 +36,7 @@ from torch import Tensor
 CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
 CLS_POS_EMBEDS = ('shared', 'per_class')
 POS_RESIZE_MODES = ('bicubic', 'nearest')
-POS_INTERPS = ('size', 'scale_factor', 'scale_factor_offset')
+POS_INTERPS = ('size', 'scale_factor_offset')
 
 
 def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
@@ -237,12 +237,11 @@ class MultiClassTokenViT(BaseModule):
         pos_load_resize (str): How a checkpoint's patch grid of another size is resized on
             loading: ``'bicubic'``, or ``'nearest'`` (for 28 x 28 from 14 x 14: each entry
             repeated 2 x 2, the authors' MCTformer+ code). Default: 'bicubic'.
-        pos_interp (str): How the learnable grid is resized at run time for an input of another
-            token grid (bicubic in all cases): ``'size'`` (to the target size),
-            ``'scale_factor'`` (``scale_factor = h / G``, the authors' MCTformer+ code) or
-            ``'scale_factor_offset'`` (``scale_factor = (h + 0.1) / G``, DINO's trick used by
-            the authors' V1/V2 code; the sampling grid differs slightly from ``'size'``).
-            Default: 'size'.
+        pos_interp (str): How the learnable grid is resized (bicubic) at run time for an input
+            of another token grid: ``'size'`` (to the target size h x w; the same sampling as the
+            authors' MCTformer+ code, ``scale_factor = h / G``) or ``'scale_factor_offset'``
+            (``scale_factor = (h + 0.1) / G``, DINO's trick used by the authors' V1/V2 code,
+            which samples slightly different positions). Default: 'size'.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads a checkpoint
             in this layout. Default: None.
     """
@@ -466,7 +465,7 @@ class MultiClassTokenViT(BaseModule):
             return self.pos_embed
         if self.pos_interp == 'size':
             return resize_pos_embed(self.pos_embed, self.pos_grid, hw, 'bicubic', P)
-        offset = 0.1 if self.pos_interp == 'scale_factor_offset' else 0.0
+        offset = 0.1  # scale_factor_offset
         (gh, gw), D = self.pos_grid, self.embed_dims
         grid = self.pos_embed[:, P:].reshape(1, gh, gw, D).permute(0, 3, 1, 2)
         grid = F.interpolate(grid.float(), scale_factor=((hw[0] + offset) / gh,

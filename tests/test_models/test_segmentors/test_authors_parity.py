@@ -58,7 +58,7 @@ def build(rec):
                       feedforward_channels=D * cfg['mlp_ratio'], patch_size=PATCH),
             num_classes=C, img_size=cfg['img_size'], drop_path_rate=0.0,
             cls_pos_embed='per_class',
-            pos_interp='scale_factor' if plus else 'scale_factor_offset'),
+            pos_interp='size' if plus else 'scale_factor_offset'),
         cls_head=dict(type='ClassTokenPoolHead', num_classes=C, in_channels=D),
         cam_head=dict(type='PatchCAMHead', num_classes=C, in_channels=D,
                       pool='gwrp' if plus else 'gap'),
