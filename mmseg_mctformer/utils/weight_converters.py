@@ -574,6 +574,11 @@ def load_torch_checkpoint(path: str, allow_unsafe: bool = False):
                    if n not in TRAINING_CHECKPOINT_GLOBALS and not _NUMPY_DTYPE_CLASS.match(n)]
         if not unknown:
             allowed = [(obj, n) for n in names if (obj := _resolve_global(n)) is not None]
+            # numpy scalars rebuild their dtype class (numpy.dtypes.*DType), which the scan of
+            # the pickle's globals does not list
+            dtypes = importlib.import_module('numpy.dtypes')
+            allowed += [(getattr(dtypes, n), f'numpy.dtypes.{n}') for n in dir(dtypes)
+                        if _NUMPY_DTYPE_CLASS.match(f'numpy.dtypes.{n}')]
             with torch.serialization.safe_globals(allowed):
                 return torch.load(path, map_location='cpu', weights_only=True)
         if not allow_unsafe:

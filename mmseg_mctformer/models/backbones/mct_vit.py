@@ -439,7 +439,13 @@ class MultiClassTokenViT(BaseModule):
         if src_grid != self.pos_grid:
             logger.info(f'MultiClassTokenViT: resized {name} grid {src_grid} -> {self.pos_grid} '
                         f'({self.pos_load_resize})')
-            pe = resize_pos_embed(pe, src_grid, self.pos_grid, self.pos_load_resize, src_extra)
+            if self.pos_load_resize == 'bicubic':
+                pe = resize_pos_embed(pe, src_grid, self.pos_grid, 'bicubic', src_extra)
+            else:  # nearest: an integer upscale repeats every entry (2 x 2 for 14 -> 28)
+                grid = pe[:, src_extra:].reshape(1, *src_grid, D).permute(0, 3, 1, 2)
+                grid = F.interpolate(grid.float(), size=self.pos_grid, mode='nearest')
+                pe = torch.cat([pe[:, :src_extra],
+                                grid.to(pe.dtype).flatten(2).transpose(1, 2)], dim=1)
         if src_extra != P:
             logger.info(f'MultiClassTokenViT: copied the checkpoint class-token position entry '
                         f'to the {P} class-token entries')
