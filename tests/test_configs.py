@@ -65,6 +65,7 @@ def test_entry_points_follow_the_authors_recipes():
         assert (ra.magnitude_level, ra.magnitude_std, ra.policies) == (9, 0.5, 'timm_increasing')
         erasing = aug['mmpretrain.RandomErasing']
         assert (erasing.erase_prob, erasing.mode) == (0.25, 'rand')
+        assert cfg.val_evaluator[-1] == dict(type='SeedMetric', thresholds='authors')
     v2 = Config.fromfile(osp.join(ROOT, 'configs/mctformer_voc.py'))
     assert v2.train_dataloader.batch_size == 64 and v2.train_cfg.max_epochs == 60
     assert v2.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 64 / 512)
