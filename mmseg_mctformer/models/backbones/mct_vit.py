@@ -202,7 +202,9 @@ class MultiClassTokenViT(BaseModule):
 
     Loading: a ``load_state_dict`` pre-hook maps a checkpoint's single class token onto the C
     tokens (``cls_token_init='pretrained'``; with ``'trunc_normal'`` the random tokens are kept),
-    resizes a position-embedding grid of another size, and raises on any other shape mismatch, so
+    copies a single class position entry to the C entries (``cls_pos_embed='per_class'``),
+    resizes a position-embedding grid of another size (``pos_load_resize``), accepts the authors'
+    ``(1, C + G*G, D)`` tables, and raises on any other shape mismatch, so
     checkpoints converted by :mod:`mmseg_mctformer.utils.weight_converters` load with plain
     ``load_state_dict`` or ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``.
 
