@@ -1,5 +1,6 @@
 # Beyond the paper: MCTformer+ from DINOv2 ViT-S/14 weights on VOC 2012 aug (448 px crops = 32 x 32
-# tokens). Everything else is the paper's VOC recipe.
+# tokens). The model follows the authors' MCTformer+ code (configs/_base_/models/mctformer_plus_deit-s.py);
+# the schedule is the 60-epoch one of the paper-literal variant.
 _base_ = [
     './_base_/models/mctformer_plus_dinov2-s.py',
     './_base_/datasets/voc12aug_wsss.py',

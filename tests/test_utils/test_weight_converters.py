@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import os.path as osp
+import pickle
 
 import pytest
 import torch
@@ -11,8 +12,10 @@ from mmseg_mctformer.utils import (
     convert_checkpoint,
     convert_deit,
     convert_hf_dinov2,
+    convert_mctformer,
     convert_mmpretrain,
     detect_format,
+    load_torch_checkpoint,
     to_mmpretrain,
 )
 
@@ -227,3 +230,92 @@ def test_convert_weights_tool(tmp_path):
         _load_tool().parse_args([str(dst)])
     with pytest.raises(FileNotFoundError, match='no weight file'):
         convert_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+class NotAllowed:
+    """A class outside the weights-only allow-list (pickled by reference)."""
+
+
+def _training_checkpoint(state):
+    """A checkpoint as MMEngine's CheckpointHook writes it: message hub, numpy scalars, meta."""
+    import numpy as np
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('test_weight_converters')
+    hub.update_scalar('train/lr', 0.1)
+    hub.update_scalar('train/loss', np.float64(0.5))
+    hub.update_info('iter', np.int64(3))
+    return {'meta': {'epoch': 1, 'seed': np.int64(0), 'dataset_meta': {'classes': ('a', 'b')}},
+            'state_dict': {f'backbone.{k}': v for k, v in state.items()},
+            'message_hub': hub.state_dict(), 'optimizer': {'state': {}, 'param_groups': []}}
+
+
+def test_training_checkpoint_loads_with_weights_only(tmp_path):
+    model = tiny()
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save(_training_checkpoint(model.state_dict()), path)
+    with pytest.raises(pickle.UnpicklingError):  # a plain weights-only load
+        torch.load(path, weights_only=True)
+    ckpt = load_torch_checkpoint(path)
+    assert ckpt['meta']['epoch'] == 1
+    state = convert_checkpoint(path)  # the backbone of our own segmentor
+    fresh = tiny()
+    assert not fresh.load_state_dict(state, strict=True).missing_keys
+    torch.testing.assert_close(fresh.layers[1].attn.qkv.weight, model.layers[1].attn.qkv.weight)
+
+
+def test_unknown_objects_need_allow_unsafe(tmp_path):
+    path = str(tmp_path / 'odd.pth')
+    torch.save({'state_dict': tiny().state_dict(), 'extra': NotAllowed()}, path)
+    with pytest.raises(RuntimeError, match=r"odd.pth.*NotAllowed.*--unsafe-load"):
+        load_torch_checkpoint(path)
+    with pytest.warns(UserWarning, match='weights_only=False'):
+        ckpt = load_torch_checkpoint(path, allow_unsafe=True)
+    assert isinstance(ckpt['extra'], NotAllowed)
+
+
+def _authors_v1(fc):
+    """A hand-made state dict of the authors' MCTformerV1 (C = 3, tiny arch, grid 2 x 2)."""
+    src = timm_state()
+    src['cls_token'] = randn(1, 3, D)
+    src['pos_embed'] = randn(1, 3 + 4, D)
+    if fc:  # last_opt='fc': grouped Conv1d, one linear unit per class token
+        src['head.weight'], src['head.bias'] = randn(3, 1, D), randn(3)
+    else:  # last_opt='average': timm's Linear head, never read by the forward
+        src['head.weight'], src['head.bias'] = randn(3, D), randn(3)
+    return src
+
+
+@pytest.mark.parametrize('fc', [True, False])
+def test_authors_v1_checkpoint(fc):
+    from mmseg_mctformer.models.segmentors import MCTformer
+    src = _authors_v1(fc)
+    assert detect_format({'model': src}) == 'mctformer-v1'
+    state, info = convert_mctformer({'model': src})
+    assert info['cls_head_pool'] == ('linear' if fc else 'avg') and not info['cam_head']
+    model = MCTformer(
+        backbone=dict(type='MultiClassTokenViT', arch=dict(TINY), num_classes=3,
+                      cls_pos_embed='per_class', drop_path_rate=0.),
+        cls_head=dict(type='ClassTokenPoolHead', num_classes=3, in_channels=D,
+                      pool=info['cls_head_pool']),
+        test_cfg=dict(map_type='mct_affinity', top_k=2))
+    model.load_state_dict(state, strict=True)
+    torch.testing.assert_close(model.backbone.pos_embed, src['pos_embed'])
+    if fc:
+        x = torch.randn(2, 3, D)
+        conv = torch.nn.functional.conv1d(x, src['head.weight'], src['head.bias'], groups=3)
+        torch.testing.assert_close(model.cls_head(x), conv[..., 0])
+
+
+def test_convert_weights_tool_on_authors_checkpoint(tmp_path, capsys):
+    """tools/convert_weights.py on a recorded checkpoint of the authors' MCTformer+ code."""
+    rec = torch.load(osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'authors_parity',
+                              'mctformer_plus_448.pt'), weights_only=True)
+    src = {'model': {k: v.float() for k, v in rec['checkpoint']['model'].items()}, 'epoch': 44}
+    torch.save(src, tmp_path / 'checkpoint.pth')
+    dst = tmp_path / 'converted.pth'
+    _load_tool().main([str(tmp_path / 'checkpoint.pth'), str(dst)])
+    assert "cls_pos_embed='per_class'" in capsys.readouterr().out
+    state = load_torch_checkpoint(str(dst))['state_dict']
+    assert state['backbone.pos_embed'].shape == (1, 3 + 28 * 28, 12)
+    torch.testing.assert_close(state['cam_head.conv.weight'], src['model']['head.weight'])
+    torch.testing.assert_close(state['backbone.pos_embed'][:, 3:], src['model']['pos_embed_pat'])

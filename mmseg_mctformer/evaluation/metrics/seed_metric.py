@@ -19,6 +19,9 @@ from prettytable import PrettyTable
 
 #: Default sweep: 0.00, 0.05, ..., 0.95.
 DEFAULT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+#: The sweep of the authors' evaluation script (``evaluation.py --curve``): 0.00, 0.01, ..., 0.59.
+AUTHORS_THRESHOLDS = tuple(i / 100.0 for i in range(60))
+THRESHOLD_PRESETS = dict(default=DEFAULT_THRESHOLDS, authors=AUTHORS_THRESHOLDS)
 
 
 def threshold_seg_logits(seg_logits: torch.Tensor,
@@ -96,11 +99,16 @@ class SeedMetric(BaseMetric):
     script does), and two non-scalar entries: ``mIoU_per_threshold`` (``{'0.35': mIoU}``) and
     ``IoU_per_class`` at the best threshold (``{class name: IoU}``). Both are also logged as tables.
     Classes absent from both predictions and labels are left out of the means (``nan``), as in
-    :class:`mmseg.evaluation.IoUMetric`.
+    :class:`mmseg.evaluation.IoUMetric`. The authors' evaluation script instead counts such a class
+    as IoU 0 and averages over all K classes; that convention is reported too, swept on its own:
+    ``mIoU_absent_as_0`` (its best over the thresholds), ``best_threshold_absent_as_0``, and
+    ``absent_classes`` (names of the classes with an empty union at the best threshold). On an image
+    set where every class occurs the two conventions agree.
 
     Args:
-        thresholds (Sequence[float]): Background thresholds to sweep.
-            Default: ``(0.0, 0.05, ..., 0.95)``.
+        thresholds (Sequence[float] | str): Background thresholds to sweep, or a preset:
+            ``'default'`` (0.00, 0.05, ..., 0.95) or ``'authors'`` (0.00, 0.01, ..., 0.59, the
+            authors' ``evaluation.py --curve``). Default: ``(0.0, 0.05, ..., 0.95)``.
         ignore_index (int): Label value that is not evaluated. Default: 255.
         collect_device (str): Device used to collect results across ranks, 'cpu' or 'gpu'.
             Default: 'cpu'.
@@ -115,6 +123,11 @@ class SeedMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if isinstance(thresholds, str):
+            if thresholds not in THRESHOLD_PRESETS:
+                raise ValueError(f'SeedMetric: unknown thresholds preset {thresholds!r}, expected '
+                                 f'one of {sorted(THRESHOLD_PRESETS)} or a list of floats')
+            thresholds = THRESHOLD_PRESETS[thresholds]
         if isinstance(thresholds, (int, float)):
             thresholds = [thresholds]
         thresholds = [float(t) for t in thresholds]
@@ -168,6 +181,16 @@ class SeedMetric(BaseMetric):
         ]
         mious = np.array([_nanmean(m['IoU']) for m in per_thr])
         best = int(np.nanargmax(mious)) if not np.all(np.isnan(mious)) else 0
+        # the authors' convention: a class with an empty union has IoU 0, mean over all K
+        mious_zero = np.array([float(np.mean(np.nan_to_num(np.asarray(m['IoU'], np.float64),
+                                                           nan=0.0))) for m in per_thr])
+        best_zero = int(np.argmax(mious_zero))
+        absent = [name for name, union in zip(self.dataset_meta['classes'], totals[1][best])
+                  if float(union) == 0]
+        if absent:
+            print_log(f'SeedMetric: classes absent from the predictions and the labels: {absent}; '
+                      f'mIoU {_pct(mious[best])} leaves them out, {_pct(mious_zero[best_zero])} '
+                      f'counts them as 0 (authors\' evaluation script)', logger)
 
         thr_table = PrettyTable()
         thr_table.add_column('threshold', [f'{t:.2f}' for t in self.thresholds])
@@ -181,6 +204,9 @@ class SeedMetric(BaseMetric):
             aAcc=summary['aAcc'],
             FP=summary['FP'],
             FN=summary['FN'],
+            mIoU_absent_as_0=_pct(mious_zero[best_zero]),
+            best_threshold_absent_as_0=float(self.thresholds[best_zero]),
+            absent_classes=absent,
             mIoU_per_threshold={f'{t:.2f}': _pct(m) for t, m in zip(self.thresholds, mious)},
             IoU_per_class=summary['IoU_per_class'],
         )

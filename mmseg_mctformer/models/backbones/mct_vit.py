@@ -9,7 +9,8 @@ Token sequence inside the encoder: ``[C class tokens ; M patch tokens]``, ``N = 
 State-dict layout (what :mod:`mmseg_mctformer.utils.weight_converters` produces)::
 
     cls_token                       (1, C, D)   (a checkpoint may hold 1 token, see below)
-    pos_embed                       (1, 1 + G_h * G_w, D)  [class-token entry ; patch grid]
+    pos_embed                       (1, P + G_h * G_w, D)  [class-token entries ; patch grid],
+                                    P = 1 (``cls_pos_embed='shared'``) or C (``'per_class'``)
     patch_embed.projection.{weight,bias}
     layers.i.ln1 / layers.i.attn.qkv / layers.i.attn.proj / layers.i.gamma1.weight (LayerScale)
     layers.i.ln2 / layers.i.ffn.layers.0.0 / layers.i.ffn.layers.1 / layers.i.ffn.gamma2.weight
@@ -33,6 +34,9 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
+CLS_POS_EMBEDS = ('shared', 'per_class')
+POS_RESIZE_MODES = ('bicubic', 'nearest')
+POS_INTERPS = ('size', 'scale_factor_offset')
 
 
 def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
@@ -182,9 +186,11 @@ class MultiClassTokenViT(BaseModule):
     Transformer for Weakly Supervised Semantic Segmentation" (CVPR 2022,
     https://arxiv.org/abs/2203.02891).
 
-    The single class token of a ViT is replaced by C class tokens (C, D); they share the class-token
-    position embedding, the patch position embeddings live on a grid that is interpolated (bicubic)
-    to any input of ``(h * patch) x (w * patch)`` pixels (h != w allowed).
+    The single class token of a ViT is replaced by C class tokens (C, D); they share one class-token
+    position entry (``cls_pos_embed='shared'``) or have one each (``'per_class'``, the authors'
+    code); the patch position embeddings live on a learnable grid (``img_size // patch``, e.g.
+    28 x 28 at 448 px) that is resized (bicubic) for any other input of
+    ``(h * patch) x (w * patch)`` pixels (h != w allowed).
 
     ``forward(x, return_attn=False)`` returns a dict:
 
@@ -196,7 +202,9 @@ class MultiClassTokenViT(BaseModule):
 
     Loading: a ``load_state_dict`` pre-hook maps a checkpoint's single class token onto the C
     tokens (``cls_token_init='pretrained'``; with ``'trunc_normal'`` the random tokens are kept),
-    resizes a position-embedding grid of another size, and raises on any other shape mismatch, so
+    copies a single class position entry to the C entries (``cls_pos_embed='per_class'``),
+    resizes a position-embedding grid of another size (``pos_load_resize``), accepts the authors'
+    ``(1, C + G*G, D)`` tables, and raises on any other shape mismatch, so
     checkpoints converted by :mod:`mmseg_mctformer.utils.weight_converters` load with plain
     ``load_state_dict`` or ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``.
 
@@ -224,6 +232,18 @@ class MultiClassTokenViT(BaseModule):
             and the truncated-normal initialisation kept (an ablation). Default: 'pretrained'.
         final_norm (bool): Apply the final LayerNorm ``ln1`` to the outputs. The reference code
             does not (the module exists either way). Default: False.
+        cls_pos_embed (str): ``'shared'``: one class-token position entry added to all C class
+            tokens (the paper's wording); ``'per_class'``: C learnable entries, one per class
+            token, each starting as a copy of a single-entry checkpoint's class entry (the
+            authors' V1/V2 and MCTformer+ code). Default: 'shared'.
+        pos_load_resize (str): How a checkpoint's patch grid of another size is resized on
+            loading: ``'bicubic'``, or ``'nearest'`` (for 28 x 28 from 14 x 14: each entry
+            repeated 2 x 2, the authors' MCTformer+ code). Default: 'bicubic'.
+        pos_interp (str): How the learnable grid is resized (bicubic) at run time for an input
+            of another token grid: ``'size'`` (to the target size h x w; the same sampling as the
+            authors' MCTformer+ code, ``scale_factor = h / G``) or ``'scale_factor_offset'``
+            (``scale_factor = (h + 0.1) / G``, DINO's trick used by the authors' V1/V2 code,
+            which samples slightly different positions). Default: 'size'.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads a checkpoint
             in this layout. Default: None.
     """
@@ -261,9 +281,21 @@ class MultiClassTokenViT(BaseModule):
                  qkv_bias: bool = True,
                  cls_token_init: str = 'pretrained',
                  final_norm: bool = False,
+                 cls_pos_embed: str = 'shared',
+                 pos_load_resize: str = 'bicubic',
+                 pos_interp: str = 'size',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
+        for arg, value, allowed in (('cls_pos_embed', cls_pos_embed, CLS_POS_EMBEDS),
+                                    ('pos_load_resize', pos_load_resize, POS_RESIZE_MODES),
+                                    ('pos_interp', pos_interp, POS_INTERPS)):
+            if value not in allowed:
+                raise ValueError(f'MultiClassTokenViT: unknown {arg} {value!r}, expected one of '
+                                 f'{allowed}')
+        self.cls_pos_embed = cls_pos_embed
+        self.pos_load_resize = pos_load_resize
+        self.pos_interp = pos_interp
         if num_classes < 1:
             raise ValueError(f'MultiClassTokenViT: num_classes must be >= 1, got {num_classes}')
         if cls_token_init not in CLS_TOKEN_INITS:
@@ -292,10 +324,11 @@ class MultiClassTokenViT(BaseModule):
             kernel_size=self.patch_size,
             stride=self.patch_size,
             padding=0)
-        # C class tokens; one class-token position entry shared by all of them.
+        # C class tokens; P class-token position entries (1 shared, or one per class token).
+        self.num_cls_pos = num_classes if cls_pos_embed == 'per_class' else 1
         self.cls_token = nn.Parameter(torch.zeros(1, num_classes, self.embed_dims))
-        self.pos_embed = nn.Parameter(
-            torch.zeros(1, 1 + self.pos_grid[0] * self.pos_grid[1], self.embed_dims))
+        self.pos_embed = nn.Parameter(torch.zeros(
+            1, self.num_cls_pos + self.pos_grid[0] * self.pos_grid[1], self.embed_dims))
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         dpr = np.linspace(0, drop_path_rate, self.num_layers)
@@ -380,19 +413,7 @@ class MultiClassTokenViT(BaseModule):
                                 '(cls_token_init=trunc_normal), ignoring the checkpoint token')
         name = prefix + 'pos_embed'
         if name in state_dict:
-            pe = state_dict[name]
-            if pe.shape == self.pos_embed.shape:
-                src_grid = self.pos_grid
-            else:
-                src_grid = _square_grid(pe.shape[1] - 1) if pe.ndim == 3 else None
-            if pe.ndim != 3 or pe.shape[0] != 1 or pe.shape[2] != D or src_grid is None:
-                raise ValueError(f'MultiClassTokenViT: checkpoint key {name!r} has shape '
-                                 f'{tuple(pe.shape)}, expected (1, 1 + G*G, {D}) with one '
-                                 f'class-token entry')
-            if src_grid != self.pos_grid:
-                logger.info(f'MultiClassTokenViT: resized {name} grid {src_grid} -> '
-                            f'{self.pos_grid}')
-                state_dict[name] = resize_pos_embed(pe, src_grid, self.pos_grid, 'bicubic', 1)
+            state_dict[name] = self._fit_pos_embed(state_dict[name], name, logger)
         own = dict(self.named_parameters())
         own.update(self.named_buffers())
         for key, value in own.items():
@@ -400,6 +421,38 @@ class MultiClassTokenViT(BaseModule):
             if isinstance(ck, Tensor) and ck.shape != value.shape:
                 raise ValueError(f'MultiClassTokenViT: checkpoint key {prefix + key!r} has shape '
                                  f'{tuple(ck.shape)}, the model expects {tuple(value.shape)}')
+
+    def _fit_pos_embed(self, pe: Tensor, name: str, logger) -> Tensor:
+        """A checkpoint's position table (1, 1 or C + G*G, D) as ours (1, P + G_h*G_w, D)."""
+        P, C, D = self.num_cls_pos, self.num_classes, self.embed_dims
+        if pe.shape == self.pos_embed.shape:
+            src_extra, src_grid = P, self.pos_grid
+        else:
+            src_extra, src_grid = None, None
+            for extra in dict.fromkeys((P, 1, C)):
+                if pe.ndim == 3 and _square_grid(pe.shape[1] - extra) is not None:
+                    src_extra, src_grid = extra, _square_grid(pe.shape[1] - extra)
+                    break
+        if (pe.ndim != 3 or pe.shape[0] != 1 or pe.shape[2] != D or src_grid is None
+                or src_extra not in (1, P)):
+            raise ValueError(f'MultiClassTokenViT: checkpoint key {name!r} has shape '
+                             f'{tuple(pe.shape)}, expected (1, E + G*G, {D}) with E = 1 or '
+                             f'E = {P} class-token entries (cls_pos_embed={self.cls_pos_embed!r})')
+        if src_grid != self.pos_grid:
+            logger.info(f'MultiClassTokenViT: resized {name} grid {src_grid} -> {self.pos_grid} '
+                        f'({self.pos_load_resize})')
+            if self.pos_load_resize == 'bicubic':
+                pe = resize_pos_embed(pe, src_grid, self.pos_grid, 'bicubic', src_extra)
+            else:  # nearest: an integer upscale repeats every entry (2 x 2 for 14 -> 28)
+                grid = pe[:, src_extra:].reshape(1, *src_grid, D).permute(0, 3, 1, 2)
+                grid = F.interpolate(grid.float(), size=self.pos_grid, mode='nearest')
+                pe = torch.cat([pe[:, :src_extra],
+                                grid.to(pe.dtype).flatten(2).transpose(1, 2)], dim=1)
+        if src_extra != P:
+            logger.info(f'MultiClassTokenViT: copied the checkpoint class-token position entry '
+                        f'to the {P} class-token entries')
+            pe = torch.cat([pe[:, :1].expand(1, P, D), pe[:, 1:]], dim=1).clone()
+        return pe
 
     # ----------------------------------------------------------------------------------------
     # Forward
@@ -411,9 +464,26 @@ class MultiClassTokenViT(BaseModule):
             hw (tuple[int, int]): Token grid (h, w).
 
         Returns:
-            Tensor: (1, 1 + h * w, D): the class-token entry, then the bicubically resized grid.
+            Tensor: (1, P + h * w, D): the P class-token entries, then the grid, resized
+            bicubically when ``hw`` differs from ``pos_grid`` (see ``pos_interp``).
         """
-        return resize_pos_embed(self.pos_embed, self.pos_grid, tuple(hw), 'bicubic', 1)
+        hw = tuple(hw)
+        P = self.num_cls_pos
+        if hw == self.pos_grid:
+            return self.pos_embed
+        if self.pos_interp == 'size':
+            return resize_pos_embed(self.pos_embed, self.pos_grid, hw, 'bicubic', P)
+        offset = 0.1  # scale_factor_offset
+        (gh, gw), D = self.pos_grid, self.embed_dims
+        grid = self.pos_embed[:, P:].reshape(1, gh, gw, D).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid.float(), scale_factor=((hw[0] + offset) / gh,
+                                                         (hw[1] + offset) / gw), mode='bicubic')
+        if tuple(grid.shape[-2:]) != hw:
+            raise ValueError(f'MultiClassTokenViT.interpolate_pos_embed: pos_interp='
+                             f'{self.pos_interp!r} gave a grid {tuple(grid.shape[-2:])} for the '
+                             f'token grid {hw}')
+        grid = grid.to(self.pos_embed.dtype).flatten(2).transpose(1, 2)
+        return torch.cat([self.pos_embed[:, :P], grid], dim=1)
 
     def forward(self, x: Tensor, return_attn: bool = False) -> Dict[str, Union[Tensor, List]]:
         """Encode an image batch.
@@ -435,9 +505,10 @@ class MultiClassTokenViT(BaseModule):
                              f'patch size {p}')
         C = self.num_classes
         patches, hw = self.patch_embed(x)  # (B, M, D)
-        pos = self.interpolate_pos_embed(hw)  # (1, 1 + M, D)
-        cls = (self.cls_token + pos[:, :1]).expand(B, -1, -1)  # (B, C, D)
-        x = self.drop_after_pos(torch.cat([cls, patches + pos[:, 1:]], dim=1))  # (B, C + M, D)
+        P = self.num_cls_pos
+        pos = self.interpolate_pos_embed(hw)  # (1, P + M, D)
+        cls = (self.cls_token + pos[:, :P]).expand(B, -1, -1)  # (B, C, D)
+        x = self.drop_after_pos(torch.cat([cls, patches + pos[:, P:]], dim=1))  # (B, C + M, D)
 
         cls_tokens, attns = [], []
         for i, layer in enumerate(self.layers):

@@ -3,7 +3,7 @@
 Xu et al., "MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic
 Segmentation" (TPAMI).
 """
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -15,18 +15,28 @@ from ..utils.localization import select_layers
 
 
 def cct_loss(cls_tokens: Sequence[Tensor],
-             layers: Union[str, int, Sequence[int]] = 'all') -> Tensor:
+             layers: Union[str, int, Sequence[int]] = 'all',
+             normalize: bool = False,
+             labels: Optional[Tensor] = None,
+             eps: float = 1e-8) -> Tensor:
     """Contrastive class-token loss averaged over the chosen layers.
 
-    For the class tokens ``T`` (B, C, D) of a layer, ``S = T T^T`` (B, C, C) and the loss is the
-    cross-entropy of each row ``S[b, c]`` against target class ``c``, averaged over B and C; the
-    layer losses are then averaged. Plain (unnormalised) dot products, as in the paper; see
-    :class:`ContrastiveClassTokenLoss` for the numerics.
+    For the class tokens ``T`` (B, C, D) of a layer, ``S = T T^T`` (B, C, C) (with ``normalize``,
+    ``T`` is L2-normalised first: cosine similarities) and ``CE[b, c]`` is the cross-entropy of row
+    ``S[b, c]`` against target class ``c``. Without ``labels`` the loss of a layer is the mean of
+    ``CE`` over B and C (the paper's wording); with ``labels`` (B, C) it is, per image, the
+    label-weighted sum ``sum_c y[b, c] CE[b, c] / (sum_c y[b, c] + eps)`` (only the classes present
+    in the image count), then the mean over B (the authors' MCTformer+ code). The layer losses are
+    averaged.
 
     Args:
         cls_tokens (Sequence[Tensor]): L tensors (B, C, D), the class tokens after every block.
         layers (str | int | Sequence[int]): ``'all'``, ``'none'``, an int T (last T layers) or a
             list of layer indices. Default: 'all'.
+        normalize (bool): L2-normalise the tokens (cosine similarity). Default: False.
+        labels (Tensor, optional): Multi-hot image labels (B, C) weighting the rows.
+            Default: None (plain mean).
+        eps (float): Added to the label count of an image. Default: 1e-8.
 
     Returns:
         Tensor: Scalar float32 loss (0 connected to the graph when no layer is selected).
@@ -43,9 +53,20 @@ def cct_loss(cls_tokens: Sequence[Tensor],
             raise ValueError(f'cct_loss: class tokens of layer {i} have shape '
                              f'{tuple(tokens.shape)}, expected (B, C, D)')
         batch, num_classes, _ = tokens.shape
+        if normalize:
+            tokens = F.normalize(tokens, dim=-1)
         sim = tokens @ tokens.transpose(1, 2)  # (B, C, C)
         target = torch.arange(num_classes, device=tokens.device).repeat(batch)
-        losses.append(F.cross_entropy(sim.reshape(batch * num_classes, num_classes), target))
+        ce = F.cross_entropy(sim.reshape(batch * num_classes, num_classes), target,
+                             reduction='none').reshape(batch, num_classes)  # (B, C)
+        if labels is None:
+            losses.append(ce.mean())
+            continue
+        if tuple(labels.shape) != (batch, num_classes):
+            raise ValueError(f'cct_loss: labels have shape {tuple(labels.shape)}, expected '
+                             f'(B, C) = ({batch}, {num_classes})')
+        y = labels.to(ce.dtype)
+        losses.append(((ce * y).sum(-1) / (y.sum(-1) + eps)).mean())
     return torch.stack(losses).mean()
 
 
@@ -58,22 +79,31 @@ class ContrastiveClassTokenLoss(nn.Module):
     ``S = T T^T`` (B, C, C) and each row is classified to its own index with a cross-entropy
     (:func:`cct_loss`); the loss is the mean over the chosen layers.
 
-    Numerics: the tokens are **not** normalised (plain dot products as in the paper). The
-    similarities are computed in float32 even when the tokens are float16 (AMP): in float16 a
-    token of norm > 256 (e.g. D = 384 with entries around 13) already overflows ``T T^T`` to inf.
-    In float32 the log-softmax of the cross-entropy is shift-invariant and stays finite for
-    large logits; very large norms only make the loss saturate (near 0 once tokens are
-    orthogonal, large and linear in the norm^2 gap otherwise).
+    Two formulations:
+
+    - the paper's wording (defaults): raw dot products, all C rows averaged;
+    - the authors' MCTformer+ code (``normalize=True, label_weighted=True, layers=12``): the tokens
+      are L2-normalised (cosine similarities in [-1, 1], so the loss stays near log C and keeps a
+      gradient), and each image averages only the rows of the classes present in its label.
+
+    Numerics: the similarities are computed in float32 even when the tokens are float16 (AMP): in
+    float16 a token of norm > 256 already overflows ``T T^T`` to inf. Without normalisation, very
+    large norms only make the loss saturate.
 
     Args:
         layers (str | int | list[int]): Layers the loss is applied to: ``'all'`` (paper default,
-            best in its Fig. 11), an int T (the last T layers), a list of layer indices, or
-            ``'none'`` (loss 0). Default: 'all'.
+            best in its Fig. 11), an int T (the last T layers; the authors' ``--num-cct``), a list
+            of layer indices, or ``'none'`` (loss 0). Default: 'all'.
+        normalize (bool): Cosine similarities (authors' code) instead of dot products.
+            Default: False.
+        label_weighted (bool): Average each image's rows over its present classes only (authors'
+            code); the model passes the labels. Default: False.
         loss_weight (float): Weight gamma of the loss. Default: 1.0.
         loss_name (str): Key in the loss dict, must start with ``loss_``. Default: 'loss_cct'.
     """
 
     def __init__(self, layers: Union[str, int, Sequence[int]] = 'all',
+                 normalize: bool = False, label_weighted: bool = False,
                  loss_weight: float = 1.0, loss_name: str = 'loss_cct'):
         super().__init__()
         if not loss_name.startswith('loss_'):
@@ -84,19 +114,27 @@ class ContrastiveClassTokenLoss(nn.Module):
             raise ValueError(f"ContrastiveClassTokenLoss: layers must be 'all', 'none', an int "
                              f'or a list of ints, got {layers!r}')
         self.layers = layers if isinstance(layers, (str, int)) else [int(i) for i in layers]
+        self.normalize = bool(normalize)
+        self.label_weighted = bool(label_weighted)
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
-    def forward(self, cls_tokens: Sequence[Tensor]) -> Tensor:
+    def forward(self, cls_tokens: Sequence[Tensor], labels: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:
             cls_tokens (Sequence[Tensor]): L tensors (B, C, D), class tokens after every block.
+            labels (Tensor, optional): Multi-hot labels (B, C); required (and only used) with
+                ``label_weighted``. Default: None.
 
         Returns:
             Tensor: Scalar float32 loss times ``loss_weight``.
         """
-        return self.loss_weight * cct_loss(cls_tokens, self.layers)
+        if self.label_weighted and labels is None:
+            raise ValueError('ContrastiveClassTokenLoss: label_weighted=True needs the image '
+                             'labels (B, C), got labels=None')
+        return self.loss_weight * cct_loss(cls_tokens, self.layers, self.normalize,
+                                           labels if self.label_weighted else None)
 
     @property
     def loss_name(self) -> str:

@@ -12,14 +12,23 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils.localization import MAP_TYPES, localization_maps, minmax_normalise
+from ..utils.localization import (
+    ATTN_REDUCES,
+    FUSION_MODES,
+    MAP_TYPES,
+    localization_maps,
+    minmax_normalise,
+)
 
 DEFAULT_TEST_CFG = dict(
     scales=(1.0, 0.5, 1.5, 2.0),
     flip=True,
     map_type='fused_affinity',
     top_k=3,
+    attn_reduce='sum',
+    fusion='product',
     affinity_layers='all',
+    minmax_eps=1e-5,
     use_gt_labels=True,
     score_thr=0.5,
     bg_threshold=0.45,
@@ -53,7 +62,11 @@ class MCTformer(BaseSegmentor):
       patch size; an image and its flip run as one batch of 2; the token maps of every forward
       are upsampled (bilinear) straight to ``ori_shape``, un-flipped and summed.
     - ``map_type`` ['fused_affinity']: see :func:`localization_maps`; ``top_k`` [3] layers for the
-      class-to-patch attention, ``affinity_layers`` ['all'] for the patch affinity.
+      class-to-patch attention, ``attn_reduce`` ['sum'] over them (``'mean'``: the authors'
+      MCTformer+ code, with ``top_k=12``), ``fusion`` ['product'] (``'sqrt'``: MCTformer+ code),
+      ``affinity_layers`` ['all'] for the patch affinity.
+    - ``minmax_eps`` [1e-5]: added to the range of the final per-class min-max normalisation
+      (the authors' code: 1e-8).
     - ``use_gt_labels`` [True]: keep the classes of ``gt_class_labels`` (the paper's seeds);
       otherwise, or when a sample has no labels, keep the classes whose ``pred_class_scores``
       exceed ``score_thr`` [0.5].
@@ -125,6 +138,12 @@ class MCTformer(BaseSegmentor):
         if cfg['map_type'].startswith(('patchcam', 'fused')) and self.cam_head is None:
             raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r} needs a "
                              'cam_head, got cam_head=None')
+        if cfg['fusion'] not in FUSION_MODES:
+            raise ValueError(f"MCTformer: test_cfg['fusion'] = {cfg['fusion']!r}, expected one "
+                             f'of {FUSION_MODES}')
+        if cfg['attn_reduce'] not in ATTN_REDUCES:
+            raise ValueError(f"MCTformer: test_cfg['attn_reduce'] = {cfg['attn_reduce']!r}, "
+                             f'expected one of {ATTN_REDUCES}')
         if cfg['mode'] != 'whole':
             raise ValueError(f"MCTformer: test_cfg['mode'] = {cfg['mode']!r}, only 'whole' is "
                              'supported (the maps need the whole image)')
@@ -196,7 +215,7 @@ class MCTformer(BaseSegmentor):
             losses.update(self.cam_head.loss_by_scores(scores, labels))
             losses['acc_patch_cam'] = _multilabel_accuracy(scores, labels)
         if self.cct_loss is not None:
-            losses[self.cct_loss.loss_name] = self.cct_loss(feats['cls_tokens'])
+            losses[self.cct_loss.loss_name] = self.cct_loss(feats['cls_tokens'], labels)
         return losses
 
     # ------------------------------------------------------------------ inference
@@ -222,7 +241,8 @@ class MCTformer(BaseSegmentor):
             out['cam_scores'] = cam_scores.float()
         out['maps'] = localization_maps(
             feats, cams, self.num_classes, self.test_cfg['map_type'], self.test_cfg['top_k'],
-            self.test_cfg['affinity_layers'])
+            self.test_cfg['affinity_layers'], fusion=self.test_cfg['fusion'],
+            attn_reduce=self.test_cfg['attn_reduce'])
         return out
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Dict[str, Tensor]:
@@ -300,7 +320,8 @@ class MCTformer(BaseSegmentor):
             ori_shape = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
             maps, probs = self._image_maps(inputs[i:i + 1, :, :img_h, :img_w], ori_shape)
             keep = self._kept_classes(sample, probs)
-            maps = minmax_normalise(maps * keep[:, None, None].to(maps.dtype))
+            maps = minmax_normalise(maps * keep[:, None, None].to(maps.dtype),
+                                    self.test_cfg['minmax_eps'])
             if meta.get('flip', False):
                 dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
                 maps = maps.flip(dim)

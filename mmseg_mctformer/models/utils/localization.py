@@ -4,9 +4,10 @@ Xu et al., "Multi-class Token Transformer for Weakly Supervised Semantic Segment
 and "MCTformer+" (TPAMI). Section 2 of ``docs/METHOD.md``; where the paper is silent the functions
 follow the authors' public MCTformer-V2 code:
 
-- class-to-patch attention: head-averaged attention of the last K layers, summed, rows ``[:C, C:]``;
+- class-to-patch attention: head-averaged attention of the last K layers, summed (V2 code) or
+  averaged (MCTformer+ code, K = 12), rows ``[:C, C:]``;
 - PatchCAM: ReLU of the conv output (no normalisation before fusion);
-- fusion: ``attention * ReLU(CAM)``;
+- fusion: ``attention * ReLU(CAM)`` (V2 code) or ``sqrt(attention * ReLU(CAM))`` (MCTformer+ code);
 - affinity: head-averaged ``[C:, C:]`` attention summed over all layers;
   ``refined[c] = A @ map[c]``.
 
@@ -20,6 +21,8 @@ import torch
 from torch import Tensor
 
 MAP_TYPES = ('mct', 'mct_affinity', 'patchcam', 'patchcam_affinity', 'fused', 'fused_affinity')
+FUSION_MODES = ('product', 'sqrt')
+ATTN_REDUCES = ('sum', 'mean')
 
 LayerSpec = Union[str, int, Sequence[int]]
 
@@ -77,24 +80,32 @@ def _check_attn(attns: Sequence[Tensor], num_classes: int, num_patches: Optional
 
 
 def class_to_patch_attention(attns: Sequence[Tensor], num_classes: int, hw: Tuple[int, int],
-                             top_k: int = 3) -> Tensor:
+                             top_k: int = 3, reduce: str = 'sum') -> Tensor:
     """Class-to-patch attention maps A_mct.
 
-    ``sum_{l in last top_k layers} attn_l[:, :C, C:]`` reshaped to the token grid.
+    ``sum_{l in last top_k layers} attn_l[:, :C, C:]`` (or the mean over those layers) reshaped to
+    the token grid.
 
     Args:
         attns (Sequence[Tensor]): L head-averaged attention maps, each (B, C + M, C + M).
         num_classes (int): Number of class tokens C.
         hw (tuple[int, int]): Token grid (h, w), h * w = M.
-        top_k (int): Number of last layers summed. Default: 3.
+        top_k (int): Number of last layers. Default: 3.
+        reduce (str): ``'sum'`` (V2 code) or ``'mean'`` (MCTformer+ code) over the layers.
+            Default: 'sum'.
 
     Returns:
         Tensor: Maps of shape (B, C, h, w), float32.
     """
     h, w = hw
+    if reduce not in ATTN_REDUCES:
+        raise ValueError(f'class_to_patch_attention: unknown reduce {reduce!r}, expected one of '
+                         f'{ATTN_REDUCES}')
     _check_attn(attns, num_classes, h * w, 'class_to_patch_attention')
     layers = select_layers(len(attns), top_k, 'class_to_patch_attention: top_k')
     summed = sum(attns[i][:, :num_classes, num_classes:].float() for i in layers)
+    if reduce == 'mean':
+        summed = summed / len(layers)
     return summed.reshape(summed.shape[0], num_classes, h, w)
 
 
@@ -117,12 +128,16 @@ def patch_affinity(attns: Sequence[Tensor], num_classes: int, layers: LayerSpec 
     return sum(attns[i][:, num_classes:, num_classes:].float() for i in indices)
 
 
-def fuse_maps(mct: Tensor, cam: Tensor) -> Tensor:
-    """Fuse class-to-patch attention with PatchCAM: ``mct * ReLU(cam)``.
+def fuse_maps(mct: Tensor, cam: Tensor, mode: str = 'product') -> Tensor:
+    """Fuse class-to-patch attention with PatchCAM.
+
+    ``'product'``: ``mct * ReLU(cam)`` (the paper, the authors' V2 code); ``'sqrt'``:
+    ``sqrt(mct * ReLU(cam))``, the geometric mean (the authors' MCTformer+ code).
 
     Args:
-        mct (Tensor): Class-to-patch attention (B, C, h, w).
+        mct (Tensor): Class-to-patch attention (B, C, h, w), non-negative.
         cam (Tensor): Raw PatchCAM conv output (B, C, h, w).
+        mode (str): ``'product'`` or ``'sqrt'``. Default: 'product'.
 
     Returns:
         Tensor: Fused maps (B, C, h, w), float32.
@@ -130,7 +145,10 @@ def fuse_maps(mct: Tensor, cam: Tensor) -> Tensor:
     if mct.shape != cam.shape:
         raise ValueError(f'fuse_maps: mct {tuple(mct.shape)} and cam {tuple(cam.shape)} must '
                          'have the same shape (B, C, h, w)')
-    return mct.float() * cam.float().clamp(min=0)
+    if mode not in FUSION_MODES:
+        raise ValueError(f'fuse_maps: unknown mode {mode!r}, expected one of {FUSION_MODES}')
+    fused = mct.float() * cam.float().clamp(min=0)
+    return fused.sqrt() if mode == 'sqrt' else fused
 
 
 def refine_with_affinity(maps: Tensor, affinity: Tensor) -> Tensor:
@@ -175,7 +193,8 @@ def minmax_normalise(maps: Tensor, eps: float = 1e-5) -> Tensor:
 
 def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: int,
                       map_type: str = 'fused_affinity', top_k: int = 3,
-                      affinity_layers: LayerSpec = 'all') -> Tensor:
+                      affinity_layers: LayerSpec = 'all', fusion: str = 'product',
+                      attn_reduce: str = 'sum') -> Tensor:
     """Class localisation maps at token resolution, one of the rows of Table 7 (MCTformer).
 
     ============================  ===========================================
@@ -199,6 +218,9 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
         top_k (int): Layers summed for the class-to-patch attention. Default: 3.
         affinity_layers (str | int | Sequence[int]): Layers summed for the affinity.
             Default: 'all'.
+        fusion (str): ``'product'`` or ``'sqrt'`` (:func:`fuse_maps`). Default: 'product'.
+        attn_reduce (str): ``'sum'`` or ``'mean'`` over the ``top_k`` layers
+            (:func:`class_to_patch_attention`). Default: 'sum'.
 
     Returns:
         Tensor: Maps (B, C, h, w), float32, not normalised.
@@ -221,11 +243,12 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
 
     base = map_type[:-len('_affinity')] if map_type.endswith('_affinity') else map_type
     if base == 'mct':
-        maps = class_to_patch_attention(attns, num_classes, hw, top_k)
+        maps = class_to_patch_attention(attns, num_classes, hw, top_k, attn_reduce)
     elif base == 'patchcam':
         maps = cams.float().clamp(min=0)
     else:
-        maps = fuse_maps(class_to_patch_attention(attns, num_classes, hw, top_k), cams)
+        maps = fuse_maps(class_to_patch_attention(attns, num_classes, hw, top_k, attn_reduce),
+                         cams, fusion)
     if map_type.endswith('_affinity'):
         _check_attn(attns, num_classes, hw[0] * hw[1], 'localization_maps')
         maps = refine_with_affinity(maps, patch_affinity(attns, num_classes, affinity_layers))

@@ -233,3 +233,57 @@ def test_unused_final_norm_is_frozen():
     out = off(torch.rand(1, 3, 32, 32))
     sum(v.sum() for v in (out['cls_token'], out['patch_tokens'])).backward()
     assert all(p.grad is not None for p in off.parameters() if p.requires_grad)
+
+
+def test_per_class_position_entries_from_a_single_entry_checkpoint():
+    """The authors' code: C class position entries, each a copy of DeiT's class entry."""
+    model = tiny(num_classes=3, cls_pos_embed='per_class')
+    assert model.pos_embed.shape == (1, 3 + 16, 16)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['pos_embed'] = torch.cat([torch.full((1, 1, 16), 5.), torch.randn(1, 16, 16)], 1)
+    model.load_state_dict(dict(state))
+    torch.testing.assert_close(model.pos_embed[0, :3], torch.full((3, 16), 5.))
+    torch.testing.assert_close(model.pos_embed[:, 3:], state['pos_embed'][:, 1:])
+    # the entries are separate parameters: class token c gets entry c
+    with torch.no_grad():
+        model.pos_embed[0, 1] += 1.0
+    model.eval()
+    x = torch.rand(1, 3, 32, 32)
+    tokens = model(x)['cls_tokens'][0]
+    shared = tiny(num_classes=3)
+    assert shared.pos_embed.shape == (1, 1 + 16, 16)
+    # a checkpoint with C entries does not fit one shared entry
+    with pytest.raises(ValueError, match=r"'pos_embed' has shape \(1, 19, 16\).*E = 1"):
+        shared.load_state_dict(dict(shared.state_dict(), pos_embed=model.pos_embed.detach()))
+    assert tokens.shape == (1, 3, 16)
+
+
+def test_nearest_grid_loading_repeats_each_entry_2x2():
+    """MCTformer+ code: the 28 x 28 grid starts as DeiT's 14 x 14 repeated 2 x 2."""
+    model = tiny(cls_pos_embed='per_class', pos_load_resize='nearest')  # 4 x 4 grid
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    grid = torch.arange(4.).reshape(1, 4, 1).expand(1, 4, 16)  # 2 x 2 grid, entry i == i
+    state['pos_embed'] = torch.cat([torch.zeros(1, 1, 16), grid], 1)
+    model.load_state_dict(state)
+    got = model.pos_embed[0, 3:, 0].reshape(4, 4)
+    want = torch.tensor([[0., 0., 1., 1.], [0., 0., 1., 1.], [2., 2., 3., 3.], [2., 2., 3., 3.]])
+    torch.testing.assert_close(got, want)
+
+
+def test_pos_interp_offset_matches_the_v2_code_and_differs_from_size():
+    size = tiny(cls_pos_embed='per_class')
+    offset = tiny(cls_pos_embed='per_class', pos_interp='scale_factor_offset')
+    offset.load_state_dict(size.state_dict())
+    torch.testing.assert_close(size.interpolate_pos_embed((4, 4)), size.pos_embed)
+    torch.testing.assert_close(offset.interpolate_pos_embed((4, 4)), size.pos_embed)
+    a, b = size.interpolate_pos_embed((3, 5)), offset.interpolate_pos_embed((3, 5))
+    assert a.shape == b.shape == (1, 3 + 15, 16)
+    torch.testing.assert_close(a[:, :3], b[:, :3])
+    grid = size.pos_embed[:, 3:].reshape(1, 4, 4, 16).permute(0, 3, 1, 2)
+    want = torch.nn.functional.interpolate(grid, scale_factor=(3.1 / 4, 5.1 / 4), mode='bicubic')
+    torch.testing.assert_close(b[:, 3:], want.flatten(2).transpose(1, 2))
+    assert not torch.allclose(a[:, 3:], b[:, 3:])
+    with pytest.raises(ValueError, match="unknown pos_interp 'dino'"):
+        tiny(pos_interp='dino')
+    with pytest.raises(ValueError, match="unknown cls_pos_embed 'one'"):
+        tiny(cls_pos_embed='one')

@@ -108,3 +108,36 @@ def test_cct_errors():
         cct_loss([torch.zeros(1, 2, 3)] * 2, 3)
     with pytest.raises(ValueError, match="start with 'loss_'"):
         ContrastiveClassTokenLoss(loss_name='cct')
+
+
+def test_cct_cosine_label_weighted_hand_computed():
+    """The authors' MCTformer+ CCT: cosine similarities, rows of the present classes only."""
+    r = 2**-0.5
+    tokens = torch.tensor([[[2., 0.], [0., 3.], [1., 1.]]])  # (1, 3, 2), not unit norm
+    sim = torch.tensor([[1., 0., r], [0., 1., r], [r, r, 1.]])
+    ce = -torch.log_softmax(sim, dim=1).diagonal()  # (3,)
+    labels = torch.tensor([[1., 0., 1.]])
+    loss = ContrastiveClassTokenLoss(layers=1, normalize=True, label_weighted=True)
+    torch.testing.assert_close(loss([tokens], labels), (ce[0] + ce[2]) / (2 + 1e-8))
+    # without labels: the mean over all rows
+    plain = ContrastiveClassTokenLoss(layers=1, normalize=True)
+    torch.testing.assert_close(plain([tokens]), ce.mean())
+    # an image without labels contributes 0; the batch mean counts it
+    two = torch.cat([tokens, tokens])
+    both = loss([two], torch.tensor([[1., 0., 1.], [0., 0., 0.]]))
+    torch.testing.assert_close(both, (ce[0] + ce[2]) / 2 / 2)
+    with pytest.raises(ValueError, match='label_weighted=True needs the image labels'):
+        loss([tokens])
+    with pytest.raises(ValueError, match=r'labels have shape \(1, 2\), expected'):
+        cct_loss([tokens], 'all', True, torch.ones(1, 2))
+
+
+def test_cct_last_layers_and_normalisation_bound():
+    torch.manual_seed(0)
+    layers = [torch.randn(2, 4, 8) * 50 for _ in range(3)]
+    labels = torch.tensor([[1., 1., 0., 0.], [0., 0., 1., 1.]])
+    last2 = ContrastiveClassTokenLoss(layers=2, normalize=True, label_weighted=True)
+    want = torch.stack([cct_loss([t], 'all', True, labels) for t in layers[1:]]).mean()
+    torch.testing.assert_close(last2(layers, labels), want)
+    # cosine logits lie in [-1, 1]: the loss stays within [log C - 2 + ..., log C + 2]
+    assert abs(float(last2(layers, labels)) - math.log(4)) < 2

@@ -129,3 +129,29 @@ def test_localization_errors():
         select_layers(2, [2])
     with pytest.raises(ValueError, match="'all', 'none'"):
         select_layers(2, 'last')
+
+
+def test_fusion_and_layer_reduction_options():
+    """MCTformer+ code: sqrt(attention * ReLU(cam)), attention averaged over the layers."""
+    attns = [_attn(i) for i in range(3)]
+    summed = class_to_patch_attention(attns, C, (H, W), top_k=2)
+    mean = class_to_patch_attention(attns, C, (H, W), top_k=2, reduce='mean')
+    torch.testing.assert_close(mean, summed / 2)
+    cam = torch.tensor([[[[0.25, -1.0]], [[4.0, 0.0]]]])
+    mct = torch.tensor([[[[4.0, 2.0]], [[1.0, 3.0]]]])
+    torch.testing.assert_close(fuse_maps(mct, cam, 'sqrt'),
+                               torch.tensor([[[[1., 0.]], [[2., 0.]]]]))
+    torch.testing.assert_close(fuse_maps(mct, cam), torch.tensor([[[[1., 0.]], [[4., 0.]]]]))
+    out = {'attn': attns, 'patch_tokens': torch.zeros(1, 4, H, W)}
+    fused = localization_maps(out, cam, C, 'fused', top_k=2, fusion='sqrt', attn_reduce='mean')
+    torch.testing.assert_close(fused, fuse_maps(mean, cam, 'sqrt'))
+    with pytest.raises(ValueError, match="unknown mode 'geo'"):
+        fuse_maps(mct, cam, 'geo')
+    with pytest.raises(ValueError, match="unknown reduce 'max'"):
+        class_to_patch_attention(attns, C, (H, W), reduce='max')
+
+
+def test_minmax_eps_option():
+    maps = torch.tensor([[[0.0, 1e-7]]])
+    torch.testing.assert_close(minmax_normalise(maps, 1e-8), torch.tensor([[[0.0, 1e-7 / 1.1e-7]]]))
+    assert float(minmax_normalise(maps)[0, 0, 1]) < 0.02  # default eps 1e-5 flattens tiny ranges
