@@ -15,12 +15,14 @@ import math
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
+    SPLIT_KEYS,
     add_common_args,
     close_process_group,
+    evaluate_pred_dir,
+    evaluate_seeds,
     load_config,
     parse_with_local_rank,
 )
-from mmseg_mctformer.engine import SPLIT_KEYS, evaluate_pred_dir, evaluate_seeds
 
 
 def parse_args(argv=None):

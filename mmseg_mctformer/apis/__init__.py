@@ -1,5 +1,16 @@
 from .cli import add_common_args, parse_with_local_rank
 from .config_utils import build_runner, close_process_group, enable_amp, load_config
+from .seed_tools import (
+    SPLIT_KEYS,
+    evaluate_pred_dir,
+    evaluate_seeds,
+    make_pseudo_labels,
+    predict_indices,
+    split_dataloader,
+    visualize_maps,
+)
 
 __all__ = ['add_common_args', 'parse_with_local_rank', 'build_runner',
-           'close_process_group', 'enable_amp', 'load_config']
+           'close_process_group', 'enable_amp', 'load_config', 'SPLIT_KEYS', 'evaluate_pred_dir',
+           'evaluate_seeds', 'make_pseudo_labels', 'predict_indices', 'split_dataloader',
+           'visualize_maps']

@@ -18,9 +18,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ..engine.seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 from ..utils.io import atomic_write_text
 from .config_utils import build_runner, load_config
+from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (METHOD.md, section 5).
 PAPER_VOC = {

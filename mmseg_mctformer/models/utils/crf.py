@@ -3,12 +3,14 @@
 Uses the ``pydensecrf`` module provided by the ``pydensecrf2`` distribution
 (``pip install pydensecrf2``; it builds from source with a C++ compiler). It is not a dependency of
 this project: :func:`crf_available` tells whether it can be used, and callers skip the step with a
-message when it cannot. This module needs only NumPy and
-PyTorch besides it.
+message when it cannot.
 """
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
+
+from .seed import kept_class_mask, seed_scores
 
 #: Pairwise terms of the CRF as commonly used for WSSS seeds (PSA / DeepLab settings).
 DEFAULT_CRF_CFG = dict(
@@ -83,9 +85,6 @@ def crf_seed_labels(image: np.ndarray, class_maps: np.ndarray, bg_threshold: flo
     Returns:
         np.ndarray: Labels, uint8, shape (H, W); 0 = background, c + 1 = class c.
     """
-    import torch
-
-    from ..models.utils.seed import kept_class_mask, seed_scores
     maps = torch.as_tensor(np.asarray(class_maps, dtype=np.float32))
     kept = torch.nonzero(kept_class_mask(
         None if kept_classes is None else torch.as_tensor(np.asarray(kept_classes)),
