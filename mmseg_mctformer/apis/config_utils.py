@@ -1,4 +1,5 @@
 """Config handling shared by the tools: the same rules as MMSeg's ``tools/train.py``."""
+import ast
 import logging
 import os.path as osp
 
@@ -27,7 +28,7 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        cfg.merge_from_dict(parse_dict_values(cfg_options))
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -38,6 +39,46 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     if launcher != 'none':
         adapt_distributed_to_cpu(cfg)
     return cfg
+
+
+def _literal_dict(text):
+    """``{...}`` or ``dict(k=v, ...)`` with literal values -> dict; anything else -> None."""
+    text = text.strip()
+    if not text.startswith(('{', 'dict(')):
+        return None
+    try:
+        node = ast.parse(text, mode='eval').body
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == 'dict' and not node.args:
+            return {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+        value = ast.literal_eval(node)
+    except (SyntaxError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_dict_values(options):
+    """Turn the dicts that ``--cfg-options`` left as strings into dicts.
+
+    mmengine's ``DictAction`` parses ``key=[a,b]`` into lists but keeps ``dict(type='X')`` or
+    ``{'type': 'X'}`` as strings, so ``visualizer.vis_backends=[dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend')]`` would fail in the visualizer. Literal dicts (in lists
+    and tuples too) are parsed; every other value is kept as it is.
+
+    Args:
+        options (dict): ``--cfg-options`` as parsed by ``DictAction``.
+
+    Returns:
+        dict: The same keys with parsed values.
+    """
+    def parse(value):
+        if isinstance(value, str):
+            parsed = _literal_dict(value)
+            return value if parsed is None else parsed
+        if isinstance(value, (list, tuple)):
+            return type(value)(parse(v) for v in value)
+        return value
+    return {key: parse(value) for key, value in options.items()}
 
 
 def adapt_distributed_to_cpu(cfg):
