@@ -81,6 +81,79 @@ def parse_dict_values(options):
     return {key: parse(value) for key, value in options.items()}
 
 
+def _accepts(metric_cfg, arg):
+    """Whether the metric class of ``metric_cfg`` takes the keyword ``arg``."""
+    import inspect
+
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import METRICS
+    name = metric_cfg.get('type')
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        cls = METRICS.get(name) if isinstance(name, str) else name
+    return cls is not None and arg in inspect.signature(cls.__init__).parameters
+
+
+def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=False):
+    """Apply MMSeg's ``tools/test.py`` flags to a config, for our metrics too.
+
+    - ``out``: as MMSeg, the metrics that take ``output_dir`` (``IoUMetric``...) save their
+      predictions there (``keep_results=True``). An evaluator without such a metric (the
+      stage-1 ``SeedMetric`` / ``MultiLabelMAPMetric``) gets a
+      :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` that writes the seed PNGs there.
+    - ``show`` / ``wait_time`` / ``show_dir``: as MMSeg, ``default_hooks.visualization`` draws
+      every prediction, shows it for ``wait_time`` seconds or saves it under
+      ``{work_dir}/{show_dir}`` (the visualizer's ``save_dir``: ``vis_data/vis_image/*.png``).
+    - ``tta``: as MMSeg with the config's ``tta_pipeline`` and ``tta_model``. An ``MCTformer``
+      without them does its own test-time augmentation: ``model.test_cfg`` gets the paper's
+      scales (1.0, 0.5, 1.5, 2.0) and flip.
+
+    Args:
+        cfg (Config): The config, changed in place.
+        out (str, optional): Output folder of ``--out``. Default: None.
+        show (bool): Show the predictions. Default: False.
+        wait_time (float): Seconds each shown prediction stays. Default: 2.0.
+        show_dir (str, optional): Folder of the drawn predictions. Default: None.
+        tta (bool): Test-time augmentation. Default: False.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if show or show_dir:
+        hooks = cfg.get('default_hooks') or {}
+        if 'visualization' not in hooks:
+            raise KeyError('--show / --show-dir need default_hooks.visualization in the config '
+                           "(e.g. dict(type='SegVisualizationHook'))")
+        hooks['visualization'].update(draw=True, interval=1)
+        if show:
+            hooks['visualization'].update(show=True, wait_time=wait_time)
+        if show_dir:  # relative to the work dir (an absolute path stays)
+            cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, show_dir)
+    if tta:
+        if cfg.get('tta_pipeline') and cfg.get('tta_model'):
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+            cfg.tta_model.module = cfg.model
+            cfg.model = cfg.tta_model
+        elif cfg.model.get('type') == 'MCTformer':
+            from ..models.segmentors.mctformer import DEFAULT_TEST_CFG
+            cfg.model.setdefault('test_cfg', {}).update(
+                scales=DEFAULT_TEST_CFG['scales'], flip=True)
+        else:
+            raise KeyError('--tta needs tta_pipeline and tta_model in the config '
+                           f"(model type {cfg.model.get('type')!r})")
+    if out is not None:
+        evaluator = cfg.test_evaluator
+        metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+        metrics = [dict(m) for m in metrics]
+        takers = [m for m in metrics if _accepts(m, 'output_dir')]
+        for metric in takers:  # as MMSeg's tools/test.py
+            metric.update(output_dir=out, keep_results=True)
+        if not takers:
+            metrics.append(dict(type='PseudoLabelMetric', output_dir=out))
+        cfg.test_evaluator = metrics if isinstance(evaluator, (list, tuple)) else (
+            metrics[0] if len(metrics) == 1 else metrics)
+    return cfg
+
+
 def adapt_distributed_to_cpu(cfg):
     """Let a distributed config run on machines without CUDA; a no-op where CUDA is available.
 
