@@ -1,10 +1,14 @@
 """Config handling shared by the tools: the same rules as MMSeg's ``tools/train.py``."""
 import ast
+import itertools
 import logging
 import os.path as osp
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+
+#: Numbers that make the visualizer name of each runner of a process unique.
+_RUNNER_IDS = itertools.count()
 
 
 def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False):
@@ -29,6 +33,8 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(parse_dict_values(cfg_options))
+        if 'pseudo_label_dir' in cfg_options:  # the configs read it when they are parsed
+            set_pseudo_label_dir(cfg, cfg.pseudo_label_dir)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -38,6 +44,22 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     cfg.resume = resume
     if launcher != 'none':
         adapt_distributed_to_cpu(cfg)
+    return cfg
+
+
+def set_pseudo_label_dir(cfg, path):
+    """Point the training masks of a segmentation config at the pseudo-label folder ``path``.
+
+    The DeepLab configs write ``seg_map_path=pseudo_label_dir`` when they are parsed, so a later
+    ``--cfg-options pseudo_label_dir=...`` alone would not reach the dataset; :func:`load_config`
+    calls this for it. Sets ``train_dataloader.dataset`` (through ``RepeatDataset``-like
+    wrappers) ``data_prefix.seg_map_path`` and the top-level ``pseudo_label_dir``.
+    """
+    dataset = cfg.train_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset.dataset
+    dataset.setdefault('data_prefix', {})['seg_map_path'] = path
+    cfg.pseudo_label_dir = path
     return cfg
 
 
@@ -220,10 +242,19 @@ def enable_amp(cfg):
 
 
 def build_runner(cfg):
-    """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
+    """Build the runner of ``cfg`` (``runner_type`` when the config names one).
+
+    Every runner gets a visualizer of its own (a unique instance name): mmengine's
+    ``ManagerMixin`` would otherwise hand a second runner of the process (the DeepLab stage
+    after stage 1 in ``tools/run_pipeline.py``) the first one's visualizer, and its config and
+    scalars would land in the first stage's ``vis_data``.
+    """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
     _init_cpu_process_group(cfg)
+    if isinstance(cfg.get('visualizer'), dict):
+        name = cfg.visualizer.get('name', 'visualizer')
+        cfg.visualizer['name'] = f'{name}_{next(_RUNNER_IDS)}'
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

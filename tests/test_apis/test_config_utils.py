@@ -63,3 +63,9 @@ def test_cfg_options_dicts_from_the_command_line():
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
         'LocalVisBackend', 'TensorboardVisBackend']
     assert cfg.x == {'a': 1} and cfg.y == 'dict(b' and cfg.z == [1, 2]
+
+
+def test_pseudo_label_dir_from_cfg_options():
+    cfg = load_config('tests/data/tiny_deeplab_demo.py', {'pseudo_label_dir': '/x/pl'})
+    assert cfg.train_dataloader.dataset.data_prefix.seg_map_path == '/x/pl'
+    assert cfg.pseudo_label_dir == '/x/pl'
