@@ -7,6 +7,8 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..utils.console import DropParamwiseOptions
+
 #: Numbers that make the visualizer name of each runner of a process unique.
 _RUNNER_IDS = itertools.count()
 
@@ -255,6 +257,6 @@ def build_runner(cfg):
     if isinstance(cfg.get('visualizer'), dict):
         name = cfg.visualizer.get('name', 'visualizer')
         cfg.visualizer['name'] = f'{name}_{next(_RUNNER_IDS)}'
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.logger.addFilter(DropParamwiseOptions())  # see mmseg_mctformer.utils.console
+    return runner
