@@ -6,8 +6,22 @@ The work is done by the top-level module :mod:`mmseg_mctformer_scopes`, which th
 keeps the plugin's API: :func:`register_fork_distributions` patches a mapping (default: mmengine's
 ``MODULE2PACKAGE``) and is called when ``mmseg_mctformer`` is imported.
 """
-import mmseg_mctformer_scopes
-from mmseg_mctformer_scopes import FORK_DISTRIBUTIONS, install, register_scopes
+try:
+    import mmseg_mctformer_scopes
+except ImportError:  # an editable install made before the module existed: reinstall for the .pth
+    import importlib.util
+    import os.path as osp
+    import sys
+    _path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__)))),
+                     'mmseg_mctformer_scopes.py')
+    _spec = importlib.util.spec_from_file_location('mmseg_mctformer_scopes', _path)
+    mmseg_mctformer_scopes = importlib.util.module_from_spec(_spec)
+    sys.modules['mmseg_mctformer_scopes'] = mmseg_mctformer_scopes
+    _spec.loader.exec_module(mmseg_mctformer_scopes)
+
+FORK_DISTRIBUTIONS = mmseg_mctformer_scopes.FORK_DISTRIBUTIONS
+install = mmseg_mctformer_scopes.install
+register_scopes = mmseg_mctformer_scopes.register_scopes
 
 __all__ = ['FORK_DISTRIBUTIONS', 'install', 'register_fork_distributions', 'register_scopes']
 
