@@ -1,14 +1,22 @@
 """MCTformer+ for MMSegmentation 1.x.
 
 Importing this package registers every module of the plugin in MMSeg's registries (``MODELS``,
-``DATASETS``, ``TRANSFORMS``, ``METRICS``, ``HOOKS``) and makes ``mmseg::`` config inheritance work
-with the OneDL forks of MMSeg (see :mod:`mmseg_mctformer.utils.external_configs`).
+``DATASETS``, ``TRANSFORMS``, ``METRICS``, ``HOOKS``), makes the ``mmseg::`` and
+``mmseg_mctformer::`` config scopes work (see :mod:`mmseg_mctformer_scopes`; the installed
+``.pth`` does it at start-up already) and filters the import-time noise of MMSeg's forks and
+mmcv-lite that we cannot fix at its source (see :mod:`mmseg_mctformer.utils.console`).
 """
+from .utils.console import filter_known_warnings, quiet_imports
 from .utils.external_configs import register_fork_distributions
 from .version import __version__
 
 register_fork_distributions()
+filter_known_warnings()
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,I001
+with quiet_imports():  # the forks print "Could not import OneDL" while being imported
+    import mmpretrain.datasets  # noqa: F401,E402,I001
+    import mmseg.datasets  # noqa: F401,E402
+
+    from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'register_fork_distributions']

@@ -31,6 +31,7 @@ TRANSFORM_CFGS = {
 METRIC_CFGS = {
     'SeedMetric': dict(type='SeedMetric'),
     'MultiLabelMAPMetric': dict(type='MultiLabelMAPMetric'),
+    'PseudoLabelMetric': dict(type='PseudoLabelMetric', output_dir='pseudo_labels'),
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),

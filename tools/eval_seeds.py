@@ -10,17 +10,19 @@ Two modes::
 The JSON summary is printed (and written to ``--out`` when given).
 """
 import argparse
-import json
-import math
+
+from mmengine.fileio import dump
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
+    SPLIT_KEYS,
     add_common_args,
     close_process_group,
+    evaluate_pred_dir,
+    evaluate_seeds,
     load_config,
     parse_with_local_rank,
 )
-from mmseg_mctformer.engine import SPLIT_KEYS, evaluate_pred_dir, evaluate_seeds
 
 
 def parse_args(argv=None):
@@ -43,18 +45,6 @@ def parse_args(argv=None):
     return args
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, 'item'):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
@@ -69,7 +59,7 @@ def main(argv=None):
     else:
         result = evaluate_seeds(cfg, args.checkpoint, split=args.split,
                                 thresholds=args.thresholds)
-    text = json.dumps(_jsonable(result), indent=2)
+    text = dump(result, file_format='json', indent=2)  # NaN (a class never seen) stays NaN
     print(text)
     if args.map_types:
         print('| map_type | seed mIoU | best threshold | FP | FN |')

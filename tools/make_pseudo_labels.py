@@ -2,7 +2,9 @@
 
 The split is the config's top-level ``pseudo_label_dataloader`` (a test-style dataloader over the
 training images); without it, ``test_dataloader``. ``--split`` picks another one. A rerun skips the
-masks already written; with ``--launcher pytorch|slurm`` every rank labels its share. Example::
+masks already written; with ``--launcher pytorch|slurm`` every rank labels its share. The folder's
+``pseudo_label_info.json`` records what produced it (checkpoint, config, threshold, map settings);
+a rerun with other settings is refused unless ``--overwrite`` is given. Example::
 
     python tools/make_pseudo_labels.py configs/mctformer_plus_voc.py work_dirs/x/epoch_60.pth \\
         --out work_dirs/x/pseudo_labels --bg-threshold 0.45
@@ -12,12 +14,13 @@ import json
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
+    SPLIT_KEYS,
     add_common_args,
     close_process_group,
     load_config,
+    make_pseudo_labels,
     parse_with_local_rank,
 )
-from mmseg_mctformer.engine import SPLIT_KEYS, make_pseudo_labels
 
 
 def parse_args(argv=None):
@@ -33,6 +36,9 @@ def parse_args(argv=None):
                         help='also save the maps of the kept classes as {name}.npz')
     parser.add_argument('--crf', action='store_true',
                         help='dense-CRF post-processing (needs `pip install pydensecrf2`)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='regenerate a folder written with other settings (checkpoint, '
+                        'threshold, map settings, CRF) instead of refusing')
     add_common_args(parser)
     return parse_with_local_rank(parser, argv)
 
@@ -42,8 +48,9 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     result = make_pseudo_labels(cfg, args.checkpoint, out_dir=args.out, split=args.split,
                                 bg_threshold=args.bg_threshold, save_logits=args.save_logits,
-                                crf=dict() if args.crf else None)
+                                crf=dict() if args.crf else None, overwrite=args.overwrite)
     print(json.dumps(result))
+    return result
 
 
 if __name__ == '__main__':

@@ -1,12 +1,19 @@
-"""Test (evaluate) a checkpoint: MMSeg's ``tools/test.py`` interface."""
+"""Test (evaluate) a checkpoint: MMSeg's ``tools/test.py`` interface and flags.
+
+    python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show] [--wait-time S] [--show-dir DIR]
+        [--tta] [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+
+On a stage-1 config ``--out`` writes the seed masks (PNG), ``--tta`` switches the model to the
+paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`.
+"""
 import argparse
-import os.path as osp
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
     add_common_args,
     build_runner,
     close_process_group,
+    configure_test,
     load_config,
     parse_with_local_rank,
 )
@@ -17,9 +24,12 @@ def parse_args(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='directory to save the predicted masks as PNG '
-                        '(sets the evaluator output_dir, as in MMSeg)')
-    parser.add_argument('--show-dir', help='directory to save painted predictions')
-    parser.add_argument('--tta', action='store_true', help='use the config\'s test-time aug')
+                        '(sets the evaluator output_dir, as in MMSeg; seed PNGs in stage 1)')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='directory where painted images will be saved; if '
+                        'specified, they are saved in work_dir/timestamp/show_dir')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
     return parse_with_local_rank(parser, argv)
 
@@ -28,20 +38,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
-    if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
-    if args.show_dir is not None:
-        hooks = cfg.default_hooks
-        if 'visualization' not in hooks:
-            raise KeyError('--show-dir needs default_hooks.visualization in the config')
-        hooks.visualization.update(draw=True, interval=1)
-        cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, args.show_dir)
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-    build_runner(cfg).test()
+    configure_test(cfg, out=args.out, show=args.show, wait_time=args.wait_time,
+                   show_dir=args.show_dir, tta=args.tta)
+    return build_runner(cfg).test()
 
 
 if __name__ == '__main__':

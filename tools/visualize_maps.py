@@ -8,12 +8,13 @@ import argparse
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
+    SPLIT_KEYS,
     add_common_args,
     close_process_group,
     load_config,
     parse_with_local_rank,
+    visualize_maps,
 )
-from mmseg_mctformer.engine import SPLIT_KEYS, visualize_maps
 
 
 def parse_args(argv=None):

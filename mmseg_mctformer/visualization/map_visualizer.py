@@ -9,6 +9,8 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
+from ..models.utils.seed import kept_class_mask, seed_labels
+
 
 @VISUALIZERS.register_module()
 class LocalizationMapVisualizer(SegLocalVisualizer):
@@ -51,10 +53,13 @@ class LocalizationMapVisualizer(SegLocalVisualizer):
 
         Args:
             image (np.ndarray): RGB image (H, W, 3), uint8, at the original size.
-            data_sample (SegDataSample): Prediction with ``seg_logits`` (C + 1, H, W) and
-                ``pred_sem_seg``; ``gt_sem_seg`` is drawn when present.
-            max_maps (int, optional): Draw at most this many class maps (highest peaks first).
-                Default: None (all kept classes).
+            data_sample (SegDataSample): Prediction of ``MCTformer.predict``: ``seg_logits``
+                (C + 1, H, W; the maps are channels 1..C), ``kept_classes`` (C,) (all classes
+                when absent) and ``pred_sem_seg`` (else made from ``bg_threshold`` by
+                :func:`~mmseg_mctformer.models.utils.seed_labels`); ``gt_sem_seg`` is drawn when
+                present.
+            max_maps (int, optional): Draw at most this many maps of kept classes (highest peaks
+                first). Default: None (all kept classes).
 
         Returns:
             np.ndarray: RGB strip (H, W * num_panels, 3), uint8.
@@ -70,13 +75,16 @@ class LocalizationMapVisualizer(SegLocalVisualizer):
             raise ValueError(f'LocalizationMapVisualizer.draw_maps: maps of size '
                              f'{tuple(maps.shape[1:])} do not match the image {image.shape[:2]}')
         panels = [image]
-        seed = data_sample.pred_sem_seg if 'pred_sem_seg' in data_sample else PixelData(
-            data=data_sample.seg_logits.data.argmax(0, keepdim=True))
+        keep = kept_class_mask(data_sample.get('kept_classes'), maps.shape[0]).cpu()
+        if 'pred_sem_seg' in data_sample:
+            seed = data_sample.pred_sem_seg
+        else:
+            seed = PixelData(data=seed_labels(maps, float(data_sample.bg_threshold), keep)[None])
         panels.append(self._draw_sem_seg(image, seed, classes, palette))
         if 'gt_sem_seg' in data_sample:
             panels.append(self._draw_sem_seg(image, data_sample.gt_sem_seg, classes, palette))
         peaks = maps.flatten(1).max(1).values
-        kept = [int(c) for c in peaks.argsort(descending=True) if peaks[c] > 0]
+        kept = [int(c) for c in peaks.argsort(descending=True) if keep[c]]
         for c in kept[:max_maps]:
             panels.append(self._heatmap(image, maps[c], str(classes[c + 1])))
         strip = np.concatenate(panels, axis=1)

@@ -47,3 +47,25 @@ def test_close_process_group_shuts_down_the_group(tmp_path):
     assert dist.is_initialized()
     close_process_group()
     assert not dist.is_initialized()
+
+
+def test_cfg_options_dicts_from_the_command_line():
+    # the README's TensorBoard line, parsed as the tools parse it
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args([
+        '--cfg-options', "visualizer.vis_backends=[dict(type='LocalVisBackend'),"
+        "dict(type='TensorboardVisBackend')]", "x={'a': 1}", 'y=dict(b', 'z=[1,2]'])
+    cfg = load_config(DEMO, args.cfg_options)
+    assert [b['type'] for b in cfg.visualizer.vis_backends] == [
+        'LocalVisBackend', 'TensorboardVisBackend']
+    assert cfg.x == {'a': 1} and cfg.y == 'dict(b' and cfg.z == [1, 2]
+
+
+def test_pseudo_label_dir_from_cfg_options():
+    cfg = load_config('tests/data/tiny_deeplab_demo.py', {'pseudo_label_dir': '/x/pl'})
+    assert cfg.train_dataloader.dataset.data_prefix.seg_map_path == '/x/pl'
+    assert cfg.pseudo_label_dir == '/x/pl'

@@ -1,42 +1,49 @@
+import errno
 import json
 import os
 import os.path as osp
 import socket
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from PIL import Image
 
-from mmseg_mctformer.engine import (
-    PseudoLabelHook,
-    default_palette,
-    is_valid_label_png,
-    save_label_png,
-)
-from mmseg_mctformer.engine.hooks import pseudo_label_hook as hook_module
+from mmseg_mctformer.engine import PseudoLabelHook
+from mmseg_mctformer.evaluation import PseudoLabelMetric
+from mmseg_mctformer.evaluation.metrics import default_palette, is_valid_label_png, save_label_png
+from mmseg_mctformer.evaluation.metrics import pseudo_label_metric as metric_module
 
 CLASSES = ('background', 'a', 'b')
 PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
 NUM_IMAGES = 5
+RECORD = 'pseudo_label_info.json'
 
 
 def _size(i):
     return 6 + i, 4  # (width, height)
 
 
+def _masks(out_dir):
+    """The mask files of a pseudo-label folder (its settings record left out)."""
+    return sorted(n for n in os.listdir(out_dir) if n != RECORD)
+
+
 class FakeDataset(torch.utils.data.Dataset):
     """Images img_i.jpg of size (6 + i) x 4 with image label class i % 2."""
 
-    def __init__(self, img_dir):
+    def __init__(self, img_dir, ids=None):
         self.metainfo = dict(classes=CLASSES, palette=PALETTE)
+        self.img_dir = img_dir
+        self.ids = list(range(NUM_IMAGES)) if ids is None else list(ids)
         self.infos = []
-        for i in range(NUM_IMAGES):
+        for i in self.ids:
             path = osp.join(img_dir, f'img_{i}.jpg')
             if not osp.exists(path):
                 Image.new('RGB', _size(i), (i * 40, 0, 0)).save(path)
@@ -48,17 +55,21 @@ class FakeDataset(torch.utils.data.Dataset):
     def get_data_info(self, idx):
         return dict(self.infos[idx])
 
+    def get_subset(self, indices):
+        return FakeDataset(self.img_dir, [self.ids[i] for i in indices])
+
     def __getitem__(self, idx):
-        w, h = _size(idx)
+        i = self.ids[idx]
+        w, h = _size(i)
         sample = SegDataSample(metainfo=dict(img_path=self.infos[idx]['img_path'],
                                              ori_shape=(h, w)))
         labels = torch.zeros(2, dtype=torch.long)
-        labels[idx % 2] = 1
+        labels[i % 2] = 1
         sample.set_data(dict(gt_class_labels=labels))
-        return dict(inputs=torch.full((3, h, w), float(idx)), data_samples=sample)
+        return dict(inputs=torch.full((3, h, w), float(i)), data_samples=sample)
 
 
-class FakeModel(torch.nn.Module):
+class FakeModel(BaseModel):
     """Map of class i % 2: 0.8 on the left half, 0.2 on the right; background score 0.5."""
 
     def __init__(self, fail_at_batch=None, record=None):
@@ -67,11 +78,9 @@ class FakeModel(torch.nn.Module):
         self.record = record
         self.seen = []
         self.batches = 0
-        self.eval_calls = 0
 
-    def eval(self):
-        self.eval_calls += 1
-        return super().eval()
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError
 
     def test_step(self, data):
         assert not self.training and not torch.is_grad_enabled()
@@ -90,6 +99,8 @@ class FakeModel(torch.nn.Module):
             out = SegDataSample(metainfo=sample.metainfo)
             out.seg_logits = PixelData(data=logits)
             out.pred_sem_seg = PixelData(data=logits.argmax(0, keepdim=True))
+            out.kept_classes = sample.gt_class_labels > 0
+            out.bg_threshold = 0.5
             outs.append(out)
         if self.record is not None:
             with open(self.record, 'a') as f:
@@ -106,14 +117,20 @@ def _expected(i, bg_threshold=0.5):
     return label
 
 
+def _runner(tmp_path, model):
+    runner = Runner(model=model, work_dir=str(tmp_path / 'work'), default_scope='mmseg',
+                    log_level='WARNING', default_hooks=dict(checkpoint=None))
+    runner.call_hook('before_run')  # the hook runs inside a run (after_train)
+    return runner
+
+
 def _setup(tmp_path, model=None, **kwargs):
     img_dir = tmp_path / 'imgs'
     img_dir.mkdir(exist_ok=True)
     hook = PseudoLabelHook(
         dataloader=dict(dataset=FakeDataset(str(img_dir)), batch_size=2, num_workers=0),
         **kwargs)
-    runner = SimpleNamespace(model=model or FakeModel(), work_dir=str(tmp_path / 'work'))
-    return hook, runner
+    return hook, _runner(tmp_path, model or FakeModel())
 
 
 def _stats(out_dir):
@@ -127,7 +144,7 @@ def test_generate_writes_palette_pngs(tmp_path):
     res = hook.generate(runner)
     out_dir = str(tmp_path / 'work' / 'pseudo_labels')
     assert res == dict(out_dir=out_dir, written=NUM_IMAGES, skipped=0)
-    assert sorted(os.listdir(out_dir)) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+    assert _masks(out_dir) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
     for i in range(NUM_IMAGES):
         with Image.open(osp.join(out_dir, f'img_{i}.png')) as im:
             assert im.mode == 'P' and im.size == _size(i)
@@ -160,7 +177,7 @@ def test_interrupted_run_resumes_without_rewriting(tmp_path):
     with pytest.raises(RuntimeError, match='interrupted'):
         hook.generate(runner)
     out_dir = str(tmp_path / 'work' / 'pseudo_labels')
-    assert sorted(os.listdir(out_dir)) == ['img_0.png', 'img_1.png']
+    assert _masks(out_dir) == ['img_0.png', 'img_1.png']
     before = _stats(out_dir)
     runner.model = FakeModel()
     res = hook.generate(runner)
@@ -168,7 +185,7 @@ def test_interrupted_run_resumes_without_rewriting(tmp_path):
     assert sorted(runner.model.seen) == [2, 3, 4]
     after = _stats(out_dir)
     assert {n: after[n] for n in before} == before  # same inode and mtime: not rewritten
-    assert len(after) == NUM_IMAGES
+    assert len(after) == NUM_IMAGES + 1  # and the record
 
 
 def test_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
@@ -186,7 +203,86 @@ def test_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match='disk full'):
         hook.generate(runner)
     out_dir = str(tmp_path / 'work' / 'pseudo_labels')
-    assert sorted(os.listdir(out_dir)) == ['img_0.png', 'img_1.png']  # no img_2, no temp file
+    assert _masks(out_dir) == ['img_0.png', 'img_1.png']  # no img_2, no temp file
+
+
+def test_disk_full_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    hook, runner = _setup(tmp_path)
+
+    def no_space(self, fp, *args, **kwargs):
+        with open(fp, 'wb') as f:
+            f.write(b'partial')
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(Image.Image, 'save', no_space)
+    with pytest.raises(OSError) as info:
+        hook.generate(runner)
+    out_dir = tmp_path / 'work' / 'pseudo_labels'
+    assert info.value.errno == errno.ENOSPC
+    assert f'cannot write {out_dir / "img_0.png"}: No space left on device' in str(info.value)
+    assert _masks(out_dir) == []  # no PNG, no temporary file
+
+
+def test_settings_record_refuses_or_regenerates(tmp_path):
+    hook, runner = _setup(tmp_path, bg_threshold=0.5)
+    hook.generate(runner)
+    out_dir = tmp_path / 'work' / 'pseudo_labels'
+    record = json.loads((out_dir / RECORD).read_text())
+    assert record['bg_threshold'] == 0.5 and record['crf'] is None
+    assert 'at the end of training' in record['checkpoint']
+    # other settings: refused, nothing written
+    hook.bg_threshold = 0.1
+    with pytest.raises(ValueError, match=r'other settings \(bg_threshold: 0.5 -> 0.1\).*'
+                       'overwrite=True'):
+        hook.generate(runner)
+    np.testing.assert_array_equal(np.array(Image.open(out_dir / 'img_0.png')), _expected(0))
+    # overwrite: the old masks are deleted and regenerated with the new settings
+    hook.overwrite = True
+    runner.model = FakeModel()
+    assert hook.generate(runner)['written'] == NUM_IMAGES
+    np.testing.assert_array_equal(np.array(Image.open(out_dir / 'img_0.png')),
+                                  _expected(0, bg_threshold=0.1))
+    assert json.loads((out_dir / RECORD).read_text())['bg_threshold'] == 0.1
+    # a folder of masks without a record is not trusted either
+    os.remove(out_dir / RECORD)
+    hook.overwrite = False
+    with pytest.raises(ValueError, match='holds 5 masks but no record'):
+        hook.generate(runner)
+
+
+def test_hook_from_custom_hooks_after_training(tmp_path):
+    (tmp_path / 'imgs').mkdir()
+    loader = dict(dataset=FakeDataset(str(tmp_path / 'imgs')), batch_size=2, num_workers=0)
+    runner = Runner(model=FakeModel(), work_dir=str(tmp_path / 'work'), default_scope='mmseg',
+                    log_level='WARNING',
+                    custom_hooks=[dict(type='PseudoLabelHook', dataloader=loader,
+                                       out_dir='{work_dir}/seeds')])
+    runner.call_hook('before_run')
+    runner.call_hook('after_train')
+    assert _masks(tmp_path / 'work' / 'seeds') == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+
+
+def test_metric_writes_from_predictions(tmp_path):
+    metric = PseudoLabelMetric(output_dir=str(tmp_path), bg_threshold=0.1)
+    metric.dataset_meta = dict(classes=CLASSES)  # no palette: MMSeg's VOC palette
+    maps = torch.zeros(3, 2, 3)  # seg_logits: channel 0 is not read back
+    maps[0] = 0.7
+    maps[1] = 0.95  # class a is not kept: it never wins
+    maps[2, :, 1:] = 0.9
+    sample = dict(img_path='x/a.jpg', ori_shape=(2, 3), seg_logits=dict(data=maps),
+                  kept_classes=torch.tensor([False, True]), bg_threshold=0.45)
+    metric.process({}, [sample])
+    with Image.open(tmp_path / 'a.png') as im:
+        assert im.getpalette()[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
+        np.testing.assert_array_equal(np.array(im), [[0, 2, 2], [0, 2, 2]])
+    assert metric.compute_metrics(metric.results) == dict(written=1)
+    with pytest.raises(ValueError, match=r'in \[0, 1\]'):
+        PseudoLabelMetric(output_dir=str(tmp_path), bg_threshold=1.5)
+    del sample['bg_threshold']
+    metric = PseudoLabelMetric(output_dir=str(tmp_path))
+    metric.dataset_meta = dict(classes=CLASSES)
+    with pytest.raises(KeyError, match='x/a.jpg has no bg_threshold'):
+        metric.process({}, [sample])
 
 
 def test_corrupt_existing_pngs_are_regenerated(tmp_path):
@@ -202,7 +298,7 @@ def test_corrupt_existing_pngs_are_regenerated(tmp_path):
     res = hook.generate(runner)
     assert res == dict(out_dir=str(out_dir), written=3, skipped=2)
     assert sorted(runner.model.seen) == [1, 2, 3]
-    assert sorted(os.listdir(out_dir)) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+    assert _masks(out_dir) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
     for i in range(NUM_IMAGES):
         np.testing.assert_array_equal(np.array(Image.open(out_dir / f'img_{i}.png')),
                                       _expected(i))
@@ -214,13 +310,13 @@ def test_after_train_switch(tmp_path):
     assert runner.model.seen == []
     hook, runner = _setup(tmp_path, out_dir=str(tmp_path / 'pl'))
     hook.after_train(runner)
-    assert len(os.listdir(tmp_path / 'pl')) == NUM_IMAGES
+    assert len(_masks(tmp_path / 'pl')) == NUM_IMAGES
 
 
 def test_crf_requested_but_missing_is_skipped_with_message(tmp_path, monkeypatch):
     messages = []
-    monkeypatch.setattr(hook_module, 'crf_available', lambda: False)
-    monkeypatch.setattr(hook_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(metric_module, 'crf_available', lambda: False)
+    monkeypatch.setattr(metric_module, 'print_log', lambda msg, **kw: messages.append(msg))
     hook, runner = _setup(tmp_path, crf=dict())
     hook.generate(runner)
     assert any('pydensecrf' in m and 'skipped' in m for m in messages)
@@ -270,4 +366,4 @@ def test_two_process_generation_covers_every_image_once(tmp_path):
     assert [json.loads((tmp_path / f'res_{r}.json').read_text())['written'] for r in (0, 1)] \
         == [3, 2]
     out_dir = tmp_path / 'work' / 'pseudo_labels'
-    assert sorted(os.listdir(out_dir)) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+    assert _masks(out_dir) == [f'img_{i}.png' for i in range(NUM_IMAGES)]

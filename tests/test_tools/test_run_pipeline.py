@@ -1,4 +1,5 @@
 """tools/run_pipeline.py: every stage on a tiny model, the results table, and resuming."""
+import glob
 import json
 import os.path as osp
 
@@ -40,6 +41,13 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     assert rows['seed_mIoU']['paper_voc'] == 68.8
     assert rows['seg_gt_mIoU']['ours'] == state['segmentation_gt']['mIoU']
     assert '| seed mIoU' in result.stdout
+    # every stage logs into its own vis_data (one visualizer per runner)
+    for stage, loss in (('stage1', 'loss_cct'), ('segmentation', 'decode.loss_ce'),
+                        ('segmentation_gt', 'decode.loss_ce')):
+        files = glob.glob(osp.join(work_dir, stage, '*', 'vis_data', 'scalars.json'))
+        assert files and all(loss in open(f).read() for f in files), stage
+    assert not any('decode.loss_ce' in open(f).read() for f in glob.glob(
+        osp.join(work_dir, 'stage1', '*', 'vis_data', '*')) if osp.isfile(f))
 
     # a rerun skips every finished stage
     again = run_tool(args)

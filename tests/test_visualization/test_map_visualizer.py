@@ -14,6 +14,7 @@ def _sample(gt=False):
     s = SegDataSample()
     s.seg_logits = PixelData(data=maps)
     s.pred_sem_seg = PixelData(data=maps.argmax(0, keepdim=True))
+    s.kept_classes = torch.tensor([False, True])
     if gt:
         s.gt_sem_seg = PixelData(data=torch.ones(1, 10, 12, dtype=torch.long))
     return s

@@ -4,7 +4,7 @@ _base_ = ['./voc12aug_wsss.py']
 dataset_type = 'DemoWSSSDataset'
 data_root = 'data/demo'
 crop_size = 112
-_train_pipeline = [
+train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, crop_ratio_range=(0.5, 1.0),
          interpolation='bicubic', backend='pillow'),
@@ -12,22 +12,22 @@ _train_pipeline = [
     dict(type='mmpretrain.ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4),
     dict(type='PackWSSSInputs'),
 ]
-_test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+test_pipeline = [  # as VOC's: usable by mmseg.apis.inference_model and MMSegInferencer
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs'),
+    dict(type='PackWSSSInputs', allow_missing_labels=True),
 ]
 _prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 train_dataloader = dict(
     batch_size=32, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=_train_pipeline))
+                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/val.txt', pipeline=_test_pipeline))
+                 ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 pseudo_label_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=_test_pipeline))
+                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))

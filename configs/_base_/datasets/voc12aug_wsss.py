@@ -22,57 +22,44 @@ train_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 # PackWSSSInputs takes the class count from the dataset
-# maps are computed at the original image size (the model resizes per scale itself)
+# maps are computed at the original image size (the model resizes per scale itself). MMSeg's own
+# LoadImageFromFile, and labels optional at test time, so that mmseg.apis.inference_model and
+# MMSegInferencer can run this pipeline on unlabelled images (the model then keeps the classes
+# whose score exceeds test_cfg.score_thr); the WSSS datasets always give labels.
 test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs'),
+    dict(type='PackWSSSInputs', allow_missing_labels=True),
 ]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/train_aug.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        pipeline=train_pipeline))
-# seeds are measured on VOC train (1,464 images with masks), as the paper's seed mIoU
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/train.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        pipeline=test_pipeline))
+# one dataset definition; the four loaders differ in split, pipeline and loader settings
+test_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    ann_file='ImageSets/Segmentation/val.txt',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+    pipeline=test_pipeline)
 test_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/val.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        pipeline=test_pipeline))
+    dataset=test_dataset)
+train_dataloader = dict(
+    test_dataloader,
+    batch_size=64,
+    num_workers=8,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(test_dataset, ann_file='ImageSets/Segmentation/train_aug.txt',
+                 pipeline=train_pipeline))
+# seeds are measured on VOC train (1,464 images with masks), as the paper's seed mIoU
+val_dataloader = dict(
+    test_dataloader, dataset=dict(test_dataset, ann_file='ImageSets/Segmentation/train.txt'))
 # the split the PseudoLabelHook / tools/make_pseudo_labels.py label for the DeepLab stage
 pseudo_label_dataloader = dict(
     batch_size=1,
     num_workers=4,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='ImageSets/Segmentation/train_aug.txt',
-        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        pipeline=test_pipeline))
+    dataset=dict(test_dataset, ann_file='ImageSets/Segmentation/train_aug.txt'))
 val_evaluator = [
     dict(type='MultiLabelMAPMetric'),
     dict(type='SeedMetric'),

@@ -1,13 +1,8 @@
 from .pseudo_label_hook import (
     PseudoLabelHook,
-    default_palette,
-    image_size,
-    is_valid_label_png,
-    predict_indices,
-    save_label_png,
+    prepare_pseudo_label_dir,
+    pseudo_label_loop,
+    subset_dataset,
 )
 
-__all__ = [
-    'PseudoLabelHook', 'default_palette', 'image_size', 'is_valid_label_png', 'predict_indices',
-    'save_label_png'
-]
+__all__ = ['PseudoLabelHook', 'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset']

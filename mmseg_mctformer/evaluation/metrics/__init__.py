@@ -1,4 +1,13 @@
 from .multilabel_map import MultiLabelMAPMetric
+from .pseudo_label_metric import (
+    PseudoLabelMetric,
+    check_pseudo_label_dir,
+    default_palette,
+    image_size,
+    is_valid_label_png,
+    pending_indices,
+    save_label_png,
+)
 from .seed_metric import (
     DEFAULT_THRESHOLDS,
     SeedMetric,
@@ -8,6 +17,8 @@ from .seed_metric import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'SeedMetric',
+    'check_pseudo_label_dir', 'default_palette', 'image_size', 'is_valid_label_png',
+    'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'
 ]

@@ -17,6 +17,8 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
+from ...models.utils.seed import seed_labels
+
 #: Default sweep: 0.00, 0.05, ..., 0.95.
 DEFAULT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 #: The sweep of the authors' evaluation script (``evaluation.py --curve``): 0.00, 0.01, ..., 0.59.
@@ -28,13 +30,12 @@ def threshold_seg_logits(seg_logits: torch.Tensor,
                          thresholds: Sequence[float]) -> torch.Tensor:
     """Seed masks of one image for several background thresholds at once.
 
-    Equivalent to ``argmax(cat([full(t), seg_logits[1:]]))`` for every ``t``: channel 0 of
-    ``seg_logits`` is replaced by the threshold, and ties go to the background (the first channel),
-    as ``torch.argmax`` does.
+    :func:`~mmseg_mctformer.models.utils.seed_labels` of ``seg_logits[1:]`` (every class kept):
+    channel 0 of ``seg_logits`` is ignored, ties go to the background.
 
     Args:
-        seg_logits (torch.Tensor): Maps of shape (C + 1, H, W); channel 0 (the threshold the model
-            used) is ignored, channels 1..C are the class maps.
+        seg_logits (torch.Tensor): Maps of shape (C + 1, H, W); channel 0 is ignored, channels
+            1..C are the class maps.
         thresholds (Sequence[float]): T background thresholds.
 
     Returns:
@@ -43,10 +44,7 @@ def threshold_seg_logits(seg_logits: torch.Tensor,
     if seg_logits.dim() != 3 or seg_logits.shape[0] < 2:
         raise ValueError('seg_logits must have shape (C + 1, H, W) with C >= 1, got '
                          f'{tuple(seg_logits.shape)}')
-    fg_score, fg_label = seg_logits[1:].max(dim=0)  # (H, W) each
-    thr = torch.as_tensor(list(thresholds), dtype=fg_score.dtype, device=fg_score.device)
-    is_fg = fg_score.unsqueeze(0) > thr.view(-1, 1, 1)  # (T, H, W)
-    return torch.where(is_fg, fg_label.unsqueeze(0) + 1, torch.zeros_like(fg_label).unsqueeze(0))
+    return seed_labels(seg_logits[1:], list(thresholds))
 
 
 def stacked_intersect_and_union(pred_labels: torch.Tensor, label: torch.Tensor,
@@ -145,7 +143,8 @@ class SeedMetric(BaseMetric):
         Args:
             data_batch (dict): A batch from the dataloader (unused).
             data_samples (Sequence[dict]): Model outputs as dicts, each with ``seg_logits`` (data
-                (C + 1, H, W)) and ``gt_sem_seg`` (data (1, H, W)).
+                (C + 1, H, W), channel 0 unused), ``gt_sem_seg`` (data (1, H, W)) and, from
+                ``MCTformer.predict``, ``kept_classes`` (C,) (all classes when absent).
         """
         num_classes = len(self.dataset_meta['classes'])
         for data_sample in data_samples:
@@ -159,7 +158,7 @@ class SeedMetric(BaseMetric):
                                  f'expected {num_classes} (len(dataset_meta["classes"]), '
                                  'background included)')
             label = data_sample['gt_sem_seg']['data'].squeeze(0).to(logits.device)
-            preds = threshold_seg_logits(logits, self.thresholds)
+            preds = seed_labels(logits[1:], self.thresholds, data_sample.get('kept_classes'))
             areas = stacked_intersect_and_union(preds, label, num_classes, self.ignore_index)
             self.results.append(tuple(a.numpy().astype(np.int64) for a in areas))
 

@@ -1,7 +1,7 @@
 """MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
 import math
 import warnings
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,7 @@ from ..utils.localization import (
     localization_maps,
     minmax_normalise,
 )
+from ..utils.seed import seed_labels, seed_scores
 
 DEFAULT_TEST_CFG = dict(
     scales=(1.0, 0.5, 1.5, 2.0),
@@ -78,8 +79,10 @@ class MCTformer(BaseSegmentor):
 
     Outputs (``docs/conventions.md``): ``seg_logits`` (C + 1, H, W) at ``ori_shape`` with channel
     0 = ``bg_threshold`` and channels 1..C the maps in [0, 1] (0 for classes not kept),
-    ``pred_sem_seg`` (1, H, W) = argmax, ``pred_class_scores`` (C,) = sigmoid of the class-token
-    scores (PatchCAM scores without ``cls_head``), averaged over the scales and flips.
+    ``pred_sem_seg`` (1, H, W) = the seed (:func:`~mmseg_mctformer.models.utils.seed_labels`,
+    equal to the argmax of ``seg_logits``), ``kept_classes`` (C,) bool and ``bg_threshold``
+    (float), stored once for every consumer, ``pred_class_scores`` (C,) = sigmoid of the
+    class-token scores (PatchCAM scores without ``cls_head``), averaged over the scales and flips.
 
     Args:
         backbone (dict): Config of the multi-class-token ViT (``MultiClassTokenViT``).
@@ -90,6 +93,9 @@ class MCTformer(BaseSegmentor):
         test_cfg (dict, optional): See above. Default: None.
         data_preprocessor (dict, optional): e.g. ``SegDataPreProcessor``. Default: None.
         init_cfg (dict, optional): Initialisation config. Default: None.
+        pretrained (str, optional): Backbone checkpoint, as ``EncoderDecoder.pretrained`` (sets
+            the backbone's ``Pretrained`` init_cfg); ``mmseg.apis.init_model`` passes None.
+            Default: None.
     """
 
     def __init__(self,
@@ -100,10 +106,13 @@ class MCTformer(BaseSegmentor):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None):
+                 init_cfg: OptMultiConfig = None,
+                 pretrained: Optional[str] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if cls_head is None and cam_head is None:
             raise ValueError('MCTformer: at least one of cls_head and cam_head must be given')
+        if pretrained is not None:  # mmseg's EncoderDecoder convention (init_model sets None)
+            backbone = dict(backbone, init_cfg=dict(type='Pretrained', checkpoint=pretrained))
         self.backbone = MODELS.build(backbone)
         self.cls_head = MODELS.build(cls_head) if cls_head is not None else None
         self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
@@ -308,7 +317,10 @@ class MCTformer(BaseSegmentor):
 
         Returns:
             list[SegDataSample]: Samples with ``seg_logits``, ``pred_sem_seg`` and
-            ``pred_class_scores`` at ``ori_shape``.
+            ``pred_class_scores`` at ``ori_shape``, ``kept_classes`` (bool (C,), the classes whose
+            maps were kept) and ``bg_threshold`` (float). Consumers re-threshold the maps
+            (``seg_logits[1:]``) with :func:`~mmseg_mctformer.models.utils.seed_labels` and these
+            two fields; they never read the threshold back out of channel 0.
         """
         if data_samples is None:
             shape = tuple(inputs.shape[-2:])
@@ -325,11 +337,12 @@ class MCTformer(BaseSegmentor):
             if meta.get('flip', False):
                 dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
                 maps = maps.flip(dim)
-            bg = maps.new_full((1, *maps.shape[-2:]), float(self.test_cfg['bg_threshold']))
-            seg_logits = torch.cat([bg, maps])
+            thr = float(self.test_cfg['bg_threshold'])
             sample.set_data({
-                'seg_logits': PixelData(data=seg_logits),
-                'pred_sem_seg': PixelData(data=seg_logits.argmax(0, keepdim=True)),
+                'seg_logits': PixelData(data=seed_scores(maps, thr)),
+                'pred_sem_seg': PixelData(data=seed_labels(maps, thr, keep)[None]),
+                'kept_classes': keep,
+                'bg_threshold': thr,
             })
             sample.pred_class_scores = probs
         return data_samples
@@ -342,10 +355,10 @@ class MCTformer(BaseSegmentor):
         """
         maps = self._forward_maps(inputs)['maps']
         maps = minmax_normalise(
-            F.interpolate(maps, inputs.shape[-2:], mode='bilinear', align_corners=False))
-        bg = maps.new_full((maps.shape[0], 1, *maps.shape[-2:]),
-                           float(self.test_cfg['bg_threshold']))
-        return torch.cat([bg, maps], dim=1)
+            F.interpolate(maps, inputs.shape[-2:], mode='bilinear', align_corners=False),
+            self.test_cfg['minmax_eps'])
+        thr = float(self.test_cfg['bg_threshold'])
+        return torch.stack([seed_scores(m, thr) for m in maps])
 
 
 def _multilabel_accuracy(scores: Tensor, labels: Tensor) -> Tensor:

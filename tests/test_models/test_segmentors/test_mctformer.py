@@ -159,6 +159,9 @@ def test_predict_batch_with_padding_and_ori_shape():
                 assert torch.all(logits[c + 1] == 0)
         assert sample.pred_class_scores.shape == (C,)
         assert torch.all((sample.pred_class_scores > 0) & (sample.pred_class_scores < 1))
+        # the kept classes and the threshold are stored once, for every consumer
+        assert sample.kept_classes.tolist() == [bool(v) for v in labels]
+        assert sample.bg_threshold == 0.45
     # the padding of image 1 does not change its result
     torch.testing.assert_close(out[1].seg_logits.data, alone.seg_logits.data)
     torch.testing.assert_close(out[1].pred_class_scores, alone.pred_class_scores)
@@ -208,6 +211,16 @@ def test_predicted_classes_when_labels_not_used():
         out = model.predict(torch.randn(1, 3, 16, 16), [_sample(None, (16, 16))])[0]
     assert torch.all(out.seg_logits.data[1:] == 0)
     assert torch.all(out.pred_sem_seg.data == 0)
+    assert not out.kept_classes.any()
+
+
+def test_pretrained_argument_as_encoder_decoder(tmp_path):
+    # mmseg.apis.init_model passes pretrained=None; a path becomes the backbone's init_cfg
+    assert _build(pretrained=None).backbone.init_cfg is None
+    cfg = copy.deepcopy(MCTFORMER_PLUS)
+    cfg['pretrained'] = str(tmp_path / 'w.pth')
+    model = MODELS.build(cfg)
+    assert model.backbone.init_cfg == dict(type='Pretrained', checkpoint=str(tmp_path / 'w.pth'))
 
 
 @pytest.mark.parametrize('map_type', ['mct', 'mct_affinity', 'patchcam', 'patchcam_affinity',

@@ -11,12 +11,16 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import mmcv
+import torch
 from mmengine.config import Config
 from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+from mmseg.apis import init_model
 
-from ..apis.config_utils import build_runner
+from ..engine.hooks.pseudo_label_hook import PseudoLabelHook, pseudo_label_loop
 from ..evaluation.mask_dir import evaluate_mask_dir
-from .hooks.pseudo_label_hook import PseudoLabelHook, default_palette, predict_indices
+from ..evaluation.metrics.pseudo_label_metric import default_palette
+from .config_utils import build_runner
 
 #: ``--split`` values: the config key of each one's dataloader.
 SPLIT_KEYS = {
@@ -62,37 +66,51 @@ def split_dataloader(cfg: Config, split: Optional[str] = None) -> dict:
     return template
 
 
-def load_model_runner(cfg: Config, checkpoint: str):
-    """Build the runner of ``cfg`` and load ``checkpoint`` into its model."""
-    cfg = copy.deepcopy(cfg)
-    cfg.load_from = checkpoint
-    cfg.resume = False
-    runner = build_runner(cfg)
-    runner.load_or_resume()
-    return runner
-
-
 def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = None,
                        split: Optional[str] = None, bg_threshold: Optional[float] = None,
-                       save_logits: bool = False, crf: Optional[dict] = None) -> dict:
-    """Write the seed PNGs of a split with :class:`PseudoLabelHook` (see its docstring).
+                       save_logits: bool = False, crf: Optional[dict] = None,
+                       overwrite: bool = False) -> dict:
+    """Write the seed PNGs of a split through ``Runner.test()``.
+
+    The runner's test loop runs over the images whose mask is missing, with
+    :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` as evaluator (the writer, as
+    ``IoUMetric(format_only=True)``); see :class:`~mmseg_mctformer.engine.PseudoLabelHook` for
+    resuming, the settings record of the folder and distributed runs.
 
     Args:
         cfg (Config): The experiment config (``launcher`` set for distributed runs).
         checkpoint (str): Model checkpoint.
         out_dir (str, optional): Output folder. Default: None (``{work_dir}/pseudo_labels``).
         split (str, optional): See :func:`split_dataloader`. Default: None.
-        bg_threshold (float, optional): Background score; None keeps the model's
+        bg_threshold (float, optional): Background threshold; None keeps the model's
             ``test_cfg.bg_threshold``. Default: None.
         save_logits (bool): Also save the maps as ``.npz``. Default: False.
         crf (dict, optional): Dense-CRF settings (None: no CRF). Default: None.
+        overwrite (bool): Regenerate a folder made with other settings instead of refusing.
+            Default: False.
 
     Returns:
-        dict: ``out_dir``, ``written`` and ``skipped`` (this rank).
+        dict: ``out_dir``, ``written`` (this rank) and ``skipped``.
     """
-    hook = PseudoLabelHook(dataloader=split_dataloader(cfg, split), out_dir=out_dir,
-                           bg_threshold=bg_threshold, save_logits=save_logits, crf=crf)
-    return hook.generate(load_model_runner(cfg, checkpoint))
+    cfg = copy.deepcopy(cfg)
+    loader = split_dataloader(cfg, split)
+    hook = PseudoLabelHook(dataloader=loader, out_dir=out_dir, bg_threshold=bg_threshold,
+                           after_train=False, save_logits=save_logits, crf=crf,
+                           overwrite=overwrite, checkpoint=checkpoint)
+    cfg.test_dataloader = loader
+    cfg.test_evaluator = dict(type='PseudoLabelMetric', output_dir='unused')
+    cfg.test_cfg = dict(type='TestLoop')
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    runner = build_runner(cfg)
+    out_dir, dataset, todo = hook.prepare(runner)
+    result = hook._summary(out_dir, dataset, todo)
+    if todo:
+        # the runner's test loop, over the pending images, with the writer as evaluator
+        runner._test_loop = pseudo_label_loop(runner, dict(loader, dataset=dataset), todo,
+                                              hook.metric_cfg(out_dir))
+        runner.test()
+    return result
 
 
 def evaluate_seeds(cfg: Config, checkpoint: str, split: Optional[str] = None,
@@ -156,21 +174,46 @@ def visualize_maps(cfg: Config, checkpoint: str, out_dir: str, num: int = 8,
         list[str]: The written files.
     """
     from ..visualization import LocalizationMapVisualizer
-    runner = load_model_runner(cfg, checkpoint)
     if not is_main_process():
         return []
-    hook = PseudoLabelHook(dataloader=split_dataloader(cfg, split), after_train=False)
+    device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
+    model = init_model(copy.deepcopy(cfg), checkpoint, device=device)
+    loader = split_dataloader(cfg, split)
+    hook = PseudoLabelHook(dataloader=loader, after_train=False)
     dataset = hook.build_dataset()
     classes = list(dataset.metainfo['classes'])
     vis = LocalizationMapVisualizer.get_instance(
-        f'localization_maps_{id(runner)}', classes=classes,
+        f'localization_maps_{id(model)}', classes=classes,
         palette=dataset.metainfo.get('palette') or default_palette(len(classes)))
     files = []
     indices = range(min(num, len(dataset)))
-    for sample in predict_indices(runner.model, hook.dataloader_cfg, dataset, indices):
+    for sample in predict_indices(model, loader, dataset, indices):
         img_path = sample.metainfo['img_path']
         out_file = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.jpg')
         vis.add_maps(img_path, mmcv.imread(img_path, channel_order='rgb'), sample,
                      out_file=out_file, max_maps=max_maps)
         files.append(out_file)
     return files
+
+
+def predict_indices(model, dataloader_cfg: dict, dataset, indices: Sequence[int]):
+    """Yield the predictions (SegDataSample) of ``dataset[i]`` for ``i`` in ``indices``.
+
+    The dataloader is built by :meth:`mmengine.runner.Runner.build_dataloader` from
+    ``dataloader_cfg`` with its dataset replaced by ``dataset`` and its sampler by ``indices``.
+    The model runs ``test_step`` in eval mode without gradients; its mode is restored afterwards.
+    """
+    loader_cfg = copy.copy(dict(dataloader_cfg))
+    loader_cfg.update(dataset=dataset, sampler=list(indices))
+    loader_cfg.pop('batch_sampler', None)
+    if not loader_cfg.get('num_workers'):
+        loader_cfg.pop('persistent_workers', None)
+    loader = Runner.build_dataloader(loader_cfg)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for data_batch in loader:
+                yield from model.test_step(data_batch)
+    finally:
+        model.train(was_training)

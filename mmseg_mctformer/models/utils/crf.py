@@ -3,11 +3,14 @@
 Uses the ``pydensecrf`` module provided by the ``pydensecrf2`` distribution
 (``pip install pydensecrf2``; it builds from source with a C++ compiler). It is not a dependency of
 this project: :func:`crf_available` tells whether it can be used, and callers skip the step with a
-message when it cannot. This module needs only NumPy besides it.
+message when it cannot.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
+import torch
+
+from .seed import kept_class_mask, seed_scores
 
 #: Pairwise terms of the CRF as commonly used for WSSS seeds (PSA / DeepLab settings).
 DEFAULT_CRF_CFG = dict(
@@ -63,11 +66,12 @@ def dense_crf(image: np.ndarray, probs: np.ndarray, iters: int = 10, gaussian_sx
 
 
 def crf_seed_labels(image: np.ndarray, class_maps: np.ndarray, bg_threshold: float,
-                    crf_cfg: dict = None) -> np.ndarray:
+                    crf_cfg: dict = None, kept_classes: Optional[Sequence] = None) -> np.ndarray:
     """Seed mask of one image refined by a dense CRF.
 
-    The labels are the background and the classes whose map is not all zero (the kept classes);
-    their scores ``[bg_threshold, maps...]`` are normalised to sum to 1 per pixel and refined.
+    The labels are the background and the kept classes; their seed scores ``[bg_threshold,
+    maps...]`` (:func:`~mmseg_mctformer.models.utils.seed_scores`) are normalised to sum to 1 per
+    pixel and refined.
 
     Args:
         image (np.ndarray): RGB image, uint8, shape (H, W, 3).
@@ -75,15 +79,19 @@ def crf_seed_labels(image: np.ndarray, class_maps: np.ndarray, bg_threshold: flo
         bg_threshold (float): Background score.
         crf_cfg (dict, optional): Keyword arguments of :func:`dense_crf`. Default: ``None``, which
             means :data:`DEFAULT_CRF_CFG`.
+        kept_classes (Sequence, optional): Bool mask (C,) or indices of the kept classes (the
+            ``kept_classes`` of the prediction). Default: None (all classes).
 
     Returns:
         np.ndarray: Labels, uint8, shape (H, W); 0 = background, c + 1 = class c.
     """
-    kept: Sequence[int] = [c for c in range(class_maps.shape[0]) if class_maps[c].max() > 0]
-    bg = np.full((1, ) + class_maps.shape[1:], bg_threshold, dtype=np.float32)
-    scores = np.concatenate([bg, class_maps[kept].astype(np.float32)], axis=0)
+    maps = torch.as_tensor(np.asarray(class_maps, dtype=np.float32))
+    kept = torch.nonzero(kept_class_mask(
+        None if kept_classes is None else torch.as_tensor(np.asarray(kept_classes)),
+        maps.shape[0])).flatten()
+    scores = seed_scores(maps[kept], bg_threshold).numpy()
     probs = scores / np.maximum(scores.sum(0, keepdims=True), 1e-5)
     cfg = dict(DEFAULT_CRF_CFG, **(crf_cfg or {}))
     refined = dense_crf(image, probs, **cfg).argmax(0)
-    lut = np.array([0] + [c + 1 for c in kept], dtype=np.uint8)
+    lut = np.array([0] + [int(c) + 1 for c in kept], dtype=np.uint8)
     return lut[refined]

@@ -13,8 +13,9 @@ from mmseg.registry import MODELS
 from PIL import Image
 
 import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.apis import split_dataloader
+from mmseg_mctformer.datasets import DemoWSSSDataset
 from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
-from mmseg_mctformer.engine import split_dataloader
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 C, D = 6, 16
@@ -67,7 +68,8 @@ def _config(tmp_path):
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
     checkpoint = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    meta = dict(dataset_meta=dict(DemoWSSSDataset.METAINFO))  # as the runner saves it
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), checkpoint)
     cfg_file = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_file)
     return cfg_file, checkpoint
@@ -86,8 +88,23 @@ def test_seed_tools_end_to_end(tmp_path):
     out_dir = str(tmp_path / 'pl')
     _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
                                       '--bg-threshold', '0.4'])
-    names = sorted(os.listdir(out_dir))
+    names = sorted(n for n in os.listdir(out_dir) if n != 'pseudo_label_info.json')
     assert len(names) == 3 and all(n.endswith('.png') for n in names)
+    info = json.loads((tmp_path / 'pl' / 'pseudo_label_info.json').read_text())
+    assert info['bg_threshold'] == 0.4 and info['checkpoint'].startswith(checkpoint)
+    assert info['test_cfg']['map_type'] == 'fused_affinity' and info['config'] == cfg_file
+    # a rerun with the same settings resumes (nothing to do), with others it is refused
+    assert _tool('make_pseudo_labels').main(
+        [cfg_file, checkpoint, '--out', out_dir, '--bg-threshold', '0.4'])['skipped'] == 3
+    with pytest.raises(ValueError, match=r'other settings \(bg_threshold: 0.4 -> 0.3\).*'
+                       '--overwrite'):
+        _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
+                                          '--bg-threshold', '0.3'])
+    assert _tool('make_pseudo_labels').main(
+        [cfg_file, checkpoint, '--out', out_dir, '--bg-threshold', '0.3',
+         '--overwrite'])['written'] == 3
+    _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
+                                      '--bg-threshold', '0.4', '--overwrite'])
     for name in names:
         with Image.open(osp.join(out_dir, name)) as im:
             assert im.mode == 'P' and im.size == (40, 40)

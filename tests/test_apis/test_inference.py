@@ -1,0 +1,78 @@
+"""MMSeg's own inference entry points on a stage-1 config, and inference_seeds."""
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmseg.apis import MMSegInferencer, inference_model, init_model
+from mmseg.registry import MODELS
+from PIL import Image
+
+import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.apis import inference_seeds, load_config
+from mmseg_mctformer.datasets import DemoWSSSDataset
+
+DEMO = 'configs/demo/mctformer_plus_dinov2s_demo.py'
+D = 16
+# the demo config with a tiny backbone (the pipeline, heads, test_cfg and visualizer are its own)
+TINY = {
+    'model.backbone.arch': dict(embed_dims=D, num_layers=2, num_heads=2, feedforward_channels=32,
+                                patch_size=14, pos_grid=4, _delete_=True),
+    'model.cls_head.in_channels': D,
+    'model.cam_head.in_channels': D,
+    'model.test_cfg.top_k': 2,
+}
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('inference')
+    cfg = load_config(DEMO, TINY)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+    checkpoint = str(tmp / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(DemoWSSSDataset.METAINFO))), checkpoint)
+    cfg_file = str(tmp / 'tiny_demo.py')
+    cfg.dump(cfg_file)
+    img = str(tmp / 'img.jpg')
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)).save(img)
+    return cfg_file, checkpoint, img
+
+
+def test_init_model_and_inference_model(demo):
+    cfg_file, checkpoint, img = demo
+    model = init_model(cfg_file, checkpoint, device='cpu')  # passes pretrained=None
+    assert model.dataset_meta['classes'] == DemoWSSSDataset.METAINFO['classes']
+    result = inference_model(model, img)
+    assert result.pred_sem_seg.data.shape == (1, 30, 40)
+    assert result.seg_logits.data.shape == (7, 30, 40)
+
+
+def test_mmseg_inferencer(demo, tmp_path):
+    cfg_file, checkpoint, img = demo
+    inferencer = MMSegInferencer(model=cfg_file, weights=checkpoint, device='cpu')
+    out = inferencer(img, out_dir=str(tmp_path), return_datasamples=False)
+    assert out['predictions'].shape == (30, 40)
+    assert (tmp_path / 'vis' / 'img.jpg').is_file()
+    assert (tmp_path / 'pred' / '00000000_pred.png').is_file()
+
+
+def test_inference_seeds_with_and_without_labels(demo):
+    cfg_file, checkpoint, img = demo
+    model = init_model(cfg_file, checkpoint, device='cpu')
+    out = inference_seeds(model, img, labels=[1, 4])
+    assert out['kept_classes'].tolist() == [False, True, False, False, True, False]
+    assert out['maps'].shape == (6, 30, 40) and torch.all(out['maps'][[0, 2, 3, 5]] == 0)
+    assert set(out['seed'].unique().tolist()) <= {0, 2, 5}
+    assert out['bg_threshold'] == model.test_cfg['bg_threshold']
+    # without labels it is MMSeg's inference_model
+    model.test_cfg['score_thr'] = 0.4
+    assert torch.equal(inference_seeds(model, img)['seed'],
+                       inference_model(model, img).pred_sem_seg.data[0])
+    # no labels: the classes scored above score_thr (none for score_thr = 1)
+    model.test_cfg['score_thr'] = 1.0
+    bgr = np.asarray(Image.open(img))[..., ::-1].copy()
+    out = inference_seeds(model, bgr)
+    assert not out['kept_classes'].any() and torch.all(out['seed'] == 0)
+    assert out['class_scores'].shape == (6,)

@@ -1,0 +1,79 @@
+"""Config scopes without importing the plugin: the installed mmseg_mctformer_scopes.pth."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import mmseg
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEEPLAB = osp.join(ROOT, 'configs', 'deeplab', 'deeplabv3plus_r18-d16_demo.py')
+MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+
+
+def _python(code, site_dir=None, args=(), timeout=300, no_pth=False):
+    """Run ``code`` in a fresh interpreter; ``site_dir`` is processed as a site-packages folder
+    (its .pth files run), as the installed package's is. ``no_pth``: site-packages is put on the
+    path without running its .pth files (an environment without our start-up file)."""
+    prelude = 'import site, sys\n'
+    if no_pth:
+        prelude += f"sys.path.append({sysconfig.get_paths()['purelib']!r})\n"
+    if site_dir is not None:
+        prelude += f'site.addsitedir({str(site_dir)!r})\n'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
+    env.update(PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    flags = ['-S'] if no_pth else []
+    return subprocess.run([sys.executable, *flags, '-c', prelude + code, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def site_dir(tmp_path):
+    shutil.copy(osp.join(ROOT, 'mmseg_mctformer_scopes.pth'), tmp_path)
+    return tmp_path
+
+
+def test_mmseg_and_own_scope_resolve_before_the_plugin_is_imported(site_dir, tmp_path):
+    cfg_file = tmp_path / 'user_cfg.py'
+    cfg_file.write_text(
+        "_base_ = ['mmseg_mctformer::_base_/models/mctformer_plus_deit-s.py',\n"
+        "          'mmseg_mctformer::_base_/default_runtime.py']\n"
+        'model = dict(backbone=dict(init_cfg=None))\n')
+    code = (
+        'from mmengine.config import Config\n'
+        f'deeplab = Config.fromfile({DEEPLAB!r}, import_custom_modules=False)\n'
+        f'cfg = Config.fromfile({str(cfg_file)!r}, import_custom_modules=False)\n'
+        "assert 'mmseg_mctformer' not in sys.modules\n"
+        'from mmengine.registry import init_default_scope\n'
+        'from mmseg.registry import MODELS\n'
+        'import mmseg_mctformer\n'
+        "init_default_scope('mmseg')\n"
+        'print(deeplab.model.type, type(MODELS.build(cfg.model)).__name__)\n')
+    result = _python(code, site_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # and a quiet console: no OneDL prints, no mmcv-lite warning, no registry fallback warnings
+    assert result.stdout == 'EncoderDecoder MCTformer\n' and result.stderr == ''
+    # without the .pth, mmengine looks for a distribution called mmsegmentation
+    without = _python(f'from mmengine.config import Config\nConfig.fromfile({DEEPLAB!r})',
+                      no_pth=True)
+    assert without.returncode != 0 and 'mmsegmentation is not installed' in without.stderr
+
+
+@pytest.mark.skipif(not osp.isfile(MMSEG_TRAIN), reason='MMSeg ships no .mim/tools/train.py')
+def test_mmseg_own_train_tool_reads_our_deeplab_config(site_dir, tmp_path, tiny_demo_root):
+    options = [f'{k}.dataset.data_root={tiny_demo_root}'
+               for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    options += ['train_dataloader.dataset.data_prefix.seg_map_path=SegmentationClassAug',
+                'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
+                'default_hooks.checkpoint.interval=1', 'train_dataloader.batch_size=2',
+                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False']
+    code = f'import runpy\nrunpy.run_path({MMSEG_TRAIN!r}, run_name="__main__")\n'
+    result = _python(code, site_dir, args=[
+        osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py'), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *options])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert osp.isfile(tmp_path / 'work' / 'iter_1.pth')
