@@ -16,6 +16,7 @@ from mmengine.dist import is_main_process
 
 from ..apis.config_utils import build_runner
 from ..evaluation.mask_dir import evaluate_mask_dir
+from ..utils.checkpoint import check_checkpoint_file
 from .hooks.pseudo_label_hook import PseudoLabelHook, default_palette, predict_indices
 
 #: ``--split`` values: the config key of each one's dataloader.
@@ -68,6 +69,8 @@ def load_model_runner(cfg: Config, checkpoint: str):
     cfg.load_from = checkpoint
     cfg.resume = False
     runner = build_runner(cfg)
+    # mmengine loads with strict=False: refuse a checkpoint of another architecture
+    check_checkpoint_file(runner.model, checkpoint)
     runner.load_or_resume()
     return runner
 
@@ -119,7 +122,9 @@ def evaluate_seeds(cfg: Config, checkpoint: str, split: Optional[str] = None,
         cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = checkpoint
     cfg.resume = False
-    return build_runner(cfg).test()
+    runner = build_runner(cfg)
+    check_checkpoint_file(runner.model, checkpoint)
+    return runner.test()
 
 
 def evaluate_pred_dir(cfg: Config, pred_dir: str, split: Optional[str] = None) -> dict:
