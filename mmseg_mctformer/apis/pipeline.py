@@ -19,6 +19,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from ..engine.seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
+from ..utils.checkpoint import find_resume_checkpoint
 from ..utils.io import atomic_write_text
 from .config_utils import build_runner, load_config
 
@@ -55,13 +56,8 @@ class _LastMetrics(Hook):
 
 
 def _latest_checkpoint(work_dir):
-    """Path written by mmengine's CheckpointHook into ``last_checkpoint``, or None."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
+    """The newest complete checkpoint of ``work_dir`` (``last_checkpoint`` first), or None."""
+    return find_resume_checkpoint(work_dir)
 
 
 def _to_float(value):

@@ -30,10 +30,28 @@ def atomic_output(path, suffix=''):
             os.remove(tmp)
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically."""
-    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
-        f.write(data)
+def atomic_write_bytes(path, data, fsync=False):
+    """Write ``data`` (bytes) to ``path`` atomically.
+
+    Args:
+        path (str): Final file path.
+        data (bytes): Content.
+        fsync (bool): Flush the content to the disk before the rename, so that a crash of the
+            machine cannot leave an empty file under the final name. Default: False.
+
+    Raises:
+        OSError: Naming ``path`` when the write fails (e.g. ``ENOSPC``); ``path`` keeps its
+            previous content and no temporary file is left.
+    """
+    try:
+        with atomic_output(path) as tmp, open(tmp, 'wb') as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as err:
+        raise OSError(err.errno, f'cannot write {path}: {err.strerror or err} (the previous '
+                      'file, if any, is kept)') from err
 
 
 def atomic_write_text(path, text):

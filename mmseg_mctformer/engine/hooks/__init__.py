@@ -1,3 +1,4 @@
+from .checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend, deferred_signals
 from .pseudo_label_hook import (
     PseudoLabelHook,
     default_palette,
@@ -8,6 +9,7 @@ from .pseudo_label_hook import (
 )
 
 __all__ = [
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'deferred_signals',
     'PseudoLabelHook', 'default_palette', 'image_size', 'is_valid_label_png', 'predict_indices',
     'save_label_png'
 ]
