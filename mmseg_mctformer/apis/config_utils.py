@@ -131,9 +131,16 @@ def enable_amp(cfg):
 
 
 def build_runner(cfg):
-    """Build the runner of ``cfg`` (``runner_type`` when the config names one)."""
+    """Build the runner of ``cfg`` (``runner_type`` when the config names one).
+
+    Ranks started by ``torchrun`` (``launcher='pytorch'``) end with their launcher
+    (:func:`mmseg_mctformer.utils.process.die_with_parent`).
+    """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
+    if cfg.get('launcher', 'none') == 'pytorch':
+        from ..utils.process import die_with_parent
+        die_with_parent()
     _init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

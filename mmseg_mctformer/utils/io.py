@@ -24,10 +24,26 @@ def atomic_output(path, suffix=''):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp creates 0600 files: give the usual mode of a new file (0666 minus the umask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def current_umask():
+    """The process umask (read without changing it where ``/proc`` tells it)."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path, data, fsync=False):
