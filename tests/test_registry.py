@@ -34,6 +34,7 @@ METRIC_CFGS = {
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
+    'AtomicCheckpointHook': dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
 }
 VISUALIZER_CFGS = {
     'LocalizationMapVisualizer': dict(type='LocalizationMapVisualizer', name='test_registry'),
