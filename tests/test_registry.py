@@ -35,6 +35,7 @@ METRIC_CFGS = {
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
     'AtomicCheckpointHook': dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
+    'ReproducibleSeedHook': dict(type='ReproducibleSeedHook'),
 }
 VISUALIZER_CFGS = {
     'LocalizationMapVisualizer': dict(type='LocalizationMapVisualizer', name='test_registry'),

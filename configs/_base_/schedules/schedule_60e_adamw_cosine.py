@@ -33,6 +33,7 @@ default_hooks = dict(
     # (a kill or a full disk mid-save never costs the last complete checkpoint)
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
                     save_best='seed/mIoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # sampler epoch + RNG seeded per epoch: a resumed run repeats the uninterrupted one
+    sampler_seed=dict(type='ReproducibleSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
 )
