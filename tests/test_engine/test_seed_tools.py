@@ -48,7 +48,7 @@ def _config(tmp_path):
         work_dir=str(tmp_path / 'work'),
         model=dict(
             type='MCTformer',
-            data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+            data_preprocessor=dict(type='WSSSDataPreProcessor', mean=[123.675, 116.28, 103.53],
                                    std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
             backbone=dict(type='MultiClassTokenViT',
                           arch=dict(embed_dims=D, num_layers=2, num_heads=2,
