@@ -104,6 +104,7 @@ def test_sigterm_mid_save_finishes_the_save_first(probes):
 def test_deferred_signals_delivers_after_the_body():
     seen = []
     old = signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a shell
     try:
         with deferred_signals():
             os.kill(os.getpid(), signal.SIGTERM)
@@ -116,6 +117,7 @@ def test_deferred_signals_delivers_after_the_body():
         assert seen[-1] == 'body finished'
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
 
 
 class _DiskFull(Hook):

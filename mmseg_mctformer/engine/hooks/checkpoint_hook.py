@@ -43,6 +43,8 @@ def deferred_signals(signums=(signal.SIGINT, signal.SIGTERM)):
     received = []
     previous = {}
     for signum in signums:
+        if signal.getsignal(signum) is None:  # a handler set from C: it cannot be restored
+            continue
         previous[signum] = signal.signal(signum, lambda s, f: received.append((s, f)))
     try:
         yield
