@@ -1,12 +1,13 @@
 """ReproducibleSeedHook: a killed-and-resumed run repeats the uninterrupted one on CPU."""
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook
 
 from mmseg_mctformer.apis import build_runner, load_config
-from mmseg_mctformer.engine.hooks import derive_seed
+from mmseg_mctformer.engine.hooks import derive_seed, seeded_worker_init_fn
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
@@ -17,6 +18,15 @@ def test_derive_seed_is_stable_and_separates_its_keys():
     assert derive_seed(0, 1, 0) == derive_seed(0, 1, 0)
     seeds = {derive_seed(0, e, r) for e in range(4) for r in range(2)}
     assert len(seeds) == 8 and all(0 <= s < 2**32 for s in seeds)
+
+
+def test_worker_seeds_follow_torch_worker_seed_and_rank():
+    def draws(base, rank):
+        torch.manual_seed(base)  # in a worker: base_seed (drawn per epoch) + worker id
+        seeded_worker_init_fn(0, rank=rank)
+        return np.random.rand(), torch.rand(1).item()
+    assert draws(5, 0) == draws(5, 0)
+    assert draws(5, 0) != draws(6, 0) and draws(5, 0) != draws(5, 1)
 
 
 class _Crash(Hook):

@@ -31,7 +31,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
-    persistent_workers=True,
+    # fresh workers each epoch, seeded from the epoch (ReproducibleSeedHook): a resumed run repeats
+    # the augmentations of the uninterrupted one (persistent workers carry their random state)
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
