@@ -10,6 +10,7 @@ TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=
 TINY_VIT = dict(type='MultiClassTokenViT', arch=TINY_ARCH, num_classes=6, img_size=64)
 
 MODEL_CFGS = {
+    'WSSSDataPreProcessor': dict(type='WSSSDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
     'MultiClassTokenViT': TINY_VIT,
     'ClassTokenPoolHead': dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
     'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
@@ -35,6 +36,8 @@ METRIC_CFGS = {
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
+    'AtomicCheckpointHook': dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
+    'ReproducibleSeedHook': dict(type='ReproducibleSeedHook'),
 }
 VISUALIZER_CFGS = {
     'LocalizationMapVisualizer': dict(type='LocalizationMapVisualizer', name='test_registry'),

@@ -15,3 +15,7 @@ train_dataloader = dict(dataset=dict(
     data_prefix=dict(img_path='JPEGImages', seg_map_path=pseudo_label_dir),
     ann_file='ImageSets/Segmentation/train_aug.txt',
     pipeline={{_base_.train_pipeline}}))
+# MMSeg's checkpoint hook, written atomically (a kill or a full disk mid-save keeps the last one);
+# RNG seeded per iteration so that a resumed run's model-side randomness repeats
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'),
+                     sampler_seed=dict(type='ReproducibleSeedHook'))

@@ -25,3 +25,7 @@ val_dataloader = dict(dataset=dict(
     ann_file='ImageSets/val.txt',
     pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
+# MMSeg's checkpoint hook, written atomically (a kill or a full disk mid-save keeps the last one);
+# RNG seeded per iteration so that a resumed run's model-side randomness repeats
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'),
+                     sampler_seed=dict(type='ReproducibleSeedHook'))

@@ -44,6 +44,8 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     if amp:
         enable_amp(cfg)
     cfg.resume = resume
+    if resume:
+        resolve_resume_checkpoint(cfg)
     if launcher != 'none':
         adapt_distributed_to_cpu(cfg)
     return cfg
@@ -178,6 +180,29 @@ def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=
     return cfg
 
 
+def resolve_resume_checkpoint(cfg):
+    """Set ``cfg.load_from`` to the checkpoint that ``--resume`` continues from.
+
+    mmengine reads ``work_dir/last_checkpoint`` and, when it is missing, trains from scratch
+    with an info line; a truncated checkpoint fails deep in ``torch.load``. Here the newest
+    complete checkpoint is taken (with a warning when ``last_checkpoint`` is missing, dangling
+    or names a truncated file, see
+    :func:`mmseg_mctformer.utils.checkpoint.find_resume_checkpoint`), an explicit ``load_from``
+    is checked to be complete, and starting from scratch is said as a warning.
+    """
+    from ..utils.checkpoint import find_resume_checkpoint, is_complete_checkpoint
+    if cfg.get('load_from'):
+        if osp.isfile(cfg.load_from) and not is_complete_checkpoint(cfg.load_from):
+            raise RuntimeError(f'cannot resume from {cfg.load_from}: the file is truncated or '
+                               'unreadable')
+        return cfg
+    cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+    if cfg.load_from is None:
+        print_log(f'--resume: no checkpoint in {cfg.work_dir}; training starts from scratch',
+                  logger='current', level=logging.WARNING)
+    return cfg
+
+
 def adapt_distributed_to_cpu(cfg):
     """Let a distributed config run on machines without CUDA; a no-op where CUDA is available.
 
@@ -250,9 +275,14 @@ def build_runner(cfg):
     ``ManagerMixin`` would otherwise hand a second runner of the process (the DeepLab stage
     after stage 1 in ``tools/run_pipeline.py``) the first one's visualizer, and its config and
     scalars would land in the first stage's ``vis_data``.
+    Ranks started by ``torchrun`` (``launcher='pytorch'``) end with their launcher
+    (:func:`mmseg_mctformer.utils.process.die_with_parent`).
     """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
+    if cfg.get('launcher', 'none') == 'pytorch':
+        from ..utils.process import die_with_parent
+        die_with_parent()
     _init_cpu_process_group(cfg)
     if isinstance(cfg.get('visualizer'), dict):
         name = cfg.visualizer.get('name', 'visualizer')

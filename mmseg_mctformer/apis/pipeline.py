@@ -17,8 +17,8 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.runner import find_latest_checkpoint
 
+from ..utils.checkpoint import find_resume_checkpoint
 from ..utils.io import atomic_write_text
 from .config_utils import build_runner, load_config, set_pseudo_label_dir
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
@@ -56,10 +56,69 @@ class _LastMetrics(Hook):
 
 
 def _latest_checkpoint(work_dir):
-    """The checkpoint named by ``last_checkpoint`` (mmengine's ``find_latest_checkpoint``) if
-    it exists, else None."""
-    path = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
-    return path if path and osp.isfile(path) else None
+    """The newest complete checkpoint of ``work_dir`` (``last_checkpoint`` first), or None."""
+    return find_resume_checkpoint(work_dir)
+
+
+def write_background_masks(cfg, out_dir, split=None):
+    """All-background pseudo-masks for the images of a split that have no foreground label.
+
+    Stage 1 and the pseudo-label writer skip such images (``skip_empty``), but the segmentor's
+    training split lists them and needs a mask for each: their image-level label says "only
+    background", so the mask is all zeros. Written by the main process (atomically, with the
+    dataset palette); existing valid masks are kept.
+
+    Args:
+        cfg (Config): The stage-1 config.
+        out_dir (str): The pseudo-label folder.
+        split (str, optional): See :func:`mmseg_mctformer.apis.split_dataloader`.
+            Default: None (the pseudo-label split).
+
+    Returns:
+        int: Number of images without a foreground label (masks written or kept).
+    """
+    import copy
+
+    import numpy as np
+    from mmengine.dist import barrier
+    from mmseg.registry import DATASETS
+
+    from ..datasets import WSSSBaseDataset
+    from ..evaluation.metrics.pseudo_label_metric import (
+        default_palette,
+        image_size,
+        is_valid_label_png,
+        save_label_png,
+    )
+    from .seed_tools import split_dataloader
+    dataset_cfg = copy.deepcopy(split_dataloader(cfg, split)['dataset'])
+    while 'dataset' in dataset_cfg:  # RepeatDataset and similar wrappers
+        dataset_cfg = dataset_cfg['dataset']
+    dataset_type = dataset_cfg['type']
+    if isinstance(dataset_type, str):
+        dataset_type = DATASETS.get(dataset_type)
+    count = 0
+    if isinstance(dataset_type, type) and issubclass(dataset_type, WSSSBaseDataset) \
+            and is_main_process():
+        dataset_cfg.update(skip_empty=False, pipeline=[])
+        dataset = DATASETS.build(dataset_cfg)
+        classes = dataset.metainfo['classes']
+        palette = dataset.metainfo.get('palette') or default_palette(len(classes))
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            if info['gt_class_labels']:
+                continue
+            count += 1
+            name = osp.splitext(osp.basename(info['img_path']))[0]
+            path = osp.join(out_dir, name + '.png')
+            width, height = image_size(info['img_path'])
+            if not is_valid_label_png(path, (width, height)):
+                save_label_png(path, np.zeros((height, width), np.uint8), palette)
+        if count:
+            print_log(f'[pipeline] {count} image(s) of {dataset._source()} have no foreground '
+                      f'label: all-background pseudo-masks in {out_dir}', logger='current')
+    barrier()
+    return count
 
 
 def _to_float(value):
@@ -191,7 +250,8 @@ class WSSSPipeline:
         out_dir = self._stage_dir('pseudo_labels')
         make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
                            bg_threshold=self.state['seeds']['best_threshold'])
-        return dict(out_dir=out_dir)
+        background = write_background_masks(self._cls_cfg(), out_dir)
+        return dict(out_dir=out_dir, background_only=background)
 
     def _run_pseudo_eval(self):
         result = evaluate_pred_dir(self._cls_cfg(), self.state['pseudo_labels']['out_dir'])

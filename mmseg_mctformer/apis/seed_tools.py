@@ -20,6 +20,7 @@ from mmseg.apis import init_model
 from ..engine.hooks.pseudo_label_hook import PseudoLabelHook, pseudo_label_loop
 from ..evaluation.mask_dir import evaluate_mask_dir
 from ..evaluation.metrics.pseudo_label_metric import default_palette
+from ..utils.checkpoint import check_checkpoint_file
 from .config_utils import build_runner
 
 #: ``--split`` values: the config key of each one's dataloader.
@@ -103,6 +104,8 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
     cfg.load_from = checkpoint
     cfg.resume = False
     runner = build_runner(cfg)
+    # mmengine loads with strict=False: refuse a checkpoint of another architecture
+    check_checkpoint_file(runner.model, checkpoint)
     out_dir, dataset, todo = hook.prepare(runner)
     result = hook._summary(out_dir, dataset, todo)
     if todo:
@@ -137,7 +140,9 @@ def evaluate_seeds(cfg: Config, checkpoint: str, split: Optional[str] = None,
         cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = checkpoint
     cfg.resume = False
-    return build_runner(cfg).test()
+    runner = build_runner(cfg)
+    check_checkpoint_file(runner.model, checkpoint)
+    return runner.test()
 
 
 def evaluate_pred_dir(cfg: Config, pred_dir: str, split: Optional[str] = None) -> dict:
@@ -178,6 +183,7 @@ def visualize_maps(cfg: Config, checkpoint: str, out_dir: str, num: int = 8,
         return []
     device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
     model = init_model(copy.deepcopy(cfg), checkpoint, device=device)
+    check_checkpoint_file(model, checkpoint)
     loader = split_dataloader(cfg, split)
     hook = PseudoLabelHook(dataloader=loader, after_train=False)
     dataset = hook.build_dataset()

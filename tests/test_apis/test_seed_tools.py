@@ -49,7 +49,7 @@ def _config(tmp_path):
         work_dir=str(tmp_path / 'work'),
         model=dict(
             type='MCTformer',
-            data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+            data_preprocessor=dict(type='WSSSDataPreProcessor', mean=[123.675, 116.28, 103.53],
                                    std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
             backbone=dict(type='MultiClassTokenViT',
                           arch=dict(embed_dims=D, num_layers=2, num_heads=2,
@@ -129,3 +129,17 @@ def test_seed_tools_end_to_end(tmp_path):
     _tool('visualize_maps').main([cfg_file, checkpoint, '--out', vis_dir, '--num', '2',
                                   '--split', 'test'])
     assert len(os.listdir(vis_dir)) == 2
+
+
+def test_seed_tools_refuse_a_checkpoint_of_another_architecture(tmp_path):
+    cfg_file, _ = _config(tmp_path)
+    foreign = str(tmp_path / 'deeplab.pth')
+    torch.save(dict(state_dict={'backbone.stem.0.weight': torch.zeros(8, 3, 3, 3),
+                                'decode_head.conv_seg.weight': torch.zeros(7, 8, 1, 1)},
+                    meta=dict()), foreign)
+    out_dir = str(tmp_path / 'pl')
+    with pytest.raises(ValueError, match=r'deeplab\.pth does not fit .* 0 of its \d+ keys'):
+        _tool('make_pseudo_labels').main([cfg_file, foreign, '--out', out_dir])
+    assert not osp.exists(out_dir) or not os.listdir(out_dir)
+    with pytest.raises(ValueError, match=r'deeplab\.pth does not fit'):
+        _tool('eval_seeds').main([cfg_file, foreign])

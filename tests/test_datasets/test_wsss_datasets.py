@@ -220,3 +220,20 @@ def test_demo_dataset_metainfo_and_guards(tmp_path):
         WSSSBaseDataset(data_root=str(tmp_path), ann_file=SPLIT,
                         data_prefix=dict(img_path='JPEGImages',
                                          seg_map_path='SegmentationClassAug'))
+
+
+def test_empty_split_and_blank_lines(tmp_path):
+    make_layout(tmp_path, voc_masks())
+    split = tmp_path / SPLIT
+    split.write_text('\na\n\n  \nb\n\n')  # blank and whitespace-only lines are ignored
+    ds = VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    assert [osp.basename(ds.get_data_info(i)['img_path']) for i in range(len(ds))] == \
+        ['a.jpg', 'b.jpg']
+    split.write_text('')
+    with pytest.raises(ValueError, match=re.escape(f'the split {split} lists no images')):
+        VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    split.write_text('c\n')  # background only: skip_empty would leave nothing to train on
+    with pytest.raises(ValueError, match=re.escape(f'none of the 1 images of {split} has a '
+                                                   'foreground label')):
+        VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    assert len(VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT, skip_empty=False)) == 1

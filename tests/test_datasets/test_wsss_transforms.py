@@ -165,3 +165,12 @@ def test_corrupt_image_fails_in_pipeline_naming_file(demo_layout):
     assert ds[0]['inputs'].shape == (3, 10, 14)
     with pytest.raises(OSError, match=r'JPEGImages/q\.jpg is a truncated JPEG'):
         ds[1]
+
+
+def test_pack_wsss_inputs_names_a_mask_smaller_than_its_image():
+    results = dict(img=np.zeros((8, 6, 3), np.uint8), gt_seg_map=np.zeros((4, 6), np.uint8),
+                   img_path='img/a.jpg', seg_map_path='masks/a.png', gt_class_labels=[0],
+                   seg_fields=['gt_seg_map'])
+    with pytest.raises(ValueError, match=r'mask masks/a\.png has size \(4, 6\) .* image '
+                                         r'img/a\.jpg \(8, 6\)'):
+        PackWSSSInputs(num_classes=2)(results)

@@ -1,14 +1,37 @@
 """tools/run_pipeline.py: every stage on a tiny model, the results table, and resuming."""
 import glob
 import json
+import os
 import os.path as osp
+import shutil
+
+import numpy as np
+from PIL import Image
 
 from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
 
 TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
 
 
+def _with_background_only_image(root, copy_to):
+    """A copy of the tiny dataset whose first training image has an all-background mask."""
+    shutil.copytree(root, copy_to)
+    name = open(osp.join(copy_to, 'ImageSets/Segmentation/train_aug.txt')).read().split()[0]
+    mask_path = osp.join(copy_to, 'SegmentationClassAug', name + '.png')
+    with Image.open(mask_path) as im:
+        blank = Image.new(im.mode, im.size)
+        if im.mode == 'P':
+            blank.putpalette(im.getpalette())
+    blank.save(mask_path)
+    for cached in ('cls_labels.npy', ):  # labels derived from the masks, not a stale file
+        if osp.isfile(osp.join(copy_to, cached)):
+            os.remove(osp.join(copy_to, cached))
+    return copy_to
+
+
 def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
+    # one training image shows no object: stage 1 skips it, the segmentor still needs its mask
+    tiny_demo_root = _with_background_only_image(tiny_demo_root, str(tmp_path / 'demo'))
     work_dir = str(tmp_path / 'pipeline')
     seg_options = [f'{k}.dataset.data_root={tiny_demo_root}'
                    for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
@@ -28,10 +51,13 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     assert 0 <= state['seeds']['best_threshold'] <= 1
     # one pseudo-mask per training image, and the segmentor trained on them
     names = open(osp.join(tiny_demo_root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
-    written = {n[:-4] for n in __import__('os').listdir(state['pseudo_labels']['out_dir'])
+    written = {n[:-4] for n in os.listdir(state['pseudo_labels']['out_dir'])
                if n.endswith('.png')}
     assert written == set(names)
-    assert state['pseudo_eval']['metrics']['num_images'] == len(names)
+    assert state['pseudo_labels']['background_only'] == 1
+    with Image.open(osp.join(state['pseudo_labels']['out_dir'], names[0] + '.png')) as im:
+        assert not np.asarray(im).any()
+    assert state['pseudo_eval']['metrics']['num_images'] == len(names) - 1
     for key in ('segmentation', 'segmentation_gt'):
         assert 0 <= state[key]['mIoU'] <= 100 and osp.isfile(state[key]['checkpoint'])
 

@@ -46,6 +46,9 @@ def test_killed_run_resumes_to_the_same_iteration_count(tiny_demo_root, tmp_path
         runner.train()
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
+    # Ctrl-C after a complete save: last_checkpoint names it
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read() == osp.join(work_dir, 'epoch_1.pth')
 
     result = run_tool(['tools/train.py', TINY_CFG, '--work-dir', work_dir, '--resume',
                        '--cfg-options'] + _options(tiny_demo_root))

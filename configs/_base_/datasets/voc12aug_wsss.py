@@ -48,6 +48,9 @@ train_dataloader = dict(
     test_dataloader,
     batch_size=64,
     num_workers=8,
+    # fresh workers each epoch, seeded from the epoch (ReproducibleSeedHook): a resumed run repeats
+    # the augmentations of the uninterrupted one (persistent workers carry their random state)
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(test_dataset, ann_file='ImageSets/Segmentation/train_aug.txt',
                  pipeline=train_pipeline))

@@ -7,7 +7,7 @@
 #   python tools/convert_weights.py deit_small_patch16_224-cd65a155.pth checkpoints/deit-small_in1k.pth
 pretrained = 'checkpoints/deit-small_in1k.pth'
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='WSSSDataPreProcessor',  # MMSeg's SegDataPreProcessor, errors name the images
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

@@ -29,9 +29,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keeps the latest checkpoints for --resume and the best one by seed mIoU
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
+    # keeps the latest checkpoints for --resume and the best one by seed mIoU; written atomically
+    # (a kill or a full disk mid-save never costs the last complete checkpoint)
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
                     save_best='seed/mIoU', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # sampler epoch + RNG seeded per epoch: a resumed run repeats the uninterrupted one
+    sampler_seed=dict(type='ReproducibleSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
 )

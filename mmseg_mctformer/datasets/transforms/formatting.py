@@ -38,6 +38,12 @@ class PackWSSSInputs(PackSegInputs):
 
     def transform(self, results: dict) -> dict:
         """Pack ``inputs`` and ``data_samples`` (with ``gt_class_labels``)."""
+        img, mask = results.get('img'), results.get('gt_seg_map')
+        if img is not None and mask is not None and tuple(img.shape[:2]) != tuple(mask.shape[:2]):
+            raise ValueError(f'PackWSSSInputs: the mask {results.get("seg_map_path")} has size '
+                             f'{tuple(mask.shape[:2])} (H, W), its image '
+                             f'{results.get("img_path")} {tuple(img.shape[:2])}; a mask must '
+                             'cover its image pixel for pixel')
         packed = super().transform(results)
         labels = results.get('gt_class_labels')
         if labels is None:

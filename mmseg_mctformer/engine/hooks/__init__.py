@@ -1,8 +1,14 @@
+from .checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend, deferred_signals
 from .pseudo_label_hook import (
     PseudoLabelHook,
     prepare_pseudo_label_dir,
     pseudo_label_loop,
     subset_dataset,
 )
+from .seed_hook import ReproducibleSeedHook, derive_seed, seed_all, seeded_worker_init_fn
 
-__all__ = ['PseudoLabelHook', 'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset']
+__all__ = [
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'deferred_signals', 'ReproducibleSeedHook',
+    'derive_seed', 'seed_all', 'seeded_worker_init_fn', 'PseudoLabelHook',
+    'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
+]

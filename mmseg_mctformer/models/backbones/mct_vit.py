@@ -33,6 +33,8 @@ from mmpretrain.models.utils import resize_pos_embed
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.checkpoint import check_checkpoint_file
+
 CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
 CLS_POS_EMBEDS = ('shared', 'per_class')
 POS_RESIZE_MODES = ('bicubic', 'nearest')
@@ -376,11 +378,20 @@ class MultiClassTokenViT(BaseModule):
                              f'{list(cls.ARCH_REQUIRED_KEYS)}, optional {list(cls.ARCH_DEFAULTS)}')
         return {**cls.ARCH_DEFAULTS, **arch}
 
+    #: Least fraction of the backbone's keys a ``Pretrained`` checkpoint must provide.
+    PRETRAINED_MIN_MATCH = 0.9
+
     def init_weights(self):
         """Truncated-normal init (std 0.02) of tokens and linear layers, unless pretrained."""
-        super().init_weights()
         if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            # mmengine loads with strict=False: a checkpoint of another architecture would leave
+            # the random weights in place without an error
+            check_checkpoint_file(self, self.init_cfg['checkpoint'],
+                                  min_ratio=self.PRETRAINED_MIN_MATCH,
+                                  prefix=self.init_cfg.get('prefix'), what='the backbone')
+            super().init_weights()
             return
+        super().init_weights()
         trunc_normal_(self.cls_token, std=0.02)
         trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():
