@@ -1,4 +1,5 @@
 from .multilabel_map import MultiLabelMAPMetric
+from .pxap_metric import PxAPMetric
 from .seed_metric import (
     DEFAULT_THRESHOLDS,
     SeedMetric,
@@ -9,5 +10,5 @@ from .seed_metric import (
 
 __all__ = [
     'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
-    'summarize_areas', 'threshold_seg_logits'
+    'summarize_areas', 'threshold_seg_logits', 'PxAPMetric'
 ]
