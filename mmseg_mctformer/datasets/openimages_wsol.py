@@ -300,7 +300,7 @@ def convert_seg_to_wsol(img_paths: Sequence[str],
                 shutil.copyfile(img_path, tmp)
             for rel, binary in ((mask_rel, seg == value), (ignore_rel, ignore)):
                 with atomic_output(osp.join(out_root, image_dir, rel), suffix='.png') as tmp:
-                    Image.fromarray(binary.astype(np.uint8) * 255, mode='L').save(tmp)
+                    Image.fromarray(binary.astype(np.uint8) * 255).save(tmp, format='PNG')
             ids.append(image_id)
             labels.append(f'{image_id},{c}')
             loc.append(f'{image_id},{mask_rel},{ignore_rel}')

@@ -25,7 +25,7 @@ CELL = SIZE // 2  # the masks and maps below are 2 x 2 grids of 112 x 112 cells
 
 def _png(path, cells):
     """A 2 x 2 binary PNG (255 = set): masks may be smaller than their image."""
-    Image.fromarray(np.array(cells, dtype=np.uint8) * 255, mode='L').save(path)
+    Image.fromarray(np.array(cells, dtype=np.uint8) * 255).save(path)
 
 
 def _write_layout(root):
