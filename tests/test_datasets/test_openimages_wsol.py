@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS
 from PIL import Image
@@ -173,3 +174,29 @@ def test_convert_seg_to_wsol_round_trip(tmp_path):
     with pytest.raises(ValueError, match='class id 3'):
         Image.fromarray(seg + (seg == 2)).save(src / 'x.png')
         convert_seg_to_wsol([str(src / 'x.jpg')], [str(src / 'x.png')], ('a', 'b'), out)
+
+
+def test_openimages30k_config_pipelines_run_on_the_layout(tmp_path):
+    _layout(str(tmp_path))
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', 'configs',
+                                   'mctformer-plus_deit-s_1xb64-60e_openimages30k-224x224.py'))
+    assert cfg.model.backbone.num_classes == 100
+    assert cfg.default_hooks.checkpoint.save_best == 'wsol/PxAP'
+    train = cfg.train_dataloader.dataset
+    test = cfg.test_dataloader.dataset
+    train.data_root = test.data_root = str(tmp_path)
+    train.pipeline[-1] = test.pipeline[-1] = dict(type='PackWSSSInputs', num_classes=2)
+    # mmpretrain's RandAugment builds its policies in the current default scope ('mmseg'), where
+    # 'AutoContrast' & co. are unknown: the VOC / COCO recipes share this; left out here
+    types = [t['type'] for t in train.pipeline]
+    assert 'mmpretrain.RandAugment' in types
+    train.pipeline = [t for t in train.pipeline if t['type'] != 'mmpretrain.RandAugment']
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        sample = DATASETS.build(train)[0]
+        assert sample['inputs'].shape == (3, 224, 224)
+        assert sample['data_samples'].gt_class_labels.tolist() == [1, 0]
+        sample = DATASETS.build(test)[0]
+    # the protocol's 224 x 224 image and mask; the original size is kept for the maps
+    assert sample['inputs'].shape == (3, 224, 224)
+    assert sample['data_samples'].gt_sem_seg.data.shape == (1, 224, 224)
+    assert sample['data_samples'].ori_shape == (6, 8)
