@@ -5,7 +5,11 @@
 #   python tools/make_wsol_data.py data/demo data/demo_wsol --split val
 #   python tools/test.py configs/demo/mctformer_plus_dinov2s_demo_wsol.py CKPT
 # Maps are the model's own (the demo test_cfg: scale 1.0 + flip, fused maps + affinity), at 112 px,
-# compared at 224 x 224 as the protocol.
+# compared at 224 x 224 as the protocol. Measured on the 2-epoch demo stage 1 (seed 0), 552 (image,
+# class) pairs of the 300 val images: PxAP 63.08, pIoU 47.88 (best threshold 0.417); the same numbers
+# come from PxAPMetric run straight on the multi-label split. Chance levels on the same pairs: a
+# constant map 9.59 / 9.59 (the object pixel share), a centred Gaussian (sigma = half the side)
+# 24.23 / 20.35. Paper (OpenImages30k test, DeiT-S): 72.8 / 55.6.
 _base_ = ['./mctformer_plus_dinov2s_demo.py']
 _wsol_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
