@@ -1,10 +1,13 @@
 """Every name the plugin registers builds from a config dict through MMSeg's registries."""
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS, VISUALIZERS
 
 import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.datasets import DEMO_CLASSES, convert_seg_to_wsol
 
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64, patch_size=8)
 TINY_VIT = dict(type='MultiClassTokenViT', arch=TINY_ARCH, num_classes=6, img_size=64)
@@ -28,11 +31,13 @@ TRANSFORM_CFGS = {
     'LoadCheckedImageFromFile': dict(type='LoadCheckedImageFromFile'),
     'LoadImageLevelLabels': dict(type='LoadImageLevelLabels', num_classes=6),
     'PackWSSSInputs': dict(type='PackWSSSInputs', num_classes=6),
+    'LoadWSOLAnnotations': dict(type='LoadWSOLAnnotations', scale=(224, 224)),
 }
 METRIC_CFGS = {
     'SeedMetric': dict(type='SeedMetric'),
     'MultiLabelMAPMetric': dict(type='MultiLabelMAPMetric'),
     'PseudoLabelMetric': dict(type='PseudoLabelMetric', output_dir='pseudo_labels'),
+    'PxAPMetric': dict(type='PxAPMetric'),
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
@@ -45,6 +50,8 @@ VISUALIZER_CFGS = {
 DATASET_CLASSES = {
     'VOCWSSSDataset': 20, 'COCOWSSSDataset': 80, 'DemoWSSSDataset': 6, 'WSSSBaseDataset': 6,
 }
+# datasets in the WSOL layout (wsolevaluation metadata), built from a converted tiny demo
+WSOL_DATASET_CLASSES = {'OpenImagesWSOLDataset': 6}
 
 
 def _ours(registry):
@@ -54,7 +61,8 @@ def _ours(registry):
 
 @pytest.mark.parametrize('registry,cfgs', [
     (MODELS, MODEL_CFGS), (TRANSFORMS, TRANSFORM_CFGS), (METRICS, METRIC_CFGS),
-    (HOOKS, HOOK_CFGS), (VISUALIZERS, VISUALIZER_CFGS), (DATASETS, DATASET_CLASSES),
+    (HOOKS, HOOK_CFGS), (VISUALIZERS, VISUALIZER_CFGS),
+    (DATASETS, {**DATASET_CLASSES, **WSOL_DATASET_CLASSES}),
 ], ids=['MODELS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISUALIZERS', 'DATASETS'])
 def test_every_registered_name_is_covered(registry, cfgs):
     assert _ours(registry) == set(cfgs), 'a registered name lacks a build test'
@@ -91,3 +99,24 @@ def test_build_datasets(name, tiny_demo_root):
     assert len(dataset) == 16
     sample = dataset[0]['data_samples']
     assert sample.gt_class_labels.shape == (DATASET_CLASSES[name], )
+
+
+@pytest.mark.parametrize('name', sorted(WSOL_DATASET_CLASSES))
+def test_build_wsol_datasets(name, tiny_demo_root, tmp_path):
+    with open(osp.join(tiny_demo_root, 'ImageSets/Segmentation/val.txt')) as f:
+        names = f.read().split()
+    convert_seg_to_wsol([osp.join(tiny_demo_root, 'JPEGImages', n + '.jpg') for n in names],
+                        [osp.join(tiny_demo_root, 'SegmentationClassAug', n + '.png')
+                         for n in names], DEMO_CLASSES[1:], str(tmp_path), 'val')
+    cfg = dict(type=name, data_root=str(tmp_path), split='val',
+               pipeline=[dict(type='LoadCheckedImageFromFile'),
+                         dict(type='LoadWSOLAnnotations'),
+                         dict(type='PackWSSSInputs', num_classes=WSOL_DATASET_CLASSES[name])],
+               metainfo=dict(classes=DEMO_CLASSES))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(cfg)
+    assert type(dataset).__name__ == name
+    assert len(dataset) >= len(names)  # one entry per (image, class)
+    sample = dataset[0]['data_samples']
+    assert sample.gt_class_labels.sum() == 1
+    assert sample.gt_sem_seg.data.shape[-2:] == (32, 32)

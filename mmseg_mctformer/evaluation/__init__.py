@@ -3,6 +3,7 @@ from .metrics import (
     DEFAULT_THRESHOLDS,
     MultiLabelMAPMetric,
     PseudoLabelMetric,
+    PxAPMetric,
     SeedMetric,
     stacked_intersect_and_union,
     summarize_areas,
@@ -10,6 +11,6 @@ from .metrics import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'SeedMetric',
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PxAPMetric', 'SeedMetric',
     'evaluate_mask_dir', 'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
 ]

@@ -1,8 +1,9 @@
 from .formatting import PackWSSSInputs
 from .loading import LoadCheckedImageFromFile, LoadImageLevelLabels
 from .pipelines import wsss_test_pipeline, wsss_train_pipeline
+from .wsol_loading import LoadWSOLAnnotations
 
 __all__ = [
     'LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWSSSInputs', 'wsss_train_pipeline',
-    'wsss_test_pipeline'
+    'wsss_test_pipeline', 'LoadWSOLAnnotations'
 ]

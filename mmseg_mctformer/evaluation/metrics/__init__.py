@@ -8,6 +8,7 @@ from .pseudo_label_metric import (
     pending_indices,
     save_label_png,
 )
+from .pxap_metric import PxAPMetric
 from .seed_metric import (
     DEFAULT_THRESHOLDS,
     SeedMetric,
@@ -17,7 +18,7 @@ from .seed_metric import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'SeedMetric',
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PxAPMetric', 'SeedMetric',
     'check_pseudo_label_dir', 'default_palette', 'image_size', 'is_valid_label_png',
     'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'
