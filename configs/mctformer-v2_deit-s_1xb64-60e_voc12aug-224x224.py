@@ -23,8 +23,9 @@ train_dataloader = dict(batch_size=64, dataset=dict(pipeline=[
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='mmpretrain.RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
-         magnitude_level=9, magnitude_std=0.5,
+    # built in mmpretrain's scope: its policies (AutoContrast, ...) are looked up in the current one
+    dict(type='RandAugment', _scope_='mmpretrain', policies='timm_increasing', num_policies=2,
+         total_level=10, magnitude_level=9, magnitude_std=0.5,
          hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
     dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
          max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],

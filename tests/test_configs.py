@@ -1,9 +1,12 @@
 """Every shipped config loads; MMSeg's configs are inherited through ``mmseg::``."""
+import copy
 import glob
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmseg.registry import TRANSFORMS
 
 import mmseg_mctformer  # noqa: F401
 from mmseg_mctformer.utils.external_configs import register_fork_distributions
@@ -32,6 +35,11 @@ def test_config_loads(path):
         assert cfg.model.cls_head.num_classes == c == cfg.model.cam_head.num_classes
         pack = cfg.train_dataloader.dataset.pipeline[-1]
         assert pack.type == 'PackWSSSInputs' and pack.get('num_classes', c) == c
+        # every training transform builds in the configs' default scope (mmpretrain's RandAugment
+        # needs its own scope for its policies)
+        with DefaultScope.overwrite_default_scope(cfg.default_scope):
+            for step in cfg.train_dataloader.dataset.pipeline:
+                assert TRANSFORMS.build(copy.deepcopy(step)) is not None
 
 
 def test_mctformer_plus_and_v2_differ_only_in_method_switches():
@@ -61,7 +69,8 @@ def test_entry_points_follow_the_authors_recipes():
         assert (t.top_k, t.attn_reduce, t.fusion, t.minmax_eps) == (12, 'mean', 'sqrt', 1e-8)
         aug = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
         assert aug['mmpretrain.RandomResizedCrop'].scale == 448
-        ra = aug['mmpretrain.RandAugment']
+        ra = aug['RandAugment']
+        assert ra._scope_ == 'mmpretrain'
         assert (ra.magnitude_level, ra.magnitude_std, ra.policies) == (9, 0.5, 'timm_increasing')
         erasing = aug['mmpretrain.RandomErasing']
         assert (erasing.erase_prob, erasing.mode) == (0.25, 'rand')

@@ -186,11 +186,7 @@ def test_openimages30k_config_pipelines_run_on_the_layout(tmp_path):
     test = cfg.test_dataloader.dataset
     train.data_root = test.data_root = str(tmp_path)
     train.pipeline[-1] = test.pipeline[-1] = dict(type='PackWSSSInputs', num_classes=2)
-    # mmpretrain's RandAugment builds its policies in the current default scope ('mmseg'), where
-    # 'AutoContrast' & co. are unknown: the VOC / COCO recipes share this; left out here
-    types = [t['type'] for t in train.pipeline]
-    assert 'mmpretrain.RandAugment' in types
-    train.pipeline = [t for t in train.pipeline if t['type'] != 'mmpretrain.RandAugment']
+    assert 'RandAugment' in [t['type'] for t in train.pipeline]
     with DefaultScope.overwrite_default_scope('mmseg'):
         sample = DATASETS.build(train)[0]
         assert sample['inputs'].shape == (3, 224, 224)
