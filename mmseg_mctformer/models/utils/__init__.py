@@ -6,6 +6,7 @@ from .localization import (
     minmax_normalise,
     patch_affinity,
     refine_with_affinity,
+    refine_with_attention_affinity,
     select_layers,
 )
 from .pooling import POOL_MODES, global_pool, gwrp_pool
@@ -13,5 +14,5 @@ from .pooling import POOL_MODES, global_pool, gwrp_pool
 __all__ = [
     'MAP_TYPES', 'POOL_MODES', 'class_to_patch_attention', 'fuse_maps', 'global_pool',
     'gwrp_pool', 'localization_maps', 'minmax_normalise', 'patch_affinity',
-    'refine_with_affinity', 'select_layers'
+    'refine_with_affinity', 'refine_with_attention_affinity', 'select_layers'
 ]
