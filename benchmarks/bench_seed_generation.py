@@ -19,8 +19,11 @@ single-scale, no-flip square images (default 250 ... 1000 px) that show how peak
 with the number of tokens. Peak memory per case: CPU = the peak resident set size (``VmHWM``,
 reset before the case through ``/proc/self/clear_refs``) minus the RSS after the model was
 built; CUDA = ``torch.cuda.max_memory_allocated`` minus the memory allocated before the case.
-``seed_agreement`` = fraction of seed pixels equal to the reference path's. Prints one JSON
-object (``--out`` also writes it).
+``seed_agreement`` = fraction of seed pixels equal to the reference path's. Speed is reported as
+wall-clock images/s and as CPU seconds per image of the worker process (``time.process_time``;
+with ``--threads 1`` the latter is the better measure on a loaded machine), ratios as
+``speed_ratio`` (images/s over the reference's) and ``cpu_time_ratio`` (reference CPU time over
+this path's). Prints one JSON object (``--out`` also writes it).
 
 Examples::
 
@@ -55,7 +58,8 @@ def parse_args(argv=None):
                         help='square sizes run at one scale without flip (memory vs tokens); '
                         'without values: 250 500 750 1000')
     parser.add_argument('--num-images', type=int, default=2, help='timed images per case')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed images first')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed images per path before the first case')
     parser.add_argument('--scales', type=float, nargs='+', default=None,
                         help='test scales of the main cases (default: the config, 1 0.5 1.5 2)')
     parser.add_argument('--num-classes', type=int, default=20, help='foreground classes C')
@@ -149,20 +153,22 @@ def worker(args):
         else:
             reset = _reset_peak_rss()
             base = _rss_mb()[0] if reset else base_rss
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with torch.no_grad(), amp:
             out = model.test_step(batch)
         seeds = out[0].pred_sem_seg.data.cpu()
         if cuda:
             torch.cuda.synchronize(args.device)
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
         if cuda:
             peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
         else:
             peak = _rss_mb()[1] - base
         if job.get('save'):
             np.save(job['save'], seeds.numpy())
-        print(json.dumps(dict(seconds=seconds, peak_mem_mb=peak)), flush=True)
+        print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)),
+              flush=True)
 
 
 # ------------------------------------------------------------------------------------ parent
@@ -229,7 +235,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             job = dict(hw=case['hw'], scales=case['scales'], flip=case['flip'])
-            for i in range(args.warmup):
+            for i in range(args.warmup if case is cases[0] else 0):
                 for w in workers:
                     w.run(dict(job, seed=10_000 + i))
             runs = {w.path: [] for w in workers}
@@ -249,8 +255,10 @@ def main(argv=None):
                          flip=case['flip'], max_patch_tokens=max(tokens))
             for path, rs in runs.items():
                 sec = statistics.median(r['seconds'] for r in rs)
+                cpu = statistics.median(r['cpu_seconds'] for r in rs)
                 entry[path] = dict(
                     images_per_s=round(1 / sec, 4), s_per_image=round(sec, 3),
+                    cpu_s_per_image=round(cpu, 3),
                     peak_mem_mb=round(statistics.median(r['peak_mem_mb'] for r in rs), 1),
                     runs_s=[round(r['seconds'], 3) for r in rs],
                     seed_agreement=round(min(agree[path]), 6))
@@ -259,6 +267,8 @@ def main(argv=None):
                     entry[f'{path}_vs_{ref}'] = dict(
                         speed_ratio=round(entry[path]['images_per_s'] /
                                           entry[ref]['images_per_s'], 3),
+                        cpu_time_ratio=round(entry[ref]['cpu_s_per_image'] /
+                                             max(entry[path]['cpu_s_per_image'], 1e-9), 3),
                         memory_ratio=round(entry[path]['peak_mem_mb'] /
                                            max(entry[ref]['peak_mem_mb'], 1e-9), 3))
             results.append(entry)
