@@ -44,7 +44,8 @@ class MCTformer(BaseSegmentor):
     only in config.
 
     ``loss(): backbone (fused attention) -> cls_head / cam_head / cct_loss``
-    ``predict(): per image, per scale and flip: backbone (explicit attention) -> cam_head ->
+    ``predict(): per image, per scale and flip: backbone (fused attention + q / k, or explicit
+    attention with attn_path='explicit') -> cam_head ->
     localization_maps -> upsample -> sum -> keep classes -> min-max -> seg_logits``
 
     Training uses only the image-level labels ``gt_class_labels`` (multi-hot (C,)) of the data
