@@ -1,47 +1,100 @@
-"""Speed and peak memory of seed generation (MCTformer+ localisation maps) per image.
+"""Seed generation (MCTformer+ localisation maps): fused path against the explicit reference.
 
 Builds the DeiT-S MCTformer+ of ``configs/_base_/models/mctformer_plus_deit-s.py`` with random
-weights (no checkpoint is read), and runs ``model.test_step`` one image at a time, as the reference
-code does, on random VOC-sized images (default 375 x 500) with two image labels, at 4 scales + flip
-(the config's test_cfg). Reported as JSON: images/s, s/image and peak memory, measured in a fresh
-subprocess so that the numbers are its own: CPU = peak resident set size (``ru_maxrss``) of that
-subprocess, CUDA = ``torch.cuda.max_memory_allocated`` during inference.
+weights (no checkpoint is read) and runs ``model.test_step`` one image at a time, as the reference
+code does, on random images with two image labels. Each compared path lives in its own worker
+process for the whole run (one process pair); the parent hands the images to the workers in
+alternation (ABBA order), so that a change of machine load hits every path alike, and reports
+medians. Paths (``--paths``, the last one is the reference of the ratios):
 
-Example::
+- ``fused``: the default ``test_cfg.attn_path='fused'`` (q / k + attention affinity, memory linear
+  in the tokens);
+- ``explicit``: ``attn_path='explicit'``, every block's (C + M) x (C + M) attention built, as the
+  authors' code does;
+- a ``_bf16`` suffix (``fused_bf16``): the same under ``torch.autocast(dtype=torch.bfloat16)``.
 
-    python benchmarks/bench_seed_generation.py --device cpu --num-images 2 --out bench.json
+Cases: ``--cases`` lists image sizes ``HxW``, run in that order; the main case (default 375x500,
+VOC size) uses the config's test-time augmentation (4 scales + flip). ``--scaling`` adds
+single-scale, no-flip square images (default 250 ... 1000 px) that show how peak memory grows
+with the number of tokens. Peak memory per case: CPU = the peak resident set size (``VmHWM``,
+reset before the case through ``/proc/self/clear_refs``) minus the RSS after the model was
+built; CUDA = ``torch.cuda.max_memory_allocated`` minus the memory allocated before the case.
+``seed_agreement`` = fraction of seed pixels equal to the reference path's. Speed is reported as
+wall-clock images/s and as CPU seconds per image of the worker process (``time.process_time``;
+with ``--threads 1`` the latter is the better measure on a loaded machine), ratios as
+``speed_ratio`` (images/s over the reference's) and ``cpu_time_ratio`` (reference CPU time over
+this path's). Prints one JSON object (``--out`` also writes it).
+
+Examples::
+
+    python benchmarks/bench_seed_generation.py --num-images 2 --threads 1
+    python benchmarks/bench_seed_generation.py --cases --scaling --num-images 1
+    python benchmarks/bench_seed_generation.py --paths fused_bf16 fused --num-images 2
+    python benchmarks/bench_seed_generation.py --device cuda --num-images 20
 """
 import argparse
 import json
+import os
 import os.path as osp
-import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer_plus_deit-s.py')
+BASE_PATHS = ('fused', 'explicit')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Benchmark seed generation (maps + seeds)')
+    parser = argparse.ArgumentParser(description='Benchmark seed generation, fused vs explicit')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
-    parser.add_argument('--num-images', type=int, default=4, help='timed images')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed images first')
-    parser.add_argument('--height', type=int, default=375, help='image height')
-    parser.add_argument('--width', type=int, default=500, help='image width')
+    parser.add_argument('--paths', nargs='+', default=['fused', 'explicit'],
+                        help='compared paths; the last one is the reference of the ratios')
+    parser.add_argument('--cases', nargs='*', default=['375x500'],
+                        help='image sizes HxW with the config test-time augmentation')
+    parser.add_argument('--scaling', nargs='*', type=int, default=None,
+                        help='square sizes run at one scale without flip (memory vs tokens); '
+                        'without values: 250 500 750 1000')
+    parser.add_argument('--num-images', type=int, default=2, help='timed images per case')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed images per path before the first case')
     parser.add_argument('--scales', type=float, nargs='+', default=None,
-                        help='test scales (default: the config, 1.0 0.5 1.5 2.0)')
-    parser.add_argument('--no-flip', action='store_true', help='no horizontal-flip forward')
+                        help='test scales of the main cases (default: the config, 1 0.5 1.5 2)')
     parser.add_argument('--num-classes', type=int, default=20, help='foreground classes C')
     parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads in the worker (default: torch default)')
+                        help='torch CPU threads per worker (default: torch default)')
     parser.add_argument('--out', help='also write the JSON result here')
-    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for path in args.paths:
+        if path.removesuffix('_bf16') not in BASE_PATHS:
+            parser.error(f'--paths: unknown path {path!r}, expected fused, explicit, '
+                         'fused_bf16 or explicit_bf16')
+    if args.scaling == []:
+        args.scaling = [250, 500, 750, 1000]
+    return args
 
 
-def build_model(args):
+# ------------------------------------------------------------------------------------ worker
+def _rss_mb():
+    with open('/proc/self/status') as f:
+        fields = dict(line.split(':', 1) for line in f if ':' in line)
+    return int(fields['VmRSS'].split()[0]) / 1024, int(fields['VmHWM'].split()[0]) / 1024
+
+
+def _reset_peak_rss():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not allowed."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def build_model(args, path):
     """The DeiT-S MCTformer+ of the base config with random weights, in eval mode."""
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
@@ -53,88 +106,186 @@ def build_model(args):
     cfg.backbone.init_cfg = None
     for key in ('backbone', 'cls_head', 'cam_head'):
         cfg[key].num_classes = args.num_classes
-    if args.scales is not None:
-        cfg.test_cfg.scales = tuple(args.scales)
-    if args.no_flip:
-        cfg.test_cfg.flip = False
+    cfg.test_cfg.attn_path = path.removesuffix('_bf16')
+    cfg.test_cfg.max_tokens = None  # the large cases must run at their size
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
-    return model.to(args.device).eval(), dict(cfg.test_cfg)
+    return model.to(args.device).eval()
 
 
-def make_batch(args, seed):
+def make_batch(num_classes, hw, seed):
     """One random uint8 image with metainfo and two image labels."""
     import torch
     from mmseg.structures import SegDataSample
 
     gen = torch.Generator().manual_seed(seed)
-    img = torch.randint(0, 256, (3, args.height, args.width), dtype=torch.uint8, generator=gen)
-    labels = torch.zeros(args.num_classes, dtype=torch.long)
-    labels[torch.randperm(args.num_classes, generator=gen)[:2]] = 1
-    shape = (args.height, args.width)
-    sample = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
+    img = torch.randint(0, 256, (3, *hw), dtype=torch.uint8, generator=gen)
+    labels = torch.zeros(num_classes, dtype=torch.long)
+    labels[torch.randperm(num_classes, generator=gen)[:2]] = 1
+    sample = SegDataSample(metainfo=dict(img_shape=tuple(hw), ori_shape=tuple(hw)))
     sample.set_data(dict(gt_class_labels=labels))
     return dict(inputs=[img], data_samples=[sample])
 
 
 def worker(args):
+    """Serve jobs read from stdin (one JSON line each), answer one JSON line each."""
+    import numpy as np
     import torch
     if args.threads:
         torch.set_num_threads(args.threads)  # this benchmark process only
+    torch.manual_seed(0)  # same random weights in every worker
+    path = args.worker
     cuda = args.device.startswith('cuda')
-    model, test_cfg = build_model(args)
-    rss_model_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with torch.no_grad():
-        for i in range(args.warmup):
-            model.test_step(make_batch(args, 1000 + i))
+    model = build_model(args, path)
+    base_rss = _rss_mb()[0]
+    amp = torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16,
+                         enabled=path.endswith('_bf16'))
+    print(json.dumps(dict(ready=True, rss_after_model_mb=round(base_rss, 1))), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        model.test_cfg['scales'] = tuple(job['scales'])
+        model.test_cfg['flip'] = job['flip']
+        batch = make_batch(args.num_classes, job['hw'], job['seed'])
         if cuda:
             torch.cuda.synchronize(args.device)
             torch.cuda.reset_peak_memory_stats(args.device)
-        batches = [make_batch(args, i) for i in range(args.num_images)]
-        start = time.perf_counter()
-        for batch in batches:
+            base = torch.cuda.memory_allocated(args.device)
+        else:
+            reset = _reset_peak_rss()
+            base = _rss_mb()[0] if reset else base_rss
+        start, cpu_start = time.perf_counter(), time.process_time()
+        with torch.no_grad(), amp:
             out = model.test_step(batch)
-            out[0].pred_sem_seg.data.cpu()
+        seeds = out[0].pred_sem_seg.data.cpu()
         if cuda:
             torch.cuda.synchronize(args.device)
-        elapsed = time.perf_counter() - start
-    result = dict(
-        device=torch.cuda.get_device_name(args.device) if cuda else 'cpu',
-        torch=torch.__version__,
-        threads=torch.get_num_threads(),
-        model='MCTformer+ DeiT-S (random weights)',
-        num_classes=args.num_classes,
-        image_hw=[args.height, args.width],
-        scales=list(test_cfg['scales']),
-        flip=bool(test_cfg['flip']),
-        map_type=test_cfg.get('map_type'),
-        num_images=args.num_images,
-        seconds=round(elapsed, 3),
-        images_per_s=round(args.num_images / elapsed, 4),
-        s_per_image=round(elapsed / args.num_images, 3),
-    )
-    if cuda:
-        result['peak_cuda_allocated_mb'] = round(
-            torch.cuda.max_memory_allocated(args.device) / 2**20, 1)
-    else:
-        result['rss_after_model_build_mb'] = round(rss_model_mb, 1)
-    result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    return result
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+        if cuda:
+            peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
+        else:
+            peak = _rss_mb()[1] - base
+        if job.get('save'):
+            np.save(job['save'], seeds.numpy())
+        print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)),
+              flush=True)
+
+
+# ------------------------------------------------------------------------------------ parent
+class Worker:
+    """One long-lived worker process of a path."""
+
+    def __init__(self, args, path, argv):
+        cmd = [sys.executable, osp.abspath(__file__), '--worker', path] + argv
+        self.path = path
+        # fixed mmap threshold: freed tensors go back to the OS, so that the RSS before an
+        # image is not inflated by memory glibc kept from the previous one
+        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072')
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, env=env,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.info = self._read()
+
+    def _read(self):
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise SystemExit(f'bench_seed_generation: the {self.path} worker exited with '
+                                 f'code {self.proc.wait()}')
+            if line.startswith('{'):
+                return json.loads(line)
+
+    def run(self, job):
+        self.proc.stdin.write(json.dumps(job) + '\n')
+        return self._read()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _cases(args, test_scales):
+    cases = []
+    for text in args.cases:
+        try:
+            h, w = (int(v) for v in text.lower().split('x'))
+        except ValueError:
+            raise SystemExit(f'--cases: expected HxW, got {text!r}') from None
+        cases.append(dict(name=f'{h}x{w} tta', hw=[h, w], scales=test_scales, flip=True))
+    for size in args.scaling or ():
+        cases.append(dict(name=f'{size}x{size} single-scale', hw=[size, size], scales=[1.0],
+                          flip=False))
+    return cases
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args)))
+        worker(args)
         return
-    cmd = [sys.executable, osp.abspath(__file__), '--worker'] + (argv if argv is not None
-                                                                 else sys.argv[1:])
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f'benchmark worker failed with exit code {proc.returncode}')
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    text = json.dumps(result, indent=2)
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    argv = list(argv if argv is not None else sys.argv[1:])
+    test_scales = list(args.scales or Config.fromfile(MODEL_CFG).model.test_cfg.scales)
+    cases = _cases(args, test_scales)
+    load_start = os.getloadavg()
+    workers = [Worker(args, path, argv) for path in args.paths]
+    ref = args.paths[-1]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            job = dict(hw=case['hw'], scales=case['scales'], flip=case['flip'])
+            for i in range(args.warmup if case is cases[0] else 0):
+                for w in workers:
+                    w.run(dict(job, seed=10_000 + i))
+            runs = {w.path: [] for w in workers}
+            agree = {w.path: [] for w in workers}
+            for i in range(args.num_images):
+                order = workers if i % 2 == 0 else workers[::-1]  # ABBA
+                saved = {}
+                for w in order:
+                    saved[w.path] = osp.join(tmp, f'{w.path}.npy')
+                    runs[w.path].append(w.run(dict(job, seed=i, save=saved[w.path])))
+                ref_seeds = np.load(saved[ref])
+                for path, file in saved.items():
+                    agree[path].append(float((np.load(file) == ref_seeds).mean()))
+            tokens = [int(s * case['hw'][0] / 16 + 0.5) * int(s * case['hw'][1] / 16 + 0.5)
+                      for s in case['scales']]  # patch 16 (DeiT-S)
+            entry = dict(case=case['name'], image_hw=case['hw'], scales=case['scales'],
+                         flip=case['flip'], max_patch_tokens=max(tokens))
+            for path, rs in runs.items():
+                sec = statistics.median(r['seconds'] for r in rs)
+                cpu = statistics.median(r['cpu_seconds'] for r in rs)
+                entry[path] = dict(
+                    images_per_s=round(1 / sec, 4), s_per_image=round(sec, 3),
+                    cpu_s_per_image=round(cpu, 3),
+                    peak_mem_mb=round(statistics.median(r['peak_mem_mb'] for r in rs), 1),
+                    runs_s=[round(r['seconds'], 3) for r in rs],
+                    seed_agreement=round(min(agree[path]), 6))
+            for path in runs:
+                if path != ref:
+                    entry[f'{path}_vs_{ref}'] = dict(
+                        speed_ratio=round(entry[path]['images_per_s'] /
+                                          entry[ref]['images_per_s'], 3),
+                        cpu_time_ratio=round(entry[ref]['cpu_s_per_image'] /
+                                             max(entry[path]['cpu_s_per_image'], 1e-9), 3),
+                        memory_ratio=round(entry[path]['peak_mem_mb'] /
+                                           max(entry[ref]['peak_mem_mb'], 1e-9), 3))
+            results.append(entry)
+    for w in workers:
+        w.close()
+    summary = dict(
+        device=args.device, torch=torch.__version__,
+        threads=args.threads or torch.get_num_threads(),
+        model='MCTformer+ DeiT-S (random weights), C=%d' % args.num_classes,
+        paths=args.paths, reference=ref, num_images=args.num_images, warmup=args.warmup,
+        rss_after_model_mb={w.path: w.info['rss_after_model_mb'] for w in workers},
+        memory=('CPU: peak RSS (VmHWM reset per image) minus RSS before the image; CUDA: '
+                'max_memory_allocated minus allocated before the image'),
+        loadavg_start=[round(v, 2) for v in load_start],
+        loadavg_end=[round(v, 2) for v in os.getloadavg()],
+        cases=results)
+    text = json.dumps(summary, indent=2)
     print(text)
     if args.out:
         with open(args.out, 'w') as f:

@@ -2,10 +2,11 @@ from .mct_vit import (
     MultiClassTokenAttention,
     MultiClassTokenEncoderLayer,
     MultiClassTokenViT,
+    class_token_attention,
     tokens_to_map,
 )
 
 __all__ = [
     'MultiClassTokenViT', 'MultiClassTokenAttention', 'MultiClassTokenEncoderLayer',
-    'tokens_to_map'
+    'class_token_attention', 'tokens_to_map'
 ]

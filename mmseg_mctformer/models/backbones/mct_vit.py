@@ -39,6 +39,7 @@ CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
 CLS_POS_EMBEDS = ('shared', 'per_class')
 POS_RESIZE_MODES = ('bicubic', 'nearest')
 POS_INTERPS = ('size', 'scale_factor_offset')
+QK = Tuple[Tensor, Tensor]
 
 
 def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
@@ -93,17 +94,25 @@ class MultiClassTokenAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(self, x: Tensor, return_attn: bool = False,
+                return_qk: bool = False) -> Tuple[Tensor, Optional[Union[Tensor, QK]]]:
         """Attend.
 
         Args:
             x (Tensor): Tokens (B, N, D).
             return_attn (bool): Use the explicit path and return the attention. Default: False.
+            return_qk (bool): Use the fused path and return the per-head queries and keys, from
+                which any rows of the attention can be recomputed without the N x N matrix.
+                Default: False.
 
         Returns:
-            tuple[Tensor, Tensor | None]: Output (B, N, D) and, with ``return_attn``, the
-            head-averaged softmax attention (B, N, N), else ``None``.
+            tuple[Tensor, Tensor | tuple | None]: Output (B, N, D) and, with ``return_attn``, the
+            head-averaged softmax attention (B, N, N); with ``return_qk``, ``(q, k)``, each
+            (B, H, N, D / H) (unscaled: the attention is ``softmax(q k^T * scale)``,
+            ``scale = (D / H) ** -0.5``); else ``None``.
         """
+        if return_attn and return_qk:
+            raise ValueError('MultiClassTokenAttention: return_attn and return_qk are exclusive')
         B, N, D = x.shape
         # (3, B, H, N, D / H)
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
@@ -115,6 +124,8 @@ class MultiClassTokenAttention(BaseModule):
             attn = attn.mean(dim=1)
         else:
             out = F.scaled_dot_product_attention(q, k, v)
+            if return_qk:
+                attn = (q, k)
         out = out.transpose(1, 2).reshape(B, N, D)
         return self.proj_drop(self.proj(out)), attn
 
@@ -163,17 +174,21 @@ class MultiClassTokenEncoderLayer(BaseModule):
             dropout_layer=drop_path_cfg,
             layer_scale_init_value=layer_scale_init_value)
 
-    def forward(self, x: Tensor, return_attn: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(self, x: Tensor, return_attn: bool = False,
+                return_qk: bool = False) -> Tuple[Tensor, Optional[Union[Tensor, QK]]]:
         """Run the block.
 
         Args:
             x (Tensor): Tokens (B, N, D).
             return_attn (bool): Explicit attention path, returning (B, N, N). Default: False.
+            return_qk (bool): Fused path, returning the attention's ``(q, k)``, each
+                (B, H, N, D / H). Default: False.
 
         Returns:
-            tuple[Tensor, Tensor | None]: Tokens (B, N, D) and the attention or ``None``.
+            tuple[Tensor, Tensor | tuple | None]: Tokens (B, N, D) and the attention, ``(q, k)``
+            or ``None``.
         """
-        y, attn = self.attn(self.ln1(x), return_attn=return_attn)
+        y, attn = self.attn(self.ln1(x), return_attn=return_attn, return_qk=return_qk)
         x = x + self.drop_path(self.gamma1(y))
         x = self.ffn(self.ln2(x), identity=x)
         return x, attn
@@ -201,6 +216,10 @@ class MultiClassTokenViT(BaseModule):
     - ``patch_tokens``: (B, D, h, w), the final patch tokens;
     - ``attn`` (only with ``return_attn=True``, explicit attention path): list of L tensors
       (B, C + M, C + M), head-averaged softmax attention of every block.
+    - ``cls_attn``, ``q``, ``k`` (only with ``return_qk=True``, fused path, memory linear in
+      M): lists of L tensors (B, C, C + M), the class-token rows of ``attn``, and (B, H, C + M,
+      D / H), the per-head queries and keys from which the patch affinity is applied without
+      building the (C + M) x (C + M) matrix.
 
     Loading: a ``load_state_dict`` pre-hook maps a checkpoint's single class token onto the C
     tokens (``cls_token_init='pretrained'``; with ``'trunc_normal'`` the random tokens are kept),
@@ -496,19 +515,28 @@ class MultiClassTokenViT(BaseModule):
         grid = grid.to(self.pos_embed.dtype).flatten(2).transpose(1, 2)
         return torch.cat([self.pos_embed[:, :P], grid], dim=1)
 
-    def forward(self, x: Tensor, return_attn: bool = False) -> Dict[str, Union[Tensor, List]]:
+    def forward(self, x: Tensor, return_attn: bool = False,
+                return_qk: bool = False) -> Dict[str, Union[Tensor, List]]:
         """Encode an image batch.
 
         Args:
             x (Tensor): Images (B, in_channels, H, W), H and W multiples of the patch size.
             return_attn (bool): Use the explicit attention path and return every block's
                 head-averaged attention. Default: False.
+            return_qk (bool): Fused attention path that also returns every block's class-token
+                attention rows and per-head queries / keys (memory linear in the tokens; what
+                :func:`~mmseg_mctformer.models.utils.refine_with_attention_affinity` needs).
+                Exclusive with ``return_attn``. Default: False.
 
         Returns:
             dict: ``cls_tokens`` (list of L (B, C, D)), ``cls_token`` (B, C, D),
-            ``patch_tokens`` (B, D, h, w) and, with ``return_attn``, ``attn``
-            (list of L (B, C + M, C + M)).
+            ``patch_tokens`` (B, D, h, w); with ``return_attn``, ``attn``
+            (list of L (B, C + M, C + M)); with ``return_qk``, ``cls_attn`` (list of L
+            (B, C, C + M), the first C rows of the head-averaged attention), ``q`` and ``k``
+            (lists of L (B, H, C + M, D / H), unscaled).
         """
+        if return_attn and return_qk:
+            raise ValueError('MultiClassTokenViT: return_attn and return_qk are exclusive')
         B, _, H, W = x.shape
         p = self.patch_size
         if H % p or W % p:
@@ -521,21 +549,44 @@ class MultiClassTokenViT(BaseModule):
         cls = (self.cls_token + pos[:, :P]).expand(B, -1, -1)  # (B, C, D)
         x = self.drop_after_pos(torch.cat([cls, patches + pos[:, P:]], dim=1))  # (B, C + M, D)
 
-        cls_tokens, attns = [], []
+        cls_tokens, attns, cls_attns, qs, ks = [], [], [], [], []
         for i, layer in enumerate(self.layers):
-            x, attn = layer(x, return_attn=return_attn)
+            x, attn = layer(x, return_attn=return_attn, return_qk=return_qk)
             if self.final_norm and i == self.num_layers - 1:
                 x = self.ln1(x)
             cls_tokens.append(x[:, :C])
             if return_attn:
                 attns.append(attn)
+            elif return_qk:
+                q, k = attn
+                cls_attns.append(class_token_attention(q, k, C, layer.attn.scale))
+                qs.append(q)
+                ks.append(k)
         out = dict(
             cls_tokens=cls_tokens,
             cls_token=cls_tokens[-1],
             patch_tokens=tokens_to_map(x, C, hw))
         if return_attn:
             out['attn'] = attns
+        elif return_qk:
+            out.update(cls_attn=cls_attns, q=qs, k=ks)
         return out
+
+
+def class_token_attention(q: Tensor, k: Tensor, num_classes: int, scale: float) -> Tensor:
+    """The first C rows of the head-averaged softmax attention, from queries and keys.
+
+    Args:
+        q (Tensor): Queries (B, H, N, D / H), unscaled.
+        k (Tensor): Keys (B, H, N, D / H).
+        num_classes (int): Number of class tokens C (the first C tokens).
+        scale (float): Attention scale, ``(D / H) ** -0.5``.
+
+    Returns:
+        Tensor: ``mean_h softmax(q[:, h, :C] k[:, h]^T * scale)`` of shape (B, C, N).
+    """
+    rows = (q[:, :, :num_classes] * scale) @ k.transpose(-2, -1)  # (B, H, C, N)
+    return rows.softmax(dim=-1).mean(dim=1)
 
 
 def _square_grid(num_tokens: int) -> Optional[Tuple[int, int]]:

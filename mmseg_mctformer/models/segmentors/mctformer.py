@@ -1,10 +1,12 @@
 """MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
+import logging
 import math
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
@@ -35,7 +37,10 @@ DEFAULT_TEST_CFG = dict(
     bg_threshold=0.45,
     patch_size=None,
     mode='whole',
+    attn_path='fused',
+    max_tokens=10000,
 )
+ATTN_PATHS = ('fused', 'explicit')
 
 
 @MODELS.register_module()
@@ -49,7 +54,8 @@ class MCTformer(BaseSegmentor):
     only in config.
 
     ``loss(): backbone (fused attention) -> cls_head / cam_head / cct_loss``
-    ``predict(): per image, per scale and flip: backbone (explicit attention) -> cam_head ->
+    ``predict(): per image, per scale and flip: backbone (fused attention + q / k, or explicit
+    attention with attn_path='explicit') -> cam_head ->
     localization_maps -> upsample -> sum -> keep classes -> min-max -> seg_logits``
 
     Training uses only the image-level labels ``gt_class_labels`` (multi-hot (C,)) of the data
@@ -76,6 +82,17 @@ class MCTformer(BaseSegmentor):
       reports the best. 0.45 is a mid-range starting point, not a measured optimum; sweep it.
     - ``patch_size`` [None]: token stride; read from the backbone when None.
     - ``mode`` ['whole']: accepted for compatibility with mmseg configs; only 'whole'.
+    - ``attn_path`` ['fused']: how the attention maps are read. ``'fused'``: the backbone runs
+      its fused attention and returns class-token rows and per-head q / k
+      (``return_qk=True``), the patch affinity runs as an attention over the maps
+      (:func:`refine_with_attention_affinity`); memory linear in the tokens. ``'explicit'``: every
+      block's (C + M) x (C + M) attention is built (``return_attn=True``); memory quadratic in the
+      tokens (about ``4 * B * (L + H) * (C + M)^2`` bytes), same maps to float32 rounding.
+    - ``max_tokens`` [10000]: bound on the patch tokens ``h * w`` of one forward; a scaled image
+      (or an ``encode_decode`` input) with more tokens is resized down, aspect ratio kept, with a
+      warning, so that a huge image cannot exhaust memory (a 3000 x 3000 image at scale 2 would
+      have 140,625 tokens at patch 16). 10000 tokens = 1600 x 1600 pixels at patch 16: VOC and
+      COCO images at scale 2 stay below it. ``None`` disables the bound.
 
     Outputs (``docs/conventions.md``): ``seg_logits`` (C + 1, H, W) at ``ori_shape`` with channel
     0 = ``bg_threshold`` and channels 1..C the maps in [0, 1] (0 for classes not kept),
@@ -160,6 +177,14 @@ class MCTformer(BaseSegmentor):
             raise ValueError(f"MCTformer: test_cfg['scales'] must be positive, got "
                              f"{cfg['scales']}")
         cfg['scales'] = tuple(float(s) for s in cfg['scales'])
+        if cfg['attn_path'] not in ATTN_PATHS:
+            raise ValueError(f"MCTformer: test_cfg['attn_path'] = {cfg['attn_path']!r}, expected "
+                             f'one of {ATTN_PATHS}')
+        max_tokens = cfg['max_tokens']
+        if max_tokens is not None and (isinstance(max_tokens, bool)
+                                       or not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ValueError(f"MCTformer: test_cfg['max_tokens'] = {max_tokens!r}, expected a "
+                             'positive int or None')
         return cfg
 
     @property
@@ -229,7 +254,9 @@ class MCTformer(BaseSegmentor):
 
     # ------------------------------------------------------------------ inference
     def _forward_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
-        """One explicit-attention forward: token-resolution maps and class scores.
+        """One forward: token-resolution maps and class scores.
+
+        The attention is read as ``test_cfg.attn_path`` says (fused q / k or explicit maps).
 
         Args:
             inputs (Tensor): Images (B, 3, H, W), multiples of the patch size.
@@ -239,7 +266,10 @@ class MCTformer(BaseSegmentor):
             normalised), ``cls_scores`` (B, C) and/or ``cam_scores`` (B, C), ``cams``
             (B, C, h, w) when the heads exist.
         """
-        feats = self.backbone(inputs, return_attn=True)
+        needs_attn = self.test_cfg['map_type'] != 'patchcam'
+        explicit = self.test_cfg['attn_path'] == 'explicit'
+        feats = self.backbone(inputs, return_attn=needs_attn and explicit,
+                              return_qk=needs_attn and not explicit)
         out = {}
         cams = None
         if self.cls_head is not None:
@@ -259,9 +289,21 @@ class MCTformer(BaseSegmentor):
         return self._forward_maps(inputs)
 
     def _scaled_size(self, size: Sequence[int], scale: float) -> Tuple[int, int]:
-        """Nearest size to ``size * scale`` divisible by the patch size (at least one patch)."""
+        """Nearest size to ``size * scale`` divisible by the patch size (at least one patch),
+        reduced (aspect ratio kept) to at most ``test_cfg.max_tokens`` patches."""
         patch = self.patch_size
-        return tuple(max(patch, int(math.floor(s * scale / patch + 0.5)) * patch) for s in size)
+        h, w = (max(1, int(math.floor(s * scale / patch + 0.5))) for s in size)
+        max_tokens = self.test_cfg['max_tokens']
+        if max_tokens is not None and h * w > max_tokens:
+            factor = math.sqrt(max_tokens / (h * w))
+            new_h = max(1, int(h * factor))
+            new_w = max(1, min(int(w * factor), max_tokens // new_h))
+            print_log(f'MCTformer: an input of {tuple(size)} pixels at scale {scale} has '
+                      f'{h}x{w}={h * w} tokens > test_cfg.max_tokens={max_tokens}; running it at '
+                      f'{new_h * patch}x{new_w * patch} pixels ({new_h}x{new_w} tokens)',
+                      logger='current', level=logging.WARNING)
+            h, w = new_h, new_w
+        return h * patch, w * patch
 
     def _image_maps(self, img: Tensor, out_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
         """Summed multi-scale / flip maps of one image.
@@ -287,10 +329,9 @@ class MCTformer(BaseSegmentor):
             if self.test_cfg['flip']:
                 x = torch.cat([x, x.flip(-1)])
             out = self._forward_maps(x)
-            maps = F.interpolate(out['maps'], out_size, mode='bilinear', align_corners=False)
-            if self.test_cfg['flip']:
-                maps = torch.cat([maps[:1], maps[1:].flip(-1)])
-            total += maps.sum(0)
+            for j, maps in enumerate(out['maps']):  # one at a time: (C, H', W') can be large
+                maps = F.interpolate(maps[None], out_size, mode='bilinear', align_corners=False)
+                total += maps[0].flip(-1) if j else maps[0]
             scores = out['cls_scores'] if 'cls_scores' in out else out['cam_scores']
             probs.append(scores.sigmoid())
         return total, torch.cat(probs).mean(0)
@@ -353,9 +394,13 @@ class MCTformer(BaseSegmentor):
         Channel 0 = ``bg_threshold``; channels 1..C = min-max normalised maps of every class
         (no class selection, no test-time augmentation).
         """
+        size = tuple(inputs.shape[-2:])
+        bounded = self._scaled_size(size, 1.0)
+        if bounded != size:
+            inputs = F.interpolate(inputs, bounded, mode='bilinear', align_corners=False)
         maps = self._forward_maps(inputs)['maps']
         maps = minmax_normalise(
-            F.interpolate(maps, inputs.shape[-2:], mode='bilinear', align_corners=False),
+            F.interpolate(maps, size, mode='bilinear', align_corners=False),
             self.test_cfg['minmax_eps'])
         thr = float(self.test_cfg['bg_threshold'])
         return torch.stack([seed_scores(m, thr) for m in maps])

@@ -9,7 +9,8 @@ follow the authors' public MCTformer-V2 code:
 - PatchCAM: ReLU of the conv output (no normalisation before fusion);
 - fusion: ``attention * ReLU(CAM)`` (V2 code) or ``sqrt(attention * ReLU(CAM))`` (MCTformer+ code);
 - affinity: head-averaged ``[C:, C:]`` attention summed over all layers;
-  ``refined[c] = A @ map[c]``.
+  ``refined[c] = A @ map[c]`` (explicitly, or as an attention with the maps as values:
+  :func:`refine_with_attention_affinity`).
 
 All maps are computed in float32, whatever the dtype of the attention (AMP-safe).
 
@@ -18,6 +19,7 @@ Shapes: B batch, C classes, h x w token grid, M = h * w, N = C + M tokens, L lay
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 MAP_TYPES = ('mct', 'mct_affinity', 'patchcam', 'patchcam_affinity', 'fused', 'fused_affinity')
@@ -67,9 +69,10 @@ def _check_attn(attns: Sequence[Tensor], num_classes: int, num_patches: Optional
     if len(attns) == 0:
         raise ValueError(f'{fn}: got an empty list of attention maps')
     shape = tuple(attns[0].shape)
-    if len(shape) != 3 or shape[1] != shape[2]:
-        raise ValueError(f'{fn}: expected attention maps of shape (B, C + M, C + M), got {shape}')
-    num_tokens = shape[1]
+    if len(shape) != 3 or shape[1] not in (shape[2], num_classes):
+        raise ValueError(f'{fn}: expected attention maps of shape (B, C + M, C + M) or their '
+                         f'class-token rows (B, C, C + M) with C={num_classes}, got {shape}')
+    num_tokens = shape[2]
     if num_patches is not None and num_tokens != num_classes + num_patches:
         raise ValueError(f'{fn}: attention has N={num_tokens} tokens, expected N == C + h*w with '
                          f'C={num_classes}, h*w={num_patches}')
@@ -173,6 +176,65 @@ def refine_with_affinity(maps: Tensor, affinity: Tensor) -> Tensor:
     return refined.reshape(b, c, h, w)
 
 
+def refine_with_attention_affinity(maps: Tensor, qs: Sequence[Tensor], ks: Sequence[Tensor],
+                                   num_classes: int, layers: LayerSpec = 'all',
+                                   scale: Optional[float] = None) -> Tensor:
+    """Same as ``refine_with_affinity(maps, patch_affinity(attns, C, layers))``, never building
+    an N x N matrix.
+
+    ``sum_l mean_h softmax(q_lh k_lh^T * scale)[C:, C:] @ maps`` is an attention of the patch
+    queries over all N keys whose values are the maps (zero for the C class tokens), so it runs
+    through ``F.scaled_dot_product_attention`` (memory linear in N on its fused kernels). The
+    values are zero-padded to the head dimension and taken in chunks of it, because the fused CPU
+    kernel needs values as wide as the queries.
+
+    Args:
+        maps (Tensor): Maps (B, K, h, w) (K maps, usually the C classes).
+        qs (Sequence[Tensor]): L per-head queries, each (B, H, C + M, E), unscaled.
+        ks (Sequence[Tensor]): L per-head keys, each (B, H, C + M, E).
+        num_classes (int): Number of class tokens C (the first C tokens).
+        layers (str | int | Sequence[int]): Layers summed, as in :func:`patch_affinity`.
+            Default: 'all'.
+        scale (float, optional): Attention scale; ``E ** -0.5`` (the backbone's) when None.
+
+    Returns:
+        Tensor: Refined maps (B, K, h, w), float32.
+    """
+    fn = 'refine_with_attention_affinity'
+    b, c, h, w = maps.shape
+    m = h * w
+    if len(qs) != len(ks) or not qs:
+        raise ValueError(f'{fn}: expected as many queries as keys (one per layer, at least '
+                         f'one), got {len(qs)} and {len(ks)}')
+    shape = tuple(qs[0].shape)
+    expected = (b, shape[1] if len(shape) == 4 else -1, num_classes + m,
+                shape[-1] if shape else -1)
+    for q, k in zip(qs, ks):
+        if tuple(q.shape) != expected or tuple(k.shape) != expected:
+            raise ValueError(f'{fn}: queries {tuple(q.shape)} and keys {tuple(k.shape)} must be '
+                             f'(B, H, C + M, E) = (B={b}, H, {num_classes} + {h}*{w}, E) for '
+                             f'maps {tuple(maps.shape)}')
+    indices = select_layers(len(qs), layers, f'{fn}: layers')
+    if not indices:
+        raise ValueError(f"{fn}: layers selects no layer ('none' is not allowed)")
+    heads, dim = expected[1], expected[3]
+    chunks = -(-c // dim)
+    values = maps.new_zeros((b, num_classes + m, chunks * dim), dtype=torch.float32)
+    values[:, num_classes:, :c] = maps.float().reshape(b, c, m).transpose(1, 2)
+    values = values.reshape(b, 1, num_classes + m, chunks, dim)
+    refined = maps.new_zeros((b, m, c), dtype=torch.float32)
+    for i in indices:
+        q = qs[i][:, :, num_classes:].float()  # (B, H, M, E): patch queries only
+        k = ks[i].float()
+        out = torch.cat([
+            F.scaled_dot_product_attention(
+                q, k, values[..., j, :].expand(b, heads, -1, -1), scale=scale)
+            for j in range(chunks)
+        ], dim=-1)  # (B, H, M, chunks * E)
+        refined += out[..., :c].mean(dim=1)
+    return refined.transpose(1, 2).reshape(b, c, h, w)
+
+
 def minmax_normalise(maps: Tensor, eps: float = 1e-5) -> Tensor:
     """Min-max normalise every map to [0, 1] over its last two (spatial) dimensions.
 
@@ -209,8 +271,11 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
     ============================  ===========================================
 
     Args:
-        backbone_out (dict): Output of ``MultiClassTokenViT.forward(x, return_attn=True)``; uses
-            ``attn`` (list of L tensors (B, C + M, C + M)) and ``patch_tokens`` (B, D, h, w).
+        backbone_out (dict): Output of ``MultiClassTokenViT.forward``; uses ``patch_tokens``
+            (B, D, h, w) and either ``attn`` (``return_attn=True``: list of L tensors
+            (B, C + M, C + M), explicit path) or ``cls_attn``, ``q`` and ``k``
+            (``return_qk=True``: lists of L (B, C, C + M) and (B, H, C + M, E); the affinity
+            then runs through :func:`refine_with_attention_affinity`, memory linear in M).
         cams (Tensor, optional): Raw PatchCAM output (B, C, h, w); needed by the ``patchcam*`` and
             ``fused*`` types.
         num_classes (int): Number of classes C.
@@ -229,10 +294,13 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
         raise ValueError(f'localization_maps: unknown map_type {map_type!r}, expected one of '
                          f'{MAP_TYPES}')
     needs_attn = map_type.startswith(('mct', 'fused')) or map_type.endswith('_affinity')
-    attns = backbone_out.get('attn') if needs_attn else None
+    # explicit path: full attention maps; fused path (return_qk): class-token rows + q / k
+    fast = 'attn' not in backbone_out and 'cls_attn' in backbone_out
+    attns = backbone_out.get('cls_attn' if fast else 'attn') if needs_attn else None
     if needs_attn and attns is None:
         raise KeyError(f"localization_maps: map_type {map_type!r} needs backbone_out['attn'] "
-                       '(run the backbone with return_attn=True)')
+                       "or ['cls_attn', 'q', 'k'] (run the backbone with return_attn=True or "
+                       'return_qk=True)')
     if map_type.startswith(('patchcam', 'fused')) and cams is None:
         raise ValueError(f'localization_maps: map_type {map_type!r} needs PatchCAM maps, got '
                          'cams=None (model without cam_head?)')
@@ -251,5 +319,10 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
                          cams, fusion)
     if map_type.endswith('_affinity'):
         _check_attn(attns, num_classes, hw[0] * hw[1], 'localization_maps')
-        maps = refine_with_affinity(maps, patch_affinity(attns, num_classes, affinity_layers))
+        if fast:
+            maps = refine_with_attention_affinity(maps, backbone_out['q'], backbone_out['k'],
+                                                  num_classes, affinity_layers)
+        else:
+            maps = refine_with_affinity(maps, patch_affinity(attns, num_classes,
+                                                             affinity_layers))
     return maps

@@ -69,6 +69,30 @@ def test_output_dict_and_fused_equals_explicit():
         torch.testing.assert_close(attn.sum(-1), torch.ones(2, 15), atol=1e-5, rtol=0)
 
 
+def test_return_qk_matches_explicit_attention_rows():
+    """return_qk: fused tokens, class rows == explicit attn[:, :C], q/k rebuild the attention."""
+    torch.manual_seed(0)
+    model = tiny(num_classes=3).eval()
+    x = torch.randn(2, 3, 24, 32)  # 3 x 4 tokens, N = 15
+    with torch.no_grad():
+        fast = model(x, return_qk=True)
+        explicit = model(x, return_attn=True)
+        fused = model(x)
+    assert 'attn' not in fast
+    for key in ('cls_token', 'patch_tokens'):
+        torch.testing.assert_close(fast[key], fused[key], atol=0, rtol=0)
+    assert len(fast['cls_attn']) == len(fast['q']) == len(fast['k']) == 2
+    scale = model.layers[0].attn.scale
+    for rows, q, k, attn in zip(fast['cls_attn'], fast['q'], fast['k'], explicit['attn']):
+        assert rows.shape == (2, 3, 15)
+        assert q.shape == k.shape == (2, 2, 15, 8)  # (B, H, N, D / H)
+        torch.testing.assert_close(rows, attn[:, :3], atol=1e-6, rtol=0)
+        full = ((q * scale) @ k.transpose(-2, -1)).softmax(-1).mean(1)
+        torch.testing.assert_close(full, attn, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match='exclusive'):
+        model(x, return_attn=True, return_qk=True)
+
+
 def test_attention_uniform_by_hand():
     """q = k = 0 gives uniform attention 1/N; v = identity, proj = identity -> token mean."""
     attn = MultiClassTokenAttention(embed_dims=4, num_heads=2)

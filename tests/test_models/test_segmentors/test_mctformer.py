@@ -271,3 +271,75 @@ def test_errors():
         _build(cls_head=dict(num_classes=4))
     with pytest.raises(ValueError, match="mode'\\] = 'slide'"):
         _build(test_cfg=dict(mode='slide'))
+
+
+@pytest.mark.parametrize('map_type', ['mct_affinity', 'fused_affinity', 'fused', 'patchcam'])
+def test_fused_attn_path_matches_explicit(map_type):
+    """Default attn_path='fused' (no N x N matrix) == 'explicit' to 1e-4, same seeds."""
+    model = _build(test_cfg=dict(map_type=map_type, scales=(1.0, 0.5, 1.5), flip=True))
+    model.eval()
+    assert model.test_cfg['attn_path'] == 'fused'
+    with torch.no_grad():  # peaked attention: random init gives nearly flat maps, which the
+        for layer in model.backbone.layers:  # min-max normalisation would amplify
+            layer.attn.qkv.weight.mul_(20)
+    torch.manual_seed(3)
+    img = torch.randn(1, 3, 40, 56)
+    samples = [_sample([1, 0, 1], (40, 56), (45, 60))]
+    with torch.no_grad():
+        fast = model.predict(img, copy.deepcopy(samples))[0]
+        raw_fast = model(img, mode='tensor')
+        model.test_cfg['attn_path'] = 'explicit'
+        ref = model.predict(img, copy.deepcopy(samples))[0]
+        raw_ref = model(img, mode='tensor')
+    torch.testing.assert_close(raw_fast['maps'], raw_ref['maps'], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(fast.seg_logits.data, ref.seg_logits.data, rtol=0, atol=1e-4)
+    assert torch.equal(fast.pred_sem_seg.data, ref.pred_sem_seg.data)
+
+
+def test_fused_attn_path_calls_backbone_without_attention_matrices():
+    model = _build(test_cfg=dict(map_type='fused_affinity'))
+    model.eval()
+    calls = []
+    forward = model.backbone.forward
+
+    def spy(x, return_attn=False, return_qk=False):
+        calls.append((return_attn, return_qk))
+        return forward(x, return_attn=return_attn, return_qk=return_qk)
+
+    model.backbone.forward = spy
+    with torch.no_grad():
+        model(torch.randn(1, 3, 16, 16), mode='tensor')
+        model.test_cfg['map_type'] = 'patchcam'
+        model(torch.randn(1, 3, 16, 16), mode='tensor')
+        model.test_cfg['attn_path'] = 'explicit'
+        model.test_cfg['map_type'] = 'mct'
+        model(torch.randn(1, 3, 16, 16), mode='tensor')
+    assert calls == [(False, True), (False, False), (True, False)]
+
+
+def test_max_tokens_bounds_the_inference_size():
+    """An image far above test_cfg.max_tokens runs at a bounded size, output at ori_shape."""
+    model = _build(test_cfg=dict(scales=(1.0, 2.0), flip=True, max_tokens=12))
+    model.eval()
+    assert model._scaled_size((24, 32), 1.0) == (24, 32)  # 3 x 4 = 12 tokens: kept
+    assert model._scaled_size((24, 32), 2.0) == (24, 32)  # 6 x 8 = 48 -> 3 x 4
+    assert model._scaled_size((8, 800), 1.0) == (8, 96)  # 1 x 100 -> 1 x 12
+    sizes = []
+    forward = model.backbone.forward
+    model.backbone.forward = lambda x, **kw: sizes.append(tuple(x.shape)) or forward(x, **kw)
+    img = torch.randn(1, 3, 300, 300)  # 37 x 37 tokens at scale 1, 75 x 75 at scale 2
+    with torch.no_grad():
+        out = model.predict(img, [_sample([1, 0, 0], (300, 300))])[0]
+        logits = model.encode_decode(img, [{}])
+    assert sizes == [(2, 3, 24, 24)] * 2 + [(1, 3, 24, 24)]  # 3 x 3 tokens
+    assert out.seg_logits.shape == (300, 300) and logits.shape == (1, C + 1, 300, 300)
+    model.test_cfg['max_tokens'] = None
+    assert model._scaled_size((300, 300), 2.0) == (600, 600)
+
+
+def test_attn_path_and_max_tokens_errors():
+    with pytest.raises(ValueError, match="attn_path'\\] = 'flash'"):
+        _build(test_cfg=dict(attn_path='flash'))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_tokens'\\] = "):
+            _build(test_cfg=dict(max_tokens=bad))

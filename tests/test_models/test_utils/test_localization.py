@@ -8,6 +8,7 @@ from mmseg_mctformer.models.utils import (
     minmax_normalise,
     patch_affinity,
     refine_with_affinity,
+    refine_with_attention_affinity,
     select_layers,
 )
 
@@ -155,3 +156,65 @@ def test_minmax_eps_option():
     maps = torch.tensor([[[0.0, 1e-7]]])
     torch.testing.assert_close(minmax_normalise(maps, 1e-8), torch.tensor([[[0.0, 1e-7 / 1.1e-7]]]))
     assert float(minmax_normalise(maps)[0, 0, 1]) < 0.02  # default eps 1e-5 flattens tiny ranges
+def _qk(num_layers, b, heads, n, dim, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    qs = [torch.randn(b, heads, n, dim, generator=g) * 2 for _ in range(num_layers)]
+    ks = [torch.randn(b, heads, n, dim, generator=g) for _ in range(num_layers)]
+    return qs, ks
+
+
+def _explicit(qs, ks):
+    return [((q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)).softmax(-1).mean(1)
+            for q, k in zip(qs, ks)]
+
+
+@pytest.mark.parametrize('num_maps', [3, 10])  # 10 maps > head dim 4: two value chunks
+@pytest.mark.parametrize('layers', ['all', 2, [0, 2]])
+def test_attention_affinity_matches_explicit(num_maps, layers):
+    b, heads, dim, c, h, w = 2, 3, 4, 5, 3, 4
+    qs, ks = _qk(3, b, heads, c + h * w, dim)
+    maps = torch.rand(b, num_maps, h, w, generator=torch.Generator().manual_seed(1))
+    expected = refine_with_affinity(maps, patch_affinity(_explicit(qs, ks), c, layers))
+    out = refine_with_attention_affinity(maps, qs, ks, c, layers)
+    assert out.dtype == torch.float32 and out.shape == maps.shape
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_affinity_builds_no_n_by_n_matrix():
+    """No allocation as large as one N x N float32 matrix (the explicit path needs L of them)."""
+    from torch.profiler import ProfilerActivity, profile
+    b, heads, dim, c, h, w = 1, 2, 16, 4, 32, 48  # N = 1540
+    n = c + h * w
+    qs, ks = _qk(2, b, heads, n, dim)
+    maps = torch.rand(b, c, h, w)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        refine_with_attention_affinity(maps, qs, ks, c)
+    largest = max(e.cpu_memory_usage for e in prof.key_averages())
+    assert 0 < largest < n * n * 4
+
+
+def test_localization_maps_fast_path_dispatch():
+    """cls_attn / q / k in place of attn: the same maps for every map type."""
+    b, heads, dim, c, h, w = 1, 2, 4, C, 2, 3
+    qs, ks = _qk(3, b, heads, c + h * w, dim, seed=3)
+    attns = _explicit(qs, ks)
+    explicit = dict(attn=attns, patch_tokens=torch.zeros(b, 8, h, w))
+    fast = dict(cls_attn=[a[:, :c] for a in attns], q=qs, k=ks,
+                patch_tokens=torch.zeros(b, 8, h, w))
+    cams = torch.randn(b, c, h, w, generator=torch.Generator().manual_seed(4))
+    for map_type in ('mct', 'mct_affinity', 'fused', 'fused_affinity', 'patchcam_affinity'):
+        torch.testing.assert_close(
+            localization_maps(fast, cams, c, map_type, top_k=2, affinity_layers=2),
+            localization_maps(explicit, cams, c, map_type, top_k=2, affinity_layers=2),
+            rtol=1e-5, atol=1e-6)
+
+
+def test_attention_affinity_errors():
+    qs, ks = _qk(2, 1, 2, C + 6, 4)
+    maps = torch.zeros(1, C, 2, 3)
+    with pytest.raises(ValueError, match=r'\(B=1, H, 2 \+ 3\*3, E\)'):
+        refine_with_attention_affinity(torch.zeros(1, C, 3, 2 + 1), qs, ks, C)
+    with pytest.raises(ValueError, match='as many queries as keys'):
+        refine_with_attention_affinity(maps, qs, ks[:1], C)
+    with pytest.raises(ValueError, match='selects no layer'):
+        refine_with_attention_affinity(maps, qs, ks, C, 'none')
