@@ -9,9 +9,18 @@ from .localization import (
     select_layers,
 )
 from .pooling import POOL_MODES, global_pool, gwrp_pool
+from .random_walk import (
+    affinity_pair_labels,
+    pair_valid_mask,
+    pairwise_affinity,
+    radius_offsets,
+    random_walk,
+    transition_matrix,
+)
 
 __all__ = [
-    'MAP_TYPES', 'POOL_MODES', 'class_to_patch_attention', 'fuse_maps', 'global_pool',
-    'gwrp_pool', 'localization_maps', 'minmax_normalise', 'patch_affinity',
-    'refine_with_affinity', 'select_layers'
+    'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention', 'fuse_maps',
+    'global_pool', 'gwrp_pool', 'localization_maps', 'minmax_normalise', 'pair_valid_mask',
+    'pairwise_affinity', 'patch_affinity', 'radius_offsets', 'random_walk', 'refine_with_affinity',
+    'select_layers', 'transition_matrix'
 ]
