@@ -1,8 +1,15 @@
+from .affinity import (
+    GenerateAffinityLabel,
+    LoadLocalizationMaps,
+    PackAffinityInputs,
+    alpha_threshold,
+)
 from .formatting import PackWSSSInputs
 from .loading import LoadCheckedImageFromFile, LoadImageLevelLabels
 from .pipelines import wsss_test_pipeline, wsss_train_pipeline
 
 __all__ = [
+    'GenerateAffinityLabel', 'LoadLocalizationMaps', 'PackAffinityInputs', 'alpha_threshold',
     'LoadCheckedImageFromFile', 'LoadImageLevelLabels', 'PackWSSSInputs', 'wsss_train_pipeline',
     'wsss_test_pipeline'
 ]
