@@ -2,6 +2,7 @@ from .mask_dir import evaluate_mask_dir
 from .metrics import (
     DEFAULT_THRESHOLDS,
     MultiLabelMAPMetric,
+    PseudoMaskMetric,
     SeedMetric,
     stacked_intersect_and_union,
     summarize_areas,
@@ -9,6 +10,6 @@ from .metrics import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'evaluate_mask_dir',
-    'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoMaskMetric', 'SeedMetric',
+    'evaluate_mask_dir', 'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
 ]

@@ -1,4 +1,5 @@
 from .multilabel_map import MultiLabelMAPMetric
+from .pseudo_mask_metric import PseudoMaskMetric
 from .seed_metric import (
     DEFAULT_THRESHOLDS,
     SeedMetric,
@@ -8,6 +9,6 @@ from .seed_metric import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'SeedMetric', 'stacked_intersect_and_union',
-    'summarize_areas', 'threshold_seg_logits'
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoMaskMetric', 'SeedMetric',
+    'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
 ]
