@@ -15,6 +15,9 @@ MODEL_CFGS = {
     'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
     'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
     'MultiLabelSoftMarginLoss': dict(type='MultiLabelSoftMarginLoss'),
+    'AffinityLoss': dict(type='AffinityLoss'),
+    'AffinityNet': dict(type='AffinityNet', backbone=TINY_VIT, in_channels=(32, ), channels=(8, ),
+                        embed_dims=8, image_branch=(8, 8), radius=3),
     'MCTformer': dict(
         type='MCTformer',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
@@ -27,10 +30,14 @@ TRANSFORM_CFGS = {
     'LoadCheckedImageFromFile': dict(type='LoadCheckedImageFromFile'),
     'LoadImageLevelLabels': dict(type='LoadImageLevelLabels', num_classes=6),
     'PackWSSSInputs': dict(type='PackWSSSInputs', num_classes=6),
+    'LoadLocalizationMaps': dict(type='LoadLocalizationMaps', maps_dir='maps'),
+    'GenerateAffinityLabel': dict(type='GenerateAffinityLabel'),
+    'PackAffinityInputs': dict(type='PackAffinityInputs', num_classes=6),
 }
 METRIC_CFGS = {
     'SeedMetric': dict(type='SeedMetric'),
     'MultiLabelMAPMetric': dict(type='MultiLabelMAPMetric'),
+    'PseudoMaskMetric': dict(type='PseudoMaskMetric'),
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
