@@ -11,6 +11,7 @@ from .localization import (
 from .pooling import POOL_MODES, global_pool, gwrp_pool
 from .random_walk import (
     affinity_pair_labels,
+    neighbour_weights,
     pair_valid_mask,
     pairwise_affinity,
     radius_offsets,
@@ -20,7 +21,8 @@ from .random_walk import (
 
 __all__ = [
     'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention', 'fuse_maps',
-    'global_pool', 'gwrp_pool', 'localization_maps', 'minmax_normalise', 'pair_valid_mask',
+    'global_pool', 'gwrp_pool', 'localization_maps', 'minmax_normalise', 'neighbour_weights',
+    'pair_valid_mask',
     'pairwise_affinity', 'patch_affinity', 'radius_offsets', 'random_walk', 'refine_with_affinity',
     'select_layers', 'transition_matrix'
 ]

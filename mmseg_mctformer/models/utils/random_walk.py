@@ -15,6 +15,7 @@ Segmentation" (PSA / AffinityNet, Ahn & Kwak, CVPR 2018, https://arxiv.org/abs/1
 from typing import List, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -155,8 +156,44 @@ def transition_matrix(aff: Tensor, offsets, beta: float = 8.0) -> Tensor:
     return torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (h * w, h * w)).coalesce()
 
 
-def random_walk(maps: Tensor, aff: Tensor, offsets, beta: float = 8.0, logt: int = 6) -> Tensor:
+def neighbour_weights(aff: Tensor, offsets, beta: float = 8.0) -> Tuple[Tensor, int]:
+    """The columns of ``A^beta`` as a window per position: the dense form of
+    :func:`transition_matrix` (before normalisation) that ``F.unfold`` can apply.
+
+    Args:
+        aff (Tensor): Affinities (P, h, w) of one image.
+        offsets (Sequence[tuple[int, int]]): Pair offsets (P of them).
+        beta (float): Affinity power. Default: 8.
+
+    Returns:
+        tuple[Tensor, int]: Weights (k * k, h, w), ``k = 2 * reach + 1``: entry
+        ``[(dy + reach) * k + dx + reach, y, x]`` is ``A[(y, x), (y + dy, x + dx)]^beta`` (1 at
+        the centre, 0 beyond the radius or the grid), and ``reach`` (the largest offset).
+    """
+    P, h, w = aff.shape
+    if P != len(offsets):
+        raise ValueError(f'neighbour_weights: {P} affinity channels but {len(offsets)} offsets')
+    reach = max(max(abs(dy), abs(dx)) for dy, dx in offsets)
+    k = 2 * reach + 1
+    weights = aff.new_zeros(k * k, h, w)
+    weights[reach * k + reach] = 1
+    powered = aff.clamp(min=0).pow(beta)
+    for p, (dy, dx) in enumerate(offsets):
+        src, dst = _shift_slices(dy, dx, h, w)
+        # target (y, x) <- source (y + dy, x + dx), and the reverse pair from the target's side
+        weights[(dy + reach) * k + dx + reach][src] = powered[p][src]
+        weights[(reach - dy) * k + reach - dx][dst] = powered[p][src]
+    return weights, reach
+
+
+def random_walk(maps: Tensor, aff: Tensor, offsets, beta: float = 8.0, logt: int = 6,
+                dense_limit: int = 4096) -> Tensor:
     """Propagate class maps by ``2^logt`` random-walk steps (PSA).
+
+    Equal to ``maps @ T^(2^logt)`` with ``T`` of :func:`transition_matrix`, computed step by step
+    (``t`` products with a (K, N) matrix, cheaper than PSA's ``logt`` squarings of the N x N
+    matrix): with the dense ``T`` when ``N = h * w <= dense_limit`` (a BLAS product per step),
+    else on the windows of :func:`neighbour_weights` (``F.unfold``, memory linear in N).
 
     Args:
         maps (Tensor): Class scores (K, h, w) on the affinity grid (background included).
@@ -164,16 +201,38 @@ def random_walk(maps: Tensor, aff: Tensor, offsets, beta: float = 8.0, logt: int
         offsets (Sequence[tuple[int, int]]): Pair offsets (P of them).
         beta (float): Affinity power. Default: 8.
         logt (int): log2 of the number of steps. Default: 6 (64 steps).
+        dense_limit (int): Largest N of the dense path. Default: 4096.
 
     Returns:
-        Tensor: Propagated scores (K, h, w): ``maps @ T^(2^logt)`` over the h*w positions.
+        Tensor: Propagated scores (K, h, w).
     """
     K, h, w = maps.shape
     if aff.shape[1:] != (h, w):
         raise ValueError(f'random_walk: maps of size {(h, w)} but affinities of size '
                          f'{tuple(aff.shape[1:])}')
-    trans_t = transition_matrix(aff.float(), offsets, beta).t().coalesce()  # (N, N)
-    v = maps.float().reshape(K, h * w).t()  # (N, K)
-    for _ in range(2**int(logt)):
-        v = torch.sparse.mm(trans_t, v)
-    return v.t().reshape(K, h, w)
+    weights, reach = neighbour_weights(aff.float(), offsets, beta)  # (k * k, h, w)
+    k = 2 * reach + 1
+    weights = weights.view(k * k, h * w)
+    weights = weights / weights.sum(0, keepdim=True)  # column normalisation of T
+    steps = 2**int(logt)
+    if h * w <= dense_limit:
+        # T[j + o, j] = weights[o, j] for the window offsets o that stay inside the grid
+        dy, dx = torch.meshgrid(torch.arange(-reach, reach + 1), torch.arange(-reach, reach + 1),
+                                indexing='ij')
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+        src_y = ys.flatten()[None] + dy.flatten()[:, None]  # (k * k, N)
+        src_x = xs.flatten()[None] + dx.flatten()[:, None]
+        inside = (src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w)
+        rows = (src_y * w + src_x)[inside].to(maps.device)
+        cols = torch.arange(h * w).expand(k * k, -1)[inside].to(maps.device)
+        trans = weights.new_zeros(h * w, h * w)
+        trans[rows, cols] = weights[inside.to(maps.device)]
+        v = maps.float().reshape(K, h * w)
+        for _ in range(steps):
+            v = v @ trans
+        return v.view(K, h, w)
+    v = maps.float().unsqueeze(1)  # (K, 1, h, w)
+    for _ in range(steps):
+        windows = F.unfold(v, k, padding=reach)  # (K, k * k, h * w)
+        v = (windows * weights).sum(1).view(K, 1, h, w)
+    return v.view(K, h, w)

@@ -74,10 +74,11 @@ def test_random_walk_is_matrix_power_and_respects_low_affinity():
     offsets = radius_offsets(2)
     aff = torch.rand(len(offsets), 3, 3)
     maps = torch.rand(2, 3, 3)
-    out = random_walk(maps, aff, offsets, beta=3, logt=2)
     trans = transition_matrix(aff, offsets, beta=3).to_dense()
     expected = maps.view(2, 9) @ torch.linalg.matrix_power(trans, 4)
-    assert torch.allclose(out.view(2, 9), expected, atol=1e-5)
+    for dense_limit in (0, 9):  # the unfold and the dense paths
+        out = random_walk(maps, aff, offsets, beta=3, logt=2, dense_limit=dense_limit)
+        assert torch.allclose(out.view(2, 9), expected, atol=1e-5)
     # a constant score stays constant (columns sum to 1)
     const = random_walk(torch.full((1, 3, 3), 0.4), aff, offsets)
     assert torch.allclose(const, torch.full_like(const, 0.4), atol=1e-5)
