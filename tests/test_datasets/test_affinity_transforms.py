@@ -58,3 +58,16 @@ def test_pack_affinity_inputs_packs_maps():
     assert sample.loc_maps.data.shape == (2, 4, 5)
     assert np.allclose(sample.loc_maps.data.numpy(), maps)
     assert sample.gt_class_labels.tolist() == [0, 1]
+
+
+def test_generate_affinity_label_crf_when_available():
+    from mmseg_mctformer.engine.crf import crf_available
+    maps = np.zeros((2, 8, 8), dtype=np.float32)
+    maps[1, 2:6, 2:6] = 0.9
+    img = np.zeros((8, 8, 3), dtype=np.uint8)
+    img[2:6, 2:6] = 200
+    transform = GenerateAffinityLabel(crf=dict())
+    label = transform(dict(loc_maps=maps, img=img))['gt_seg_map']
+    # with or without pydensecrf (skipped with a warning) the object is fg, far pixels bg
+    assert label[3, 3] == 2 and label[0, 0] == 0
+    assert transform._crf_on == crf_available()
