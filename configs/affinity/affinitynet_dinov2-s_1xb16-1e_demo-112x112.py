@@ -3,11 +3,11 @@
 # shallow image branch (stride 4, trained from scratch: the 14 px patches are too coarse for object
 # boundaries) -> 64-d affinity features on a 28 x 28 grid; pairs within radius 5 (PSA). Labels from
 # the stage-1 maps with background powers 1 / 12 (thresholds 0.5 / 0.147; + dense CRF when
-# pydensecrf is installed); 1 epoch of AdamW. Random walk: PSA's beta 8, logt 3 (PSA: 6), background score
-# = the best seed threshold (set by tools/run_pipeline.py).
+# pydensecrf is installed); 1 epoch of AdamW. Random walk: PSA's beta 8, logt 3 (PSA: 6),
+# background score = the best seed threshold (set by tools/run_pipeline.py).
 # Measured (first 400 train images, 3 epochs, loaded 2-core machine), mask mIoU by random-walk steps:
 #   demo  seed 57.1 | logt 2: 59.4, 3: 59.9, 4: 59.7, 6 (PSA): 56.1
-#   emoji seed 57.0 | logt 2: 58.8, 3: 59.2, 4: 59.2, 6 (PSA): 56.5   (make_demo_data.py --source emoji)
+#   emoji seed 57.0 | logt 2: 58.8, 3: 59.2, 4: 59.2, 6 (PSA): 56.5 (make_demo_data.py --source emoji)
 # PSA's 64 steps over-smooth this 28 x 28 grid (beta 2 collapses to 13.8); the demo walks 8 steps.
 _base_ = ['../_base_/default_runtime.py']
 num_classes = 6
