@@ -120,3 +120,25 @@ def test_register_fork_distributions_maps_only_missing_upstream():
     mapping2 = {'mmseg': 'onedl-mmsegmentation'}
     assert 'mmseg' not in register_fork_distributions(mapping2)
     assert mapping2['mmseg'] == 'onedl-mmsegmentation'
+
+
+def test_affinity_configs_hold_the_psa_recipe():
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    for name in ('voc12aug', 'coco2014'):
+        cfg = Config.fromfile(osp.join(
+            ROOT, f'configs/affinity/affinitynet_r101-v1c_1xb8-5e_{name}-448x448.py'))
+        assert cfg.model.backbone.type == 'ResNetV1c' and cfg.model.backbone.depth == 101
+        assert cfg.train_dataloader.batch_size == 8 and cfg.train_cfg.max_epochs == 5
+        assert cfg.optim_wrapper.optimizer.lr == 0.01
+        assert (cfg.model.test_cfg.beta, cfg.model.test_cfg.logt) == (8, 6)
+        label = cfg.train_dataloader.dataset.pipeline[2]
+        assert (label.type, label.low_alpha, label.high_alpha) == ('GenerateAffinityLabel', 1, 12)
+        assert cfg.train_dataloader.dataset.pipeline[4].crop_size == (448, 448)
+    demo = Config.fromfile(
+        osp.join(ROOT, 'configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py'))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(demo.model)
+    assert type(model).__name__ == 'AffinityNet' and model.grid_size((112, 112)) == (28, 28)

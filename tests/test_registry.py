@@ -19,6 +19,9 @@ MODEL_CFGS = {
     'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
     'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
     'MultiLabelSoftMarginLoss': dict(type='MultiLabelSoftMarginLoss'),
+    'AffinityLoss': dict(type='AffinityLoss'),
+    'AffinityNet': dict(type='AffinityNet', backbone=TINY_VIT, in_channels=(32, ), channels=(8, ),
+                        embed_dims=8, image_branch=(8, 8), radius=3),
     'MCTformer': dict(
         type='MCTformer',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
@@ -32,12 +35,16 @@ TRANSFORM_CFGS = {
     'LoadImageLevelLabels': dict(type='LoadImageLevelLabels', num_classes=6),
     'PackWSSSInputs': dict(type='PackWSSSInputs', num_classes=6),
     'LoadWSOLAnnotations': dict(type='LoadWSOLAnnotations', scale=(224, 224)),
+    'LoadLocalizationMaps': dict(type='LoadLocalizationMaps', maps_dir='maps'),
+    'GenerateAffinityLabel': dict(type='GenerateAffinityLabel'),
+    'PackAffinityInputs': dict(type='PackAffinityInputs', num_classes=6),
 }
 METRIC_CFGS = {
     'SeedMetric': dict(type='SeedMetric'),
     'MultiLabelMAPMetric': dict(type='MultiLabelMAPMetric'),
     'PseudoLabelMetric': dict(type='PseudoLabelMetric', output_dir='pseudo_labels'),
     'PxAPMetric': dict(type='PxAPMetric'),
+    'PseudoMaskMetric': dict(type='PseudoMaskMetric'),
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),

@@ -3,11 +3,17 @@
 Example::
 
     python tools/make_demo_data.py data/demo --num-train 2000 --num-val 300 --img-size 112
+    python tools/make_demo_data.py data/demo_emoji --source emoji   # the second object source
 """
 import argparse
 import time
 
-from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
+from mmseg_mctformer.datasets.demo_generator import (
+    EMOJI_FONT,
+    FASHION_MNIST_DIR,
+    OBJECT_SOURCES,
+    generate_demo_dataset,
+)
 
 
 def parse_args(argv=None):
@@ -19,6 +25,10 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--fashion-mnist-dir', default=FASHION_MNIST_DIR,
                         help='folder of the Fashion-MNIST *-ubyte.gz files')
+    parser.add_argument('--source', choices=OBJECT_SOURCES, default='fashion-mnist',
+                        help='object images: Fashion-MNIST (dataset-fashion-mnist) or colour '
+                        'emoji (fonts-noto-color-emoji)')
+    parser.add_argument('--emoji-font', default=EMOJI_FONT, help='Noto Color Emoji font file')
     parser.add_argument('--force', action='store_true', help='regenerate even if complete')
     return parser.parse_args(argv)
 
@@ -33,7 +43,9 @@ def main(argv=None):
         img_size=args.img_size,
         seed=args.seed,
         fashion_mnist_dir=args.fashion_mnist_dir,
-        force=args.force)
+        force=args.force,
+        source=args.source,
+        emoji_font=args.emoji_font)
     if meta['generated']:
         print(f'Wrote {args.num_train} train + {args.num_val} val images to {args.out_dir} in '
               f'{time.perf_counter() - start:.1f} s')

@@ -4,8 +4,9 @@
         --seg-config configs/deeplab/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py \
         --work-dir work_dirs/voc_pipeline
 
-Stage 1 training -> seeds (mAP, seed mIoU) -> pseudo-masks -> their mIoU -> segmentor training ->
-val mIoU, then a table beside the paper's VOC numbers (also in WORK_DIR/results.md).
+Stage 1 training -> seeds (mAP, seed mIoU) -> pseudo-masks -> their mIoU -> (with --aff-config:
+AffinityNet on the stage-1 maps -> random-walk masks -> their mIoU) -> segmentor training -> val
+mIoU, then a table beside the paper's VOC numbers (also in WORK_DIR/results.md).
 """
 import argparse
 
@@ -22,6 +23,11 @@ def parse_args(argv=None):
     parser.add_argument('--seg-config', required=True, help='segmentor config (configs/deeplab/)')
     parser.add_argument('--seg-cfg-options', nargs='+', action=DictAction,
                         help='overrides for the segmentor config, xxx=yyy')
+    parser.add_argument('--aff-config',
+                        help='AffinityNet config (configs/affinity/): adds the affinity and '
+                        'random-walk mask stages (PSA); the segmentor then trains on the masks')
+    parser.add_argument('--aff-cfg-options', nargs='+', action=DictAction,
+                        help='overrides for the affinity config, xxx=yyy')
     parser.add_argument('--gt-baseline', action='store_true',
                         help='also train the segmentor on the GT masks (upper bound)')
     parser.add_argument('--amp', action='store_true', help='mixed precision for both trainings')
@@ -36,7 +42,8 @@ def main(argv=None):
     args = parse_args(argv)
     WSSSPipeline(args.config, args.seg_config, args.work_dir, cfg_options=args.cfg_options,
                  seg_cfg_options=args.seg_cfg_options, gt_baseline=args.gt_baseline,
-                 launcher=args.launcher, amp=args.amp).run()
+                 launcher=args.launcher, amp=args.amp, aff_config=args.aff_config,
+                 aff_cfg_options=args.aff_cfg_options).run()
 
 
 if __name__ == '__main__':

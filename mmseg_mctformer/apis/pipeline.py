@@ -2,9 +2,12 @@
 
 ``stage1`` (train MCTformer on image labels) -> ``seeds`` (classification mAP and seed mIoU with the
 threshold sweep) -> ``pseudo_labels`` (masks of the training split at the best threshold) ->
-``pseudo_eval`` (mIoU of those masks against the GT where it exists) -> ``segmentation`` (an MMSeg
-segmentor, e.g. DeepLabV3+, trained on the pseudo-masks and validated on GT) -> optionally
-``segmentation_gt`` (the same segmentor on the GT masks: the fully supervised upper bound).
+``pseudo_eval`` (mIoU of those masks against the GT where it exists) -> with an affinity config,
+``affinity`` (AffinityNet trained on the stage-1 maps of the training split, saved beside the seeds)
+and ``masks`` (random-walk masks of the training split and their mIoU) -> ``segmentation`` (an MMSeg
+segmentor, e.g. DeepLabV3+, trained on the masks, else on the pseudo-masks, and validated on GT) ->
+optionally ``segmentation_gt`` (the same segmentor on the GT masks: the fully supervised upper
+bound).
 
 Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a
 rerun skips finished stages and resumes an interrupted training from its last checkpoint.
@@ -13,6 +16,7 @@ import json
 import numbers
 import os
 import os.path as osp
+import time
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -20,6 +24,7 @@ from mmengine.logging import print_log
 
 from ..utils.checkpoint import find_resume_checkpoint
 from ..utils.io import atomic_write_text
+from .affinity_tools import make_affinity_masks, set_maps_dir
 from .config_utils import build_runner, load_config, set_pseudo_label_dir
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
@@ -28,6 +33,7 @@ PAPER_VOC = {
     'cls_mAP': None,
     'seed_mIoU': 68.8,
     'pseudo_mIoU': 76.2,
+    'mask_mIoU': 76.2,
     'seg_mIoU': 74.0,
     'seg_gt_mIoU': None,
 }
@@ -35,6 +41,7 @@ ROW_NAMES = {
     'cls_mAP': 'classification mAP (stage 1, val split)',
     'seed_mIoU': 'seed mIoU (best background threshold)',
     'pseudo_mIoU': 'pseudo-mask mIoU (training split)',
+    'mask_mIoU': 'mask mIoU (train, affinity random walk)',
     'seg_mIoU': 'segmentor val mIoU (trained on pseudo-masks)',
     'seg_gt_mIoU': 'segmentor val mIoU (trained on GT masks)',
 }
@@ -145,13 +152,20 @@ class WSSSPipeline:
         gt_baseline (bool): Also train the segmentor on GT masks. Default: False.
         launcher (str): mmengine launcher. Default: ``'none'``.
         amp (bool): Mixed precision for both trainings. Default: False.
+        aff_config (str, optional): AffinityNet config (``configs/affinity/``); enables the
+            ``affinity`` and ``masks`` stages (PSA) and the segmentor trains on their masks.
+            Default: None.
+        aff_cfg_options (dict, optional): ``--cfg-options`` for the affinity config.
+            Default: None.
     """
 
-    STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'segmentation',
-              'segmentation_gt')
+    STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity', 'masks',
+              'segmentation', 'segmentation_gt')
+    AFFINITY_STAGES = ('affinity', 'masks')
 
     def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,
-                 gt_baseline=False, launcher='none', amp=False):
+                 gt_baseline=False, launcher='none', amp=False, aff_config=None,
+                 aff_cfg_options=None):
         self.cls_config = cls_config
         self.seg_config = seg_config
         self.work_dir = osp.abspath(work_dir)
@@ -160,6 +174,8 @@ class WSSSPipeline:
         self.gt_baseline = gt_baseline
         self.launcher = launcher
         self.amp = amp
+        self.aff_config = aff_config
+        self.aff_cfg_options = aff_cfg_options or {}
         self.state_file = osp.join(self.work_dir, 'pipeline_state.json')
         self.state = self._load_state()
 
@@ -206,6 +222,8 @@ class WSSSPipeline:
         for stage in self.STAGES:
             if stage == 'segmentation_gt' and not self.gt_baseline:
                 continue
+            if stage in self.AFFINITY_STAGES and not self.aff_config:
+                continue
             if stage in self.state:
                 print_log(f'[pipeline] {stage}: done before, skipped', logger='current')
                 continue
@@ -249,13 +267,55 @@ class WSSSPipeline:
     def _run_pseudo_labels(self):
         out_dir = self._stage_dir('pseudo_labels')
         make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
-                           bg_threshold=self.state['seeds']['best_threshold'])
+                           bg_threshold=self.state['seeds']['best_threshold'],
+                           save_logits=self.aff_config is not None)
         background = write_background_masks(self._cls_cfg(), out_dir)
         return dict(out_dir=out_dir, background_only=background)
 
     def _run_pseudo_eval(self):
         result = evaluate_pred_dir(self._cls_cfg(), self.state['pseudo_labels']['out_dir'])
         return dict(pseudo_mIoU=_to_float(result.get('mIoU')), metrics=result)
+
+    def _aff_cfg(self, resume=False):
+        cfg = load_config(self.aff_config, self.aff_cfg_options, self._stage_dir('affinity'),
+                          self.launcher, amp=self.amp, resume=resume)
+        set_maps_dir(cfg, self.state['pseudo_labels']['out_dir'])
+        return cfg
+
+    def _run_affinity(self):
+        start = time.perf_counter()
+        # the maps (.npz) beside the seeds: written by the pseudo_labels stage when it ran with an
+        # affinity config; completed here otherwise (finished images are skipped)
+        maps_dir = self.state['pseudo_labels']['out_dir']
+        names = os.listdir(maps_dir) if osp.isdir(maps_dir) else []
+        pngs = {n[:-4] for n in names if n.endswith('.png')}
+        if not pngs or any(f'{n}.npz' not in names for n in pngs):
+            make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], maps_dir,
+                               bg_threshold=self.state['seeds']['best_threshold'],
+                               save_logits=True)
+        maps_seconds = time.perf_counter() - start
+        work_dir = self._stage_dir('affinity')
+        resume = _latest_checkpoint(work_dir) is not None
+        runner = build_runner(self._aff_cfg(resume=resume))
+        runner.train()
+        checkpoint = _latest_checkpoint(work_dir)
+        if checkpoint is None:
+            raise RuntimeError(f'the affinity training finished without a checkpoint in '
+                               f'{work_dir}; the config needs default_hooks.checkpoint')
+        return dict(checkpoint=checkpoint, maps_seconds=maps_seconds,
+                    seconds=time.perf_counter() - start)
+
+    def _run_masks(self):
+        start = time.perf_counter()
+        result = make_affinity_masks(self._aff_cfg(), self.state['affinity']['checkpoint'],
+                                     self._stage_dir('masks'),
+                                     bg_threshold=self.state['seeds']['best_threshold'])
+        # images without a foreground label have no maps: all-background masks, as the seeds
+        write_background_masks(self._cls_cfg(), result['out_dir'])
+        return dict(out_dir=result['out_dir'], mask_mIoU=_to_float(result.get('mIoU')),
+                    metrics=_jsonable({k: v for k, v in result.items()
+                                       if k not in ('IoU_per_class', 'out_dir')}),
+                    seconds=time.perf_counter() - start)
 
     def _train_segmentor(self, seg_map_path, name):
         work_dir = self._stage_dir(name)
@@ -270,7 +330,8 @@ class WSSSPipeline:
                     checkpoint=_latest_checkpoint(work_dir))
 
     def _run_segmentation(self):
-        return self._train_segmentor(self.state['pseudo_labels']['out_dir'], 'segmentation')
+        labels = self.state.get('masks') or self.state['pseudo_labels']
+        return self._train_segmentor(labels['out_dir'], 'segmentation')
 
     def _run_segmentation_gt(self):
         # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
@@ -293,14 +354,18 @@ class WSSSPipeline:
             'cls_mAP': s.get('seeds', {}).get('cls_mAP'),
             'seed_mIoU': s.get('seeds', {}).get('seed_mIoU'),
             'pseudo_mIoU': s.get('pseudo_eval', {}).get('pseudo_mIoU'),
+            'mask_mIoU': s.get('masks', {}).get('mask_mIoU'),
             'seg_mIoU': s.get('segmentation', {}).get('mIoU'),
             'seg_gt_mIoU': s.get('segmentation_gt', {}).get('mIoU'),
         }
         rows = []
         for key, name in ROW_NAMES.items():
-            if key == 'seg_gt_mIoU' and ours[key] is None:
+            if key in ('seg_gt_mIoU', 'mask_mIoU') and ours[key] is None:
                 continue
-            rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=PAPER_VOC[key]))
+            paper = PAPER_VOC[key]
+            if key == 'pseudo_mIoU' and ours['mask_mIoU'] is not None:
+                paper = None  # the paper's 76.2 is the mask row's: its seeds are not masks
+            rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper))
         return rows
 
 

@@ -3,6 +3,7 @@ from .metrics import (
     DEFAULT_THRESHOLDS,
     MultiLabelMAPMetric,
     PseudoLabelMetric,
+    PseudoMaskMetric,
     PxAPMetric,
     SeedMetric,
     stacked_intersect_and_union,
@@ -11,6 +12,7 @@ from .metrics import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PxAPMetric', 'SeedMetric',
-    'evaluate_mask_dir', 'stacked_intersect_and_union', 'summarize_areas', 'threshold_seg_logits'
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
+    'PxAPMetric', 'SeedMetric', 'evaluate_mask_dir', 'stacked_intersect_and_union',
+    'summarize_areas', 'threshold_seg_logits'
 ]

@@ -9,8 +9,11 @@ import pytest
 
 from mmseg_mctformer.datasets import DemoWSSSDataset, generate_demo_dataset, load_fashion_mnist
 from mmseg_mctformer.datasets.demo_generator import (
+    EMOJI_CLASSES,
+    EMOJI_FONT,
     FASHION_MNIST_DIR,
     FASHION_MNIST_TO_DEMO,
+    load_emoji_objects,
     render_scene,
 )
 from mmseg_mctformer.datasets.utils import labels_from_mask, read_mask
@@ -138,3 +141,27 @@ def test_cli(tmp_path, monkeypatch, capsys):
     runpy.run_path(osp.join(REPO, 'tools', 'make_demo_data.py'), run_name='__main__')
     assert 'Wrote 2 train + 1 val images' in capsys.readouterr().out
     assert len(os.listdir(osp.join(out, 'JPEGImages'))) == 3
+
+
+@pytest.mark.skipif(not osp.isfile(EMOJI_FONT),
+                    reason='Noto Color Emoji (Debian fonts-noto-color-emoji) is not installed')
+def test_emoji_source_is_exact_and_reproducible(tmp_path):
+    objects = load_emoji_objects()
+    assert sorted(objects) == list(range(6)) and all(len(v) == 8 for v in objects.values())
+    assert all(o.ndim == 3 and o.shape[2] == 4 for v in objects.values() for o in v)
+    params = dict(num_train=4, num_val=2, img_size=48, source='emoji')
+    meta = generate_demo_dataset(str(tmp_path / 'a'), **params)
+    assert meta['source'] == 'emoji' and meta['classes'] == list(EMOJI_CLASSES)
+    assert generate_demo_dataset(str(tmp_path / 'a'), **params)['generated'] is False
+    # a Fashion-MNIST request does not take the emoji folder for its own
+    assert generate_demo_dataset(str(tmp_path / 'a'), num_train=4, num_val=2, img_size=48,
+                                 seed=0)['generated'] is True
+    generate_demo_dataset(str(tmp_path / 'a'), **params)
+    generate_demo_dataset(str(tmp_path / 'b'), **params)
+    assert tree_bytes(str(tmp_path / 'a')) == tree_bytes(str(tmp_path / 'b'))
+    labels = np.load(str(tmp_path / 'a' / 'cls_labels.npy'), allow_pickle=True).item()
+    for name, vec in labels.items():
+        mask = read_mask(str(tmp_path / 'a' / 'SegmentationClassAug' / f'{name}.png'))
+        assert list(labels_from_mask(mask, 6)) == np.flatnonzero(vec).tolist()
+    with pytest.raises(ValueError, match='source'):
+        generate_demo_dataset(str(tmp_path / 'c'), source='mnist')

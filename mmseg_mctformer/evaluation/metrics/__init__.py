@@ -8,6 +8,7 @@ from .pseudo_label_metric import (
     pending_indices,
     save_label_png,
 )
+from .pseudo_mask_metric import PseudoMaskMetric
 from .pxap_metric import PxAPMetric
 from .seed_metric import (
     DEFAULT_THRESHOLDS,
@@ -18,8 +19,8 @@ from .seed_metric import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PxAPMetric', 'SeedMetric',
-    'check_pseudo_label_dir', 'default_palette', 'image_size', 'is_valid_label_png',
-    'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
+    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
+    'PxAPMetric', 'SeedMetric', 'check_pseudo_label_dir', 'default_palette', 'image_size',
+    'is_valid_label_png', 'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'
 ]

@@ -1,3 +1,4 @@
+from .affinity_net import AffinityNet
 from .mctformer import MCTformer
 
-__all__ = ['MCTformer']
+__all__ = ['AffinityNet', 'MCTformer']

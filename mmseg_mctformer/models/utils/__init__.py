@@ -10,11 +10,21 @@ from .localization import (
     select_layers,
 )
 from .pooling import POOL_MODES, global_pool, gwrp_pool
+from .random_walk import (
+    affinity_pair_labels,
+    neighbour_weights,
+    pair_valid_mask,
+    pairwise_affinity,
+    radius_offsets,
+    random_walk,
+    transition_matrix,
+)
 from .seed import kept_class_mask, seed_labels, seed_scores
 
 __all__ = [
-    'MAP_TYPES', 'POOL_MODES', 'class_to_patch_attention', 'fuse_maps', 'global_pool',
-    'gwrp_pool', 'kept_class_mask', 'localization_maps', 'minmax_normalise', 'patch_affinity',
-    'refine_with_affinity', 'refine_with_attention_affinity', 'seed_labels', 'seed_scores',
-    'select_layers'
+    'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention', 'fuse_maps',
+    'global_pool', 'gwrp_pool', 'kept_class_mask', 'localization_maps', 'minmax_normalise',
+    'neighbour_weights', 'pair_valid_mask', 'pairwise_affinity', 'patch_affinity',
+    'radius_offsets', 'random_walk', 'refine_with_affinity', 'refine_with_attention_affinity',
+    'seed_labels', 'seed_scores', 'select_layers', 'transition_matrix'
 ]

@@ -1,0 +1,59 @@
+"""Write predicted masks as label PNGs (atomically) and optionally score them.
+
+The mask writer of the affinity stage, driven by ``Runner.test()`` like MMSeg's
+``IoUMetric(format_only=True, output_dir=...)``.
+"""
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmseg.evaluation.metrics import IoUMetric
+from mmseg.registry import METRICS
+
+from .pseudo_label_metric import default_palette, save_label_png
+
+
+@METRICS.register_module()
+class PseudoMaskMetric(IoUMetric):
+    """:class:`mmseg.evaluation.IoUMetric` whose ``output_dir`` files are palette PNGs written
+    atomically.
+
+    Each prediction's ``pred_sem_seg`` (0 = background, c + 1 = class c) becomes
+    ``{output_dir}/{image basename}.png`` through
+    :func:`mmseg_mctformer.engine.hooks.pseudo_label_hook.save_label_png` (dataset palette,
+    temporary file then ``os.replace``), so an interrupted run leaves no partial file. Every rank
+    writes the images of its own shard (``Runner.test`` with the default sampler); a padding
+    duplicate rewrites the same file. With ``format_only=False`` the masks are also scored
+    against ``gt_sem_seg`` as ``IoUMetric`` does (only the images this run predicted).
+    :func:`mmseg_mctformer.apis.affinity_tools.make_affinity_masks` runs it on the images whose
+    PNG is missing (resume).
+
+    Args:
+        output_dir (str, optional): Folder of the PNGs; None writes nothing. Default: None.
+        format_only (bool): Only write, do not score. Default: False.
+        **kwargs: Other arguments of ``IoUMetric`` (``ignore_index``, ``iou_metrics``, ...).
+    """
+
+    def __init__(self, output_dir: Optional[str] = None, format_only: bool = False,
+                 **kwargs) -> None:
+        if format_only and not output_dir:
+            raise ValueError('PseudoMaskMetric: format_only=True needs an output_dir to write to')
+        super().__init__(output_dir=output_dir, format_only=format_only, **kwargs)
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Write (and score) the masks of one batch."""
+        num_classes = len(self.dataset_meta['classes'])
+        palette = self.dataset_meta.get('palette') or default_palette(num_classes)
+        for sample in data_samples:
+            pred = sample['pred_sem_seg']['data'].squeeze(0)  # (H, W)
+            if not self.format_only:
+                if 'gt_sem_seg' not in sample:
+                    raise KeyError(f'PseudoMaskMetric: {sample.get("img_path")} has no '
+                                   'gt_sem_seg to score against; add LoadAnnotations or set '
+                                   'format_only=True')
+                label = sample['gt_sem_seg']['data'].squeeze(0).to(pred)
+                self.results.append(
+                    self.intersect_and_union(pred, label, num_classes, self.ignore_index))
+            if self.output_dir is not None:
+                name = osp.splitext(osp.basename(sample['img_path']))[0]
+                save_label_png(osp.join(self.output_dir, name + '.png'), pred.cpu().numpy(),
+                               palette)
