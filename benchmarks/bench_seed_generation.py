@@ -1,6 +1,6 @@
 """Seed generation (MCTformer+ localisation maps): fused path against the explicit reference.
 
-Builds the DeiT-S MCTformer+ of ``configs/_base_/models/mctformer_plus_deit-s.py`` with random
+Builds the DeiT-S MCTformer+ of ``configs/_base_/models/mctformer-plus_deit-s.py`` with random
 weights (no checkpoint is read) and runs ``model.test_step`` one image at a time, as the reference
 code does, on random images with two image labels. Each compared path lives in its own worker
 process for the whole run (one process pair); the parent hands the images to the workers in
@@ -43,7 +43,7 @@ import tempfile
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer_plus_deit-s.py')
+MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
 BASE_PATHS = ('fused', 'explicit')
 
 

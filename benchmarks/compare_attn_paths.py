@@ -6,7 +6,7 @@ path under CPU/CUDA bfloat16 autocast against the fused float32 path), alternati
 prints one JSON object: images, seed pixels that differ, the largest difference of ``seg_logits``
 and the seconds spent in each path. Example (the README demo checkpoint)::
 
-    python benchmarks/compare_attn_paths.py configs/demo/mctformer_plus_dinov2s_demo.py \\
+    python benchmarks/compare_attn_paths.py configs/mctformer_plus_demo.py \\
         work_dirs/demo/stage1/epoch_2.pth --split val
 """
 import argparse

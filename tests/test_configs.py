@@ -86,7 +86,7 @@ def test_entry_points_follow_the_authors_recipes():
 
 def test_paper_literal_variant_keeps_the_papers_choices():
     cfg = Config.fromfile(
-        osp.join(ROOT, 'configs/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py'))
+        osp.join(ROOT, 'configs/mctformer/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py'))
     assert cfg.model.backbone.cls_pos_embed == 'shared'
     assert cfg.model.backbone.pos_load_resize == 'bicubic'
     cct = cfg.model.cct_loss
@@ -101,10 +101,12 @@ def test_mmseg_scope_builds_deeplabv3plus():
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(
-        osp.join(ROOT, 'configs/deeplab/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py'))
+        osp.join(ROOT, 'configs/deeplabv3plus',
+                 'deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py'))
     assert cfg.model.backbone.type == 'ResNetV1c' and cfg.model.backbone.depth == 101
     assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
-    demo = Config.fromfile(osp.join(ROOT, 'configs/deeplab/deeplabv3plus_r18-d16_demo.py'))
+    demo = Config.fromfile(osp.join(
+        ROOT, 'configs/deeplabv3plus/deeplabv3plus_r18-d16_1xb16-400it_demo-pseudo-112x112.py'))
     model = MODELS.build(demo.model)
     assert type(model).__name__ == 'EncoderDecoder'
     assert type(model.decode_head).__name__ == 'DepthwiseSeparableASPPHead'

@@ -17,7 +17,7 @@ from mmseg.utils import register_all_modules
 import mmseg_mctformer  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'deeplab',
+CONFIG = osp.join(ROOT, 'configs', 'deeplabv3',
                   'deeplabv3_vit-s14-dinov2-frozen_1xb16-90it_demo-224x224.py')
 D, F, L, P = 16, 32, 2, 8
 

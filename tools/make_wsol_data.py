@@ -6,7 +6,8 @@ multi-label dataset (the demo) can be evaluated with ``OpenImagesWSOLDataset`` +
 Example::
 
     python tools/make_wsol_data.py data/demo data/demo_wsol --split val
-    python tools/test.py configs/demo/mctformer_plus_dinov2s_demo_wsol.py CKPT
+    python tools/test.py \\
+        configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-wsol-112x112.py CKPT
 """
 import argparse
 import os.path as osp

@@ -1,7 +1,8 @@
 """The whole WSSS pipeline in one command, resumable stage by stage.
 
     python tools/run_pipeline.py configs/mctformer_plus_voc.py \
-        --seg-config configs/deeplab/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py \
+        --seg-config \\
+        configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-pseudo-512x512.py \
         --work-dir work_dirs/voc_pipeline
 
 Stage 1 training -> seeds (mAP, seed mIoU) -> pseudo-masks -> their mIoU -> (with --aff-config:
@@ -20,7 +21,8 @@ from mmseg_mctformer.apis.pipeline import WSSSPipeline
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Run stage 1 -> pseudo-labels -> segmentor')
     parser.add_argument('config', help='stage-1 (MCTformer) config')
-    parser.add_argument('--seg-config', required=True, help='segmentor config (configs/deeplab/)')
+    parser.add_argument('--seg-config', required=True,
+                        help='segmentor config (configs/deeplabv3plus/)')
     parser.add_argument('--seg-cfg-options', nargs='+', action=DictAction,
                         help='overrides for the segmentor config, xxx=yyy')
     parser.add_argument('--aff-config',

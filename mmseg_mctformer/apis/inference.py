@@ -7,7 +7,7 @@ they cannot: image-level labels for the seed (the paper's setting) and the maps 
     from mmseg.apis import init_model
     from mmseg_mctformer.apis import inference_seeds
 
-    model = init_model('configs/demo/mctformer_plus_dinov2s_demo.py', 'epoch_2.pth', 'cpu')
+    model = init_model('configs/mctformer_plus_demo.py', 'epoch_2.pth', 'cpu')
     out = inference_seeds(model, 'demo.jpg', labels=[0, 3])  # or labels=None: predicted
     out['maps'], out['seed'], out['kept_classes']
 """

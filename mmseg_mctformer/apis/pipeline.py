@@ -142,7 +142,7 @@ class WSSSPipeline:
 
     Args:
         cls_config (str): Stage-1 MCTformer config.
-        seg_config (str): Segmentor config (e.g. ``configs/deeplab/...``) whose train split's
+        seg_config (str): Segmentor config (e.g. ``configs/deeplabv3plus/...``) whose train split's
             ``data_prefix.seg_map_path`` is replaced by the pseudo-label folder.
         work_dir (str): Root work dir; stages use ``stage1/``, ``pseudo_labels/``, ``segmentation/``
             and ``segmentation_gt/`` below it.

@@ -1,5 +1,5 @@
 # The demo DeepLab recipe shrunk for tests: 32 px crops, 4 iterations. data_root is set by the test.
-_base_ = ['../../configs/deeplab/deeplabv3plus_r18-d16_demo.py']
+_base_ = ['../../configs/deeplabv3plus/deeplabv3plus_r18-d16_1xb16-400it_demo-pseudo-112x112.py']
 crop_size = (32, 32)
 model = dict(data_preprocessor=dict(size=crop_size))
 train_pipeline = [

@@ -1,6 +1,6 @@
 # A tiny MCTformer+ on the demo layout for tool tests: data_root is set by the test
 # (--cfg-options), weights are random (no init_cfg), 32 px images, patch 8.
-_base_ = ['../../configs/demo/mctformer_plus_dinov2s_demo.py']
+_base_ = ['../../configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py']
 model = dict(
     data_preprocessor=dict(size_divisor=8),
     backbone=dict(

@@ -2,7 +2,7 @@ import pytest
 
 from mmseg_mctformer.apis import close_process_group, enable_amp, load_config
 
-DEMO = 'configs/demo/mctformer_plus_dinov2s_demo.py'
+DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
 
 
 def test_load_config_applies_overrides(tmp_path):
@@ -16,7 +16,7 @@ def test_load_config_applies_overrides(tmp_path):
 
 def test_default_work_dir_is_named_after_the_config():
     cfg = load_config(DEMO)
-    assert cfg.work_dir == './work_dirs/mctformer_plus_dinov2s_demo'
+    assert cfg.work_dir == './work_dirs/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112'
 
 
 def test_missing_config_names_the_file():

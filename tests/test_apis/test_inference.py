@@ -11,7 +11,7 @@ import mmseg_mctformer  # noqa: F401
 from mmseg_mctformer.apis import inference_seeds, load_config
 from mmseg_mctformer.datasets import DemoWSSSDataset
 
-DEMO = 'configs/demo/mctformer_plus_dinov2s_demo.py'
+DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
 D = 16
 # the demo config with a tiny backbone (the pipeline, heads, test_cfg and visualizer are its own)
 TINY = {

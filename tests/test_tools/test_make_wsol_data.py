@@ -8,7 +8,8 @@ from mmseg_mctformer.apis import build_runner, load_config
 
 from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
 
-WSOL_DEMO_CFG = osp.join(ROOT, 'configs', 'demo', 'mctformer_plus_dinov2s_demo_wsol.py')
+WSOL_DEMO_CFG = osp.join(ROOT, 'configs', 'mctformer',
+                         'mctformer-plus_dinov2-s_1xb32-2e_demo-wsol-112x112.py')
 
 
 def test_wsol_copy_and_multi_label_split_give_the_same_pxap(tiny_demo_root, tmp_path):

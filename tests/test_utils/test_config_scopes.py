@@ -10,7 +10,8 @@ import mmseg
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEEPLAB = osp.join(ROOT, 'configs', 'deeplab', 'deeplabv3plus_r18-d16_demo.py')
+DEEPLAB = osp.join(ROOT, 'configs', 'deeplabv3plus',
+                   'deeplabv3plus_r18-d16_1xb16-400it_demo-pseudo-112x112.py')
 MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
 
 
@@ -39,7 +40,7 @@ def site_dir(tmp_path):
 def test_mmseg_and_own_scope_resolve_before_the_plugin_is_imported(site_dir, tmp_path):
     cfg_file = tmp_path / 'user_cfg.py'
     cfg_file.write_text(
-        "_base_ = ['mmseg_mctformer::_base_/models/mctformer_plus_deit-s.py',\n"
+        "_base_ = ['mmseg_mctformer::_base_/models/mctformer-plus_deit-s.py',\n"
         "          'mmseg_mctformer::_base_/default_runtime.py']\n"
         'model = dict(backbone=dict(init_cfg=None))\n')
     code = (

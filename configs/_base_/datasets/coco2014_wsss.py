@@ -1,7 +1,7 @@
 # MS COCO 2014 for WSSS (80 foreground classes; masks as PNG, 0 = background, 255 = ignore).
 # Layout: data/coco2014/{JPEGImages, SegmentationClass, ImageSets/{train,val}.txt}.
 # Everything else (DeiT augmentation, pipelines, loaders, metrics) is VOC's.
-_base_ = ['./voc12aug_wsss.py']
+_base_ = ['./pascal_voc12_aug_wsss.py']
 dataset_type = 'COCOWSSSDataset'
 data_root = 'data/coco2014'
 _prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClass')

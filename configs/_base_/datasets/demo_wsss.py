@@ -1,6 +1,6 @@
 # The embedded demo dataset (tools/make_demo_data.py data/demo): Fashion-MNIST objects on varied
 # backgrounds, 6 foreground classes, 112 x 112 images, VOC folder layout.
-_base_ = ['./voc12aug_wsss.py']
+_base_ = ['./pascal_voc12_aug_wsss.py']
 dataset_type = 'DemoWSSSDataset'
 data_root = 'data/demo'
 crop_size = 112

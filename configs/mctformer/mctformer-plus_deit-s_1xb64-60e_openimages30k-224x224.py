@@ -5,10 +5,10 @@
 # OpenImages schedule; wsolevaluation's own baselines train 10 epochs (train_cfg.max_epochs=10 with
 # param_scheduler.1.end=10 param_scheduler.1.T_max=5).
 _base_ = [
-    './_base_/models/mctformer_plus_deit-s.py',
-    './_base_/datasets/openimages30k_wsol.py',
-    './_base_/default_runtime.py',
-    './_base_/schedules/schedule_60e_adamw_cosine.py',
+    '../_base_/models/mctformer-plus_deit-s.py',
+    '../_base_/datasets/openimages30k_wsol.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_60e_adamw_cosine.py',
 ]
 num_classes = 100
 model = dict(

@@ -1,7 +1,7 @@
 # MCTformer (CVPR'22, "V2") as the authors' public code at commit 9606597 of xulianuwa/MCTformer
 # runs it: the MCTformer+ network with GAP pooling of PatchCAM and no CCT loss. Where the paper and
 # the code disagree we follow the code (marked `paper:` below).
-_base_ = ['./mctformer_plus_deit-s.py']
+_base_ = ['./mctformer-plus_deit-s.py']
 model = dict(
     backbone=dict(
         # code: pos_embed (1, C + 14*14, D), the C class entries copied from DeiT's class entry,

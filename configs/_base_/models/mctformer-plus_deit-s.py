@@ -2,7 +2,7 @@
 # DeiT-S with one class token per foreground class, class-token head (mean over D), PatchCAM head
 # pooled by GWRP (decay 0.996), contrastive class-token loss. Where the paper and the code disagree
 # we follow the code and keep the paper's variant one option away (marked `paper:` below).
-# MCTformer (CVPR'22, "V2"): see configs/_base_/models/mctformer_v2_deit-s.py.
+# MCTformer (CVPR'22, "V2"): see configs/_base_/models/mctformer-v2_deit-s.py.
 # ImageNet DeiT-S converted to our layout (no download at run time):
 #   python tools/convert_weights.py deit_small_patch16_224-cd65a155.pth checkpoints/deit-small_in1k.pth
 pretrained = 'checkpoints/deit-small_in1k.pth'

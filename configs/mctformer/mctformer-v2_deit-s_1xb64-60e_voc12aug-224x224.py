@@ -2,17 +2,17 @@
 # and the main.py defaults there). Paper: 61.7 seed mIoU on VOC train.
 # Where the paper and the code disagree we follow the code:
 # - model (per-class position entries, GAP PatchCAM, no CCT, product fusion, last 3 layers summed,
-#   scale 1.0 + flip, min-max eps 1e-8): configs/_base_/models/mctformer_v2_deit-s.py; the paper's
+#   scale 1.0 + flip, min-max eps 1e-8): configs/_base_/models/mctformer-v2_deit-s.py; the paper's
 #   shared class position entry is `backbone.cls_pos_embed='shared'`.
 # - schedule: run.sh --batch-size 64, main.py 60 epochs, lr 5e-4 * 64 / 512, 5 warm-up epochs,
 #   cosine to 1e-5, wd 0.05 (the V2 model keeps `pos_embed` in timm's no-weight-decay set), fp16.
 # - data: 224 px, the same timm augmentation as MCTformer+ (RandAugment m9 mstd0.5 inc1, random
 #   erasing 0.25 pixel mode).
 _base_ = [
-    './_base_/models/mctformer_v2_deit-s.py',
-    './_base_/datasets/voc12aug_wsss.py',
-    './_base_/default_runtime.py',
-    './_base_/schedules/schedule_60e_adamw_cosine.py',
+    '../_base_/models/mctformer-v2_deit-s.py',
+    '../_base_/datasets/pascal_voc12_aug_wsss.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_60e_adamw_cosine.py',
 ]
 crop_size = 224
 model = dict(backbone=dict(img_size=224, drop_path_rate=0.1))

@@ -3,14 +3,14 @@
 # (image, class): the image, the mask of that class (other objects are background) and the image's
 # ignore pixels:
 #   python tools/make_wsol_data.py data/demo data/demo_wsol --split val
-#   python tools/test.py configs/demo/mctformer_plus_dinov2s_demo_wsol.py CKPT
+#   python tools/test.py configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-wsol-112x112.py CKPT
 # Maps are the model's own (the demo test_cfg: scale 1.0 + flip, fused maps + affinity), at 112 px,
 # compared at 224 x 224 as the protocol. Measured on the 2-epoch demo stage 1 (seed 0), 552 (image,
 # class) pairs of the 300 val images: PxAP 63.08, pIoU 47.88 (best threshold 0.417); the same numbers
 # come from PxAPMetric run straight on the multi-label split. Chance levels on the same pairs: a
 # constant map 9.59 / 9.59 (the object pixel share), a centred Gaussian (sigma = half the side)
 # 24.23 / 20.35. Paper (OpenImages30k test, DeiT-S): 72.8 / 55.6.
-_base_ = ['./mctformer_plus_dinov2s_demo.py']
+_base_ = ['./mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py']
 _wsol_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadWSOLAnnotations'),
