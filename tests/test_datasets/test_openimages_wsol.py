@@ -178,7 +178,7 @@ def test_convert_seg_to_wsol_round_trip(tmp_path):
 
 def test_openimages30k_config_pipelines_run_on_the_layout(tmp_path):
     _layout(str(tmp_path))
-    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', 'configs',
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mctformer',
                                    'mctformer-plus_deit-s_1xb64-60e_openimages30k-224x224.py'))
     assert cfg.model.backbone.num_classes == 100
     assert cfg.default_hooks.checkpoint.save_best == 'wsol/PxAP'
