@@ -37,8 +37,12 @@ def maps_dir(tiny_demo_root, tmp_path_factory):
     return str(out)
 
 
-def _options(root):
-    return {f'{k}.dataset.data_root': root for k in ('train_dataloader', 'test_dataloader')}
+def _options(root, keys=('train_dataloader', 'test_dataloader')):
+    return {f'{k}.dataset.data_root': root for k in keys}
+
+
+STAGE1_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                  'pseudo_label_dataloader')
 
 
 def test_set_maps_dir():
@@ -50,7 +54,10 @@ def test_set_maps_dir():
 
 
 def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, tmp_path):
+    # every stage reads the tiny data (the stage-1 config too: the masks stage completes the
+    # all-background masks from its train split)
     pipeline = WSSSPipeline(TINY_CFG, TINY_SEG, str(tmp_path / 'pipe'), aff_config=TINY_AFF,
+                            cfg_options=_options(tiny_demo_root, STAGE1_LOADERS),
                             aff_cfg_options=_options(tiny_demo_root))
     pipeline.state = dict(stage1=dict(checkpoint='unused'), seeds=dict(best_threshold=0.4),
                           pseudo_labels=dict(out_dir=maps_dir), pseudo_eval=dict(pseudo_mIoU=50.))
