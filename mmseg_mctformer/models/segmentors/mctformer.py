@@ -305,36 +305,63 @@ class MCTformer(BaseSegmentor):
             h, w = new_h, new_w
         return h * patch, w * patch
 
-    def _image_maps(self, img: Tensor, out_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
-        """Summed multi-scale / flip maps of one image.
+    def _image_maps(self, imgs: Tensor, out_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
+        """Summed multi-scale / flip maps of images of one size, batched in one forward a scale.
 
         Args:
-            img (Tensor): One image (1, 3, H, W) without padding.
+            imgs (Tensor): Images (G, 3, H, W) of the same size, without padding.
             out_size (tuple[int, int]): Size (H', W') the maps of every scale are upsampled to
-                (the image's ``ori_shape``, as the reference code's original image).
+                (the images' ``ori_shape``, as the reference code's original image).
 
         Returns:
-            tuple[Tensor, Tensor]: Maps (C, H', W') summed over scales and flips (all classes),
-            class probabilities (C,) averaged over the forwards.
+            tuple[Tensor, Tensor]: Maps (G, C, H', W') summed over scales and flips (all classes),
+            class probabilities (G, C) averaged over the forwards.
         """
-        size = tuple(img.shape[-2:])
+        num = imgs.shape[0]
+        size = tuple(imgs.shape[-2:])
         out_size = tuple(int(s) for s in out_size)
-        total = img.new_zeros((self.num_classes, *out_size), dtype=torch.float32)
-        probs = []
+        flip = bool(self.test_cfg['flip'])
+        total = imgs.new_zeros((num, self.num_classes, *out_size), dtype=torch.float32)
+        probs = imgs.new_zeros((num, self.num_classes), dtype=torch.float32)
         for scale in self.test_cfg['scales']:
             scaled_size = self._scaled_size(size, scale)
-            x = img
+            x = imgs
             if scaled_size != size:
-                x = F.interpolate(img, scaled_size, mode='bilinear', align_corners=False)
-            if self.test_cfg['flip']:
-                x = torch.cat([x, x.flip(-1)])
+                x = F.interpolate(imgs, scaled_size, mode='bilinear', align_corners=False)
+            if flip:
+                x = torch.cat([x, x.flip(-1)])  # (2G, 3, h, w): originals, then their flips
             out = self._forward_maps(x)
             for j, maps in enumerate(out['maps']):  # one at a time: (C, H', W') can be large
                 maps = F.interpolate(maps[None], out_size, mode='bilinear', align_corners=False)
-                total += maps[0].flip(-1) if j else maps[0]
+                total[j % num] += maps[0].flip(-1) if j >= num else maps[0]
             scores = out['cls_scores'] if 'cls_scores' in out else out['cam_scores']
-            probs.append(scores.sigmoid())
-        return total, torch.cat(probs).mean(0)
+            probs += scores.sigmoid().view(-1, num, self.num_classes).sum(0)
+        forwards = len(self.test_cfg['scales']) * (2 if flip else 1)
+        return total, probs / forwards
+
+    def _image_groups(self, data_samples: SampleList,
+                      inputs: Tensor) -> List[Tuple[List[int], Tuple[int, int], Tuple[int, int]]]:
+        """Indices of the samples that share ``img_shape`` and ``ori_shape``, in chunks whose
+        token count at the largest scale stays within ``test_cfg.max_tokens`` (at least one image
+        a chunk), with those two shapes."""
+        groups = {}
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            img_shape = tuple(meta.get('img_shape', inputs.shape[-2:])[:2])
+            ori_shape = tuple(meta.get('ori_shape', img_shape)[:2])
+            groups.setdefault((img_shape, ori_shape), []).append(i)
+        max_tokens = self.test_cfg['max_tokens']
+        chunks = []
+        for (img_shape, ori_shape), indices in groups.items():
+            step = len(indices)
+            if max_tokens is not None:
+                scale, patch = max(self.test_cfg['scales']), self.patch_size
+                tokens = math.prod(max(1, int(math.floor(s * scale / patch + 0.5)))
+                                   for s in img_shape)
+                step = max(1, max_tokens // min(tokens, max_tokens))
+            for k in range(0, len(indices), step):
+                chunks.append((indices[k:k + step], img_shape, ori_shape))
+        return chunks
 
     def _kept_classes(self, sample: SegDataSample, probs: Tensor) -> Tensor:
         """Bool mask (C,) of the classes whose maps are kept."""
@@ -346,6 +373,30 @@ class MCTformer(BaseSegmentor):
                                  f'{labels.numel()}, expected num_classes={self.num_classes}')
             return labels > 0
         return probs > self.test_cfg['score_thr']
+
+    def _set_seed_outputs(self, sample: SegDataSample, maps: Tensor, probs: Tensor) -> None:
+        """Store the normalised maps of the kept classes, the seed and the scores in ``sample``.
+
+        Args:
+            sample (SegDataSample): The image's sample (metainfo ``flip``, ``gt_class_labels``).
+            maps (Tensor): Summed maps (C, H', W') of every class at ``ori_shape``.
+            probs (Tensor): Class probabilities (C,).
+        """
+        meta = sample.metainfo
+        keep = self._kept_classes(sample, probs)
+        maps = minmax_normalise(maps * keep[:, None, None].to(maps.dtype),
+                                self.test_cfg['minmax_eps'])
+        if meta.get('flip', False):
+            dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
+            maps = maps.flip(dim)
+        thr = float(self.test_cfg['bg_threshold'])
+        sample.set_data({
+            'seg_logits': PixelData(data=seed_scores(maps, thr)),
+            'pred_sem_seg': PixelData(data=seed_labels(maps, thr, keep)[None]),
+            'kept_classes': keep,
+            'bg_threshold': thr,
+        })
+        sample.pred_class_scores = probs
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Localisation maps and seed masks for a batch of (possibly padded) images.
@@ -367,25 +418,11 @@ class MCTformer(BaseSegmentor):
             shape = tuple(inputs.shape[-2:])
             data_samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
                             for _ in range(inputs.shape[0])]
-        for i, sample in enumerate(data_samples):
-            meta = sample.metainfo
-            img_h, img_w = meta.get('img_shape', inputs.shape[-2:])[:2]
-            ori_shape = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
-            maps, probs = self._image_maps(inputs[i:i + 1, :, :img_h, :img_w], ori_shape)
-            keep = self._kept_classes(sample, probs)
-            maps = minmax_normalise(maps * keep[:, None, None].to(maps.dtype),
-                                    self.test_cfg['minmax_eps'])
-            if meta.get('flip', False):
-                dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
-                maps = maps.flip(dim)
-            thr = float(self.test_cfg['bg_threshold'])
-            sample.set_data({
-                'seg_logits': PixelData(data=seed_scores(maps, thr)),
-                'pred_sem_seg': PixelData(data=seed_labels(maps, thr, keep)[None]),
-                'kept_classes': keep,
-                'bg_threshold': thr,
-            })
-            sample.pred_class_scores = probs
+        for indices, (img_h, img_w), ori_shape in self._image_groups(data_samples, inputs):
+            group_maps, group_probs = self._image_maps(inputs[indices, :, :img_h, :img_w],
+                                                       ori_shape)
+            for i, maps, probs in zip(indices, group_maps, group_probs):
+                self._set_seed_outputs(data_samples[i], maps, probs)
         return data_samples
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:

@@ -167,6 +167,29 @@ def test_predict_batch_with_padding_and_ori_shape():
     torch.testing.assert_close(out[1].pred_class_scores, alone.pred_class_scores)
 
 
+def test_predict_batches_images_of_one_size():
+    """Same-size images share each scale's forward (originals and flips in one batch), in chunks
+    bounded by test_cfg.max_tokens; the results equal those of one image at a time."""
+    model = _build(test_cfg=dict(map_type='fused_affinity', max_tokens=40))
+    model.eval()
+    torch.manual_seed(2)
+    inputs = torch.randn(4, 3, 32, 32)
+    labels = ([1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 1])
+    shapes = ((32, 32), (32, 32), (32, 32), (24, 32))  # image 3: its own group (padded)
+    sizes = []
+    forward = model.backbone.forward
+    model.backbone.forward = lambda x, **kw: sizes.append(tuple(x.shape)) or forward(x, **kw)
+    with torch.no_grad():
+        out = model.predict(inputs, [_sample(lab, shp) for lab, shp in zip(labels, shapes)])
+        # 16 tokens an image at scale 1: two images (+ their flips) a forward within 40 tokens
+        assert sizes[:4] == [(4, 3, 32, 32), (4, 3, 16, 16), (2, 3, 32, 32), (2, 3, 16, 16)]
+        for i, (lab, (h, w)) in enumerate(zip(labels, shapes)):
+            alone = model.predict(inputs[i:i + 1, :, :h, :w], [_sample(lab, (h, w))])[0]
+            torch.testing.assert_close(out[i].seg_logits.data, alone.seg_logits.data)
+            torch.testing.assert_close(out[i].pred_class_scores, alone.pred_class_scores)
+            assert torch.equal(out[i].pred_sem_seg.data, alone.pred_sem_seg.data)
+
+
 def test_predict_single_scale_matches_equations():
     model = _build(test_cfg=dict(scales=(1.0,), flip=True, map_type='mct', top_k=2,
                                  bg_threshold=0.3))

@@ -1,0 +1,84 @@
+"""A context path (e.g. a pretrained ViT) beside a shallow spatial path on the same image."""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from mmseg.utils import OptMultiConfig
+from torch import Tensor
+
+
+@MODELS.register_module()
+class TwoPathBackbone(BaseModule):
+    """Two backbones on one image, their feature maps returned as one tuple.
+
+    The idea of the spatial / context paths of BiSeNet ("BiSeNet: Bilateral Segmentation Network
+    for Real-time Semantic Segmentation", Yu et al., ECCV 2018, https://arxiv.org/abs/1808.00897):
+    a ViT with 14 px patches sees the classes but gives a grid of one cell per patch (8 x 8 on a
+    112 px image), too coarse for object boundaries; a few convolutions at stride 4, trained from
+    scratch, give the detail. With the spatial path first, MMSeg's DeepLabV3+ head
+    (``DepthwiseSeparableASPPHead``) uses it as its low-level ``c1`` input (``inputs[0]``) and
+    runs the ASPP on the context path (``in_index=1``).
+
+    ``forward(x)``: ``spatial_path(x)`` (a tuple of (B, C_s, H / s, W / s)) followed by
+    ``context_path(resize(x, context_scale))`` (a tuple of (B, D, h, w)); a single tensor from
+    either is treated as a one-element tuple.
+
+    Args:
+        context_path (dict): Config of the pretrained backbone, e.g.
+            ``dict(type='mmpretrain.VisionTransformer', arch='dinov2-small', out_type='featmap',
+            ...)``. Its own ``init_cfg`` loads its weights and its own ``frozen_stages`` (if it has
+            one) freezes it.
+        spatial_path (dict): Config of the shallow backbone, e.g. MMSeg's
+            ``dict(type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ), strides=(1, ),
+            dilations=(1, ))`` (stride 4, 64 channels).
+        context_scale (float): The context path sees the image resized by this factor (bilinear),
+            e.g. 2.0 for 16 x 16 ViT tokens on a 112 px image. Default: 1.0.
+        frozen_context_path (bool): Keep the context path in eval mode without gradients (it runs
+            under ``torch.no_grad``); only the spatial path and the head train. Default: False.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    def __init__(self,
+                 context_path: dict,
+                 spatial_path: dict,
+                 context_scale: float = 1.0,
+                 frozen_context_path: bool = False,
+                 init_cfg: OptMultiConfig = None):
+        super().__init__(init_cfg=init_cfg)
+        if context_scale <= 0:
+            raise ValueError(f'TwoPathBackbone: context_scale must be positive, got {context_scale}')
+        self.context_path = MODELS.build(context_path)
+        self.spatial_path = MODELS.build(spatial_path)
+        self.context_scale = float(context_scale)
+        self.frozen_context_path = frozen_context_path
+        if frozen_context_path:
+            self.context_path.requires_grad_(False)
+            self.context_path.eval()
+
+    @staticmethod
+    def _as_tuple(outs) -> Tuple[Tensor, ...]:
+        if isinstance(outs, Tensor):
+            return (outs, )
+        if isinstance(outs, Sequence):
+            return tuple(outs)
+        raise TypeError(f'TwoPathBackbone: a path returned {type(outs).__name__}; expected a '
+                        'tensor or a tuple of feature maps (for a ViT: out_type="featmap")')
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Args: x (Tensor): (B, 3, H, W). Returns: tuple of (B, C_i, h_i, w_i), spatial first."""
+        spatial = self._as_tuple(self.spatial_path(x))
+        if self.context_scale != 1.0:
+            x = F.interpolate(x, scale_factor=self.context_scale, mode='bilinear',
+                              align_corners=False)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_context_path):
+            context = self._as_tuple(self.context_path(x))
+        return spatial + context
+
+    def train(self, mode: bool = True):
+        """Set the training mode; a frozen context path stays in eval mode."""
+        super().train(mode)
+        if self.frozen_context_path:
+            self.context_path.eval()
+        return self
