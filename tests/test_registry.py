@@ -15,6 +15,12 @@ TINY_VIT = dict(type='MultiClassTokenViT', arch=TINY_ARCH, num_classes=6, img_si
 MODEL_CFGS = {
     'WSSSDataPreProcessor': dict(type='WSSSDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
     'MultiClassTokenViT': TINY_VIT,
+    'TwoPathBackbone': dict(
+        type='TwoPathBackbone',
+        context_path=dict(type='mmpretrain.VisionTransformer', arch=TINY_ARCH, img_size=64,
+                          out_type='featmap'),
+        spatial_path=dict(type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ),
+                          strides=(1, ), dilations=(1, ), stem_channels=8, base_channels=8)),
     'ClassTokenPoolHead': dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
     'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
     'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
