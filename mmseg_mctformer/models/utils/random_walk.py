@@ -64,25 +64,26 @@ def pair_valid_mask(hw: Tuple[int, int], offsets, device=None) -> Tensor:
     return valid
 
 
-def shifted_pairs(x: Tensor, offsets) -> Tuple[Tensor, Tensor]:
-    """The two ends of every pair: ``x`` and ``x`` moved by each offset.
+def shifted(x: Tensor, offsets) -> List[Tensor]:
+    """``x`` moved by each offset, zero outside the grid.
+
+    Built from one zero-padded copy by slicing (no in-place writes), so that the backward pass
+    of the affinities costs one pass over the features per offset.
 
     Args:
         x (Tensor): Values (B, D, h, w).
         offsets (Sequence[tuple[int, int]]): Pair offsets (P of them).
 
     Returns:
-        tuple[Tensor, Tensor]: ``first`` and ``second``, each (B, D, P, h, w); ``second[:, :, p, y,
-        x]`` is ``x[:, :, y + dy, x + dx]`` and 0 where that lies outside (see
-        :func:`pair_valid_mask`).
+        list[Tensor]: P tensors (B, D, h, w); entry ``p`` at ``(y, x)`` is ``x[..., y + dy_p,
+        x + dx_p]``, 0 where that lies outside the grid (see :func:`pair_valid_mask`).
     """
-    B, D, h, w = x.shape
-    second = x.new_zeros(B, D, len(offsets), h, w)
-    for p, (dy, dx) in enumerate(offsets):
-        src, dst = _shift_slices(dy, dx, h, w)
-        second[:, :, p, src[0], src[1]] = x[:, :, dst[0], dst[1]]
-    first = x.unsqueeze(2).expand(-1, -1, len(offsets), -1, -1)
-    return first, second
+    h, w = x.shape[-2:]
+    down = max(max(dy for dy, _ in offsets), 0)
+    left = max(max(-dx for _, dx in offsets), 0)
+    right = max(max(dx for _, dx in offsets), 0)
+    padded = F.pad(x, (left, right, 0, down))
+    return [padded[..., dy:dy + h, left + dx:left + dx + w] for dy, dx in offsets]
 
 
 def pairwise_affinity(feats: Tensor, offsets) -> Tensor:
@@ -96,8 +97,9 @@ def pairwise_affinity(feats: Tensor, offsets) -> Tensor:
         Tensor: Affinities (B, P, h, w) in (0, 1]; entries of pairs outside the grid are
         meaningless (mask them with :func:`pair_valid_mask`).
     """
-    first, second = shifted_pairs(feats, offsets)
-    return torch.exp(-(first - second).abs().mean(dim=1))
+    # one (B, D, h, w) difference at a time: never the (B, D, P, h, w) tensor of all pairs
+    return torch.stack([torch.exp(-(feats - other).abs().mean(dim=1))
+                        for other in shifted(feats, offsets)], dim=1)
 
 
 def affinity_pair_labels(label: Tensor, offsets, ignore_index: int = 255):
@@ -114,8 +116,9 @@ def affinity_pair_labels(label: Tensor, offsets, ignore_index: int = 255):
         (negative). Pairs with an unconfident end or outside the grid are in none of them.
     """
     B, h, w = label.shape
-    first, second = shifted_pairs(label.unsqueeze(1).long(), offsets)
-    first, second = first[:, 0], second[:, 0]  # (B, P, h, w)
+    label = label.long()
+    first = label.unsqueeze(1).expand(-1, len(offsets), -1, -1)  # (B, P, h, w)
+    second = torch.stack([other[:, 0] for other in shifted(label.unsqueeze(1), offsets)], dim=1)
     valid = pair_valid_mask((h, w), offsets, label.device).unsqueeze(0)
     valid = valid & (first != ignore_index) & (second != ignore_index)
     same = first == second

@@ -41,6 +41,23 @@ def test_pair_valid_mask_and_affinity():
     assert aff[2, 0, 1] == pytest.approx(math.exp(-2))  # (0,1)-(1,0)
 
 
+def test_pairwise_affinity_matches_brute_force():
+    torch.manual_seed(0)
+    offsets = radius_offsets(3)
+    feats = torch.randn(2, 4, 5, 6, requires_grad=True)
+    aff = pairwise_affinity(feats, offsets)
+    valid = pair_valid_mask((5, 6), offsets)
+    for p, (dy, dx) in enumerate(offsets):
+        for y in range(5):
+            for x in range(6):
+                if valid[p, y, x]:
+                    ref = torch.exp(-(feats[:, :, y, x] - feats[:, :, y + dy, x + dx]).abs()
+                                    .mean(1))
+                    torch.testing.assert_close(aff[:, p, y, x], ref)
+    (aff * valid).sum().backward()
+    assert torch.isfinite(feats.grad).all() and feats.grad.abs().sum() > 0
+
+
 def test_affinity_pair_labels():
     label = torch.tensor([[[0, 0, 1], [2, 255, 1]]])  # (1, 2, 3)
     pos_bg, pos_fg, neg = affinity_pair_labels(label, [(0, 1), (1, 0)])
