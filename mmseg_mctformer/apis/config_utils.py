@@ -67,6 +67,35 @@ def set_pseudo_label_dir(cfg, path):
     return cfg
 
 
+def set_init_from_stage1(cfg, checkpoint, prefix='backbone.'):
+    """Load the stage-1 checkpoint into the module a segmentation config names.
+
+    A config that declares ``init_from_stage1 = 'model.backbone.context_path'`` (a dotted path to
+    a module config) starts that module from the stage-1 network's weights:
+    ``init_cfg = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)``.
+
+    Args:
+        cfg (mmengine.Config): The segmentation config.
+        checkpoint (str): The stage-1 checkpoint.
+        prefix (str): Prefix of the module's keys in the checkpoint. Default: ``'backbone.'``.
+
+    Returns:
+        bool: Whether the config declared ``init_from_stage1`` (and was changed).
+    """
+    path = cfg.get('init_from_stage1')
+    if not path:
+        return False
+    node = cfg
+    for key in path.split('.'):
+        if not isinstance(node, (dict, Config)) or key not in node:
+            raise KeyError(f'init_from_stage1={path!r}: the config has no {key!r} there')
+        node = node[key]
+    if not isinstance(node, dict) or 'type' not in node:
+        raise KeyError(f'init_from_stage1={path!r} is not a module config (no "type")')
+    node['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
+    return True
+
+
 def _literal_dict(text):
     """``{...}`` or ``dict(k=v, ...)`` with literal values -> dict; anything else -> None."""
     text = text.strip()

@@ -25,7 +25,12 @@ from mmengine.logging import print_log
 from ..utils.checkpoint import find_resume_checkpoint
 from ..utils.io import atomic_write_text
 from .affinity_tools import make_affinity_masks, set_maps_dir
-from .config_utils import build_runner, load_config, set_pseudo_label_dir
+from .config_utils import (
+    build_runner,
+    load_config,
+    set_init_from_stage1,
+    set_pseudo_label_dir,
+)
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (METHOD.md, section 5).
@@ -214,6 +219,9 @@ class WSSSPipeline:
             raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
                            'point at the pseudo-labels')
         set_pseudo_label_dir(cfg, seg_map_path)
+        if set_init_from_stage1(cfg, self.state['stage1']['checkpoint']):
+            print_log(f"[pipeline] {cfg.init_from_stage1} starts from the stage-1 checkpoint "
+                      f"{self.state['stage1']['checkpoint']}", logger='current')
         return cfg
 
     # ----------------------------------------------------------------- stages

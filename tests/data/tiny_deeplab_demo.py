@@ -1,7 +1,17 @@
-# The demo DeepLab recipe shrunk for tests: 32 px crops, 4 iterations. data_root is set by the test.
-_base_ = ['../../configs/deeplabv3plus/deeplabv3plus_r18-d16_1xb16-400it_demo-pseudo-112x112.py']
+# The demo DeepLab recipe shrunk for tests: 32 px crops, 4 iterations, the context path shaped as
+# the tiny stage 1 (tests/data/tiny_mctformer_demo.py) with random weights unless the pipeline
+# loads stage 1's (init_from_stage1). data_root is set by the test.
+_base_ = ['../../configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py']
 crop_size = (32, 32)
-model = dict(data_preprocessor=dict(size=crop_size))
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        context_path=dict(
+            arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
+                      feedforward_channels=64, patch_size=8),
+            img_size=32, init_cfg=None),
+        spatial_path=dict(stem_channels=8, base_channels=8)),
+    decode_head=dict(in_channels=32, channels=8, c1_in_channels=8, c1_channels=8))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

@@ -1,6 +1,8 @@
 import pytest
+from mmengine.config import Config
 
 from mmseg_mctformer.apis import close_process_group, enable_amp, load_config
+from mmseg_mctformer.apis.config_utils import set_init_from_stage1
 
 DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
 
@@ -69,3 +71,16 @@ def test_pseudo_label_dir_from_cfg_options():
     cfg = load_config('tests/data/tiny_deeplab_demo.py', {'pseudo_label_dir': '/x/pl'})
     assert cfg.train_dataloader.dataset.data_prefix.seg_map_path == '/x/pl'
     assert cfg.pseudo_label_dir == '/x/pl'
+
+
+def test_init_from_stage1_sets_the_named_module_init():
+    cfg = Config(dict(init_from_stage1='model.backbone.context_path',
+                      model=dict(backbone=dict(context_path=dict(type='X', init_cfg=None)))))
+    assert set_init_from_stage1(cfg, '/s1.pth')
+    assert cfg.model.backbone.context_path.init_cfg == dict(
+        type='Pretrained', checkpoint='/s1.pth', prefix='backbone.')
+    assert not set_init_from_stage1(Config(dict(model=dict())), '/s1.pth')
+    with pytest.raises(KeyError, match="'neck'"):
+        set_init_from_stage1(Config(dict(init_from_stage1='model.neck', model=dict())), 'c')
+    with pytest.raises(KeyError, match='not a module config'):
+        set_init_from_stage1(Config(dict(init_from_stage1='model', model=dict(a=1))), 'c')

@@ -6,6 +6,7 @@ import os.path as osp
 import shutil
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
@@ -60,6 +61,12 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     assert state['pseudo_eval']['metrics']['num_images'] == len(names) - 1
     for key in ('segmentation', 'segmentation_gt'):
         assert 0 <= state[key]['mIoU'] <= 100 and osp.isfile(state[key]['checkpoint'])
+    # init_from_stage1: the segmentor's frozen ViT is stage 1's (the tiny config has no weights)
+    stage1 = torch.load(state['stage1']['checkpoint'], weights_only=False)['state_dict']
+    seg = torch.load(state['segmentation']['checkpoint'], weights_only=False)['state_dict']
+    for name in ('layers.1.attn.qkv.weight', 'cls_token', 'patch_embed.projection.weight'):
+        torch.testing.assert_close(seg['backbone.context_path.' + name], stage1['backbone.' + name])
+    assert 'starts from the stage-1 checkpoint' in result.stdout + result.stderr
 
     with open(osp.join(work_dir, 'results.json')) as f:
         rows = {r['key']: r for r in json.load(f)}

@@ -23,13 +23,15 @@ class TwoPathBackbone(BaseModule):
 
     ``forward(x)``: ``spatial_path(x)`` (a tuple of (B, C_s, H / s, W / s)) followed by
     ``context_path(resize(x, context_scale))`` (a tuple of (B, D, h, w)); a single tensor from
-    either is treated as a one-element tuple.
+    either is treated as a one-element tuple, and a dict output (as
+    :class:`MultiClassTokenViT`'s) gives its ``patch_tokens`` (B, D, h, w).
 
     Args:
         context_path (dict): Config of the pretrained backbone, e.g.
             ``dict(type='mmpretrain.VisionTransformer', arch='dinov2-small', out_type='featmap',
-            ...)``. Its own ``init_cfg`` loads its weights and its own ``frozen_stages`` (if it has
-            one) freezes it.
+            ...)`` or ``dict(type='MultiClassTokenViT', ...)`` (e.g. the stage-1 network's, loaded
+            with ``init_cfg=dict(type='Pretrained', checkpoint=CKPT, prefix='backbone.')``). Its own
+            ``init_cfg`` loads its weights.
         spatial_path (dict): Config of the shallow backbone, e.g. MMSeg's
             ``dict(type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ), strides=(1, ),
             dilations=(1, ))`` (stride 4, 64 channels).
@@ -48,7 +50,8 @@ class TwoPathBackbone(BaseModule):
                  init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
         if context_scale <= 0:
-            raise ValueError(f'TwoPathBackbone: context_scale must be positive, got {context_scale}')
+            raise ValueError('TwoPathBackbone: context_scale must be positive, got '
+                             f'{context_scale}')
         self.context_path = MODELS.build(context_path)
         self.spatial_path = MODELS.build(spatial_path)
         self.context_scale = float(context_scale)
@@ -59,6 +62,11 @@ class TwoPathBackbone(BaseModule):
 
     @staticmethod
     def _as_tuple(outs) -> Tuple[Tensor, ...]:
+        if isinstance(outs, dict):
+            if 'patch_tokens' not in outs:
+                raise KeyError(f'TwoPathBackbone: a path returned a dict with keys {sorted(outs)}'
+                               '; expected "patch_tokens"')
+            outs = outs['patch_tokens']
         if isinstance(outs, Tensor):
             return (outs, )
         if isinstance(outs, Sequence):

@@ -49,8 +49,19 @@ def test_bad_arguments():
         build(context_scale=0)
     model = build()
     model.context_path.forward = lambda x: {'tokens': x}
+    with pytest.raises(KeyError, match='patch_tokens'):
+        model(torch.randn(1, 3, 32, 32))
+    model.context_path.forward = lambda x: 3
     with pytest.raises(TypeError, match='featmap'):
         model(torch.randn(1, 3, 32, 32))
+
+
+def test_multi_class_token_vit_as_context_path():
+    vit = dict(type='MultiClassTokenViT', num_classes=3, img_size=32, drop_path_rate=0.0,
+               arch=dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32,
+                         patch_size=8))
+    spatial, context = build(context_path=vit, frozen_context_path=True)(torch.randn(2, 3, 32, 32))
+    assert spatial.shape == (2, 8, 8, 8) and context.shape == (2, 16, 4, 4)
 
 
 def test_trainable_context_path_gets_gradients():

