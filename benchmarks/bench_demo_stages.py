@@ -1,0 +1,150 @@
+"""Per-batch model cost of the demo's stages (112 px, DINOv2 ViT-S/14 shapes, random weights).
+
+What each stage of ``make demo`` spends its CPU on, without data loading or files:
+
+- ``pseudo_labels``: ``MCTformer.predict`` on a batch of 8 images (scale 1 + flip, the demo's
+  ``test_cfg``), the images of one size batched into one forward (``grouped``, the default) against
+  one image a forward (``one_at_a_time``, forced by ``test_cfg.max_tokens``);
+- ``affinity_train``: one AffinityNet training step (forward, PSA loss, backward) on a batch of 16;
+- ``masks``: ``AffinityNet.predict`` (random walk) on a batch of 16;
+- ``segmentor_train``: one training step of the demo DeepLabV3+ (frozen ViT + spatial path) on a
+  batch of 16.
+
+Medians of ``--repeats`` timed runs after one warm-up, seconds per batch and per image. Prints
+one JSON object (``--out`` also writes it).
+
+Example::
+
+    python benchmarks/bench_demo_stages.py --threads 2 --repeats 3
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import time
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = {
+    'stage1': 'configs/mctformer_plus_demo.py',
+    'affinity': 'configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py',
+    'segmentor': 'configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-'
+                 '112x112.py',
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Model cost of the demo stages')
+    parser.add_argument('--threads', type=int, default=2, help='torch threads')
+    parser.add_argument('--repeats', type=int, default=3, help='timed runs per measurement')
+    parser.add_argument('--out', help='also write the JSON here')
+    return parser.parse_args(argv)
+
+
+def _median_seconds(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _build(name, strip_weights):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[name]))
+    strip_weights(cfg.model)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def _strip(cfg):
+    """Drop every Pretrained init_cfg: random weights, no checkpoint read."""
+    if isinstance(cfg, dict):
+        if isinstance(cfg.get('init_cfg'), dict) and cfg['init_cfg'].get('type') == 'Pretrained':
+            cfg['init_cfg'] = None
+        for value in cfg.values():
+            _strip(value)
+
+
+def _samples(n, size, **fields):
+    from mmseg.structures import SegDataSample
+    out = []
+    for _ in range(n):
+        sample = SegDataSample(**{k: v() for k, v in fields.items()})
+        sample.set_metainfo(dict(img_shape=size, ori_shape=size, pad_shape=size))
+        out.append(sample)
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from mmengine.structures import PixelData
+    from mmseg.utils import register_all_modules
+
+    import mmseg_mctformer  # noqa: F401
+    register_all_modules(init_default_scope=True)
+    size, results = (112, 112), {}
+
+    def per(name, seconds, batch):
+        results[name] = dict(seconds_per_batch=round(seconds, 4), batch=batch,
+                             ms_per_image=round(1000 * seconds / batch, 2))
+
+    mct = _build('stage1', _strip).eval()
+    x8 = torch.randn(8, 3, *size)
+    labels = torch.tensor([1, 0, 1, 0, 0, 0])
+    with torch.no_grad():
+        for mode, max_tokens in (('grouped', 10000), ('one_at_a_time', 64)):
+            mct.test_cfg['max_tokens'] = max_tokens
+            per(f'pseudo_labels_{mode}', _median_seconds(
+                lambda: mct.predict(x8, _samples(8, size, gt_class_labels=lambda: labels)),
+                args.repeats), 8)
+    results['pseudo_labels_speedup'] = round(
+        results['pseudo_labels_one_at_a_time']['seconds_per_batch']
+        / results['pseudo_labels_grouped']['seconds_per_batch'], 2)
+
+    aff = _build('affinity', _strip)
+    x16 = torch.randn(16, 3, *size)
+    train_samples = _samples(16, size, gt_sem_seg=lambda: PixelData(
+        data=torch.randint(0, 3, (1, *size))))
+    aff.train()
+    per('affinity_train', _median_seconds(
+        lambda: aff.loss(x16, train_samples)['loss_aff'].backward(), args.repeats), 16)
+
+    def maps():
+        m = torch.zeros(6, *size)
+        m[[1, 3]] = torch.rand(2, *size)
+        return PixelData(data=m)
+
+    aff.eval()
+    with torch.no_grad():
+        per('masks', _median_seconds(lambda: aff.predict(x16, _samples(16, size, loc_maps=maps)),
+                                     args.repeats), 16)
+
+    seg = _build('segmentor', _strip)
+    seg.train()
+    seg_samples = _samples(16, size, gt_sem_seg=lambda: PixelData(
+        data=torch.randint(0, 7, (1, *size))))
+
+    def seg_step():
+        losses = seg.loss(x16, seg_samples)
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+    per('segmentor_train', _median_seconds(seg_step, args.repeats), 16)
+    results.update(threads=args.threads, repeats=args.repeats, image_size=list(size),
+                   torch=torch.__version__)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+
+
+if __name__ == '__main__':
+    main()
