@@ -18,12 +18,12 @@ Example::
     python benchmarks/bench_demo_stages.py --threads 2 --repeats 3
 """
 import argparse
-import json
 import os.path as osp
 import statistics
 import time
 
 import torch
+from json_output import emit_json  # benchmarks/ (the script's folder)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
@@ -139,11 +139,7 @@ def main(argv=None):
     per('segmentor_train', _median_seconds(seg_step, args.repeats), 16)
     results.update(threads=args.threads, repeats=args.repeats, image_size=list(size),
                    torch=torch.__version__)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json(results, args.out)
 
 
 if __name__ == '__main__':

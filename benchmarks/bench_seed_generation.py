@@ -42,6 +42,8 @@ import sys
 import tempfile
 import time
 
+from json_output import emit_json  # benchmarks/ (the script's folder)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
 BASE_PATHS = ('fused', 'explicit')
@@ -285,11 +287,7 @@ def main(argv=None):
         loadavg_start=[round(v, 2) for v in load_start],
         loadavg_end=[round(v, 2) for v in os.getloadavg()],
         cases=results)
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(text + '\n')
+    emit_json(summary, args.out)
 
 
 if __name__ == '__main__':
