@@ -1,17 +1,47 @@
 """The embedded demo dataset (see :mod:`mmseg_mctformer.datasets.demo_generator`)."""
+import json
+import os.path as osp
+from typing import Optional, Sequence
+
 from mmseg.registry import DATASETS
 
 from .demo_generator import DEMO_CLASSES, DEMO_PALETTE
+from .utils import voc_colormap
 from .wsss_base import WSSSBaseDataset
+
+
+def generated_classes(data_root: Optional[str]) -> Optional[tuple]:
+    """The ``classes`` that ``tools/make_demo_data.py`` recorded in ``<data_root>/meta.json``.
+
+    Returns None when there is no such file or entry (a folder laid out by hand).
+    """
+    path = osp.join(data_root, 'meta.json') if data_root else None
+    if path is None or not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            classes = json.load(f).get('classes')
+    except (OSError, ValueError) as err:
+        raise ValueError(f'DemoWSSSDataset: cannot read {path}: {err}') from err
+    if classes is None:
+        return None
+    if (not isinstance(classes, list) or len(classes) < 2 or classes[0] != 'background'
+            or not all(isinstance(c, str) for c in classes)):
+        raise ValueError(f'DemoWSSSDataset: "classes" of {path} must list "background" and then '
+                         f'the foreground class names, got {classes!r}')
+    return tuple(classes)
 
 
 @DATASETS.register_module()
 class DemoWSSSDataset(WSSSBaseDataset):
-    """Fashion-MNIST scenes with image-level labels, in the VOC layout.
+    """Generated scenes with image-level labels, in the VOC layout.
 
-    Six foreground classes (``tshirt``, ``trouser``, ``dress``, ``sandal``, ``bag``,
-    ``ankle_boot``) after ``background``. Written by ``tools/make_demo_data.py``; splits
-    ``ImageSets/Segmentation/{train_aug,train,val}.txt``, labels also in ``cls_labels.npy``.
+    Written by ``tools/make_demo_data.py``; splits ``ImageSets/Segmentation/{train_aug,train,
+    val}.txt``, labels also in ``cls_labels.npy``. The class names are those the generator
+    recorded in ``<data_root>/meta.json`` (``--source emoji``: ``fruit``, ``animal``, ...), else
+    the Fashion-MNIST ones (``tshirt``, ``trouser``, ``dress``, ``sandal``, ``bag``,
+    ``ankle_boot``), after ``background``. Mask ids are kept as written (class ``i`` of the list
+    is id ``i``); ``metainfo=dict(classes=...)`` given in the config takes precedence.
 
     Args:
         ann_file (str): Split file, e.g. ``'ImageSets/Segmentation/train_aug.txt'``.
@@ -20,3 +50,20 @@ class DemoWSSSDataset(WSSSBaseDataset):
 
     METAINFO = dict(classes=DEMO_CLASSES, palette=DEMO_PALETTE)
     DEFAULT_DATA_PREFIX = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
+
+    def __init__(self, metainfo: Optional[dict] = None, **kwargs) -> None:
+        # names of the generated folder: a relabelling of the same ids, not a class selection
+        self._names_from_data = False
+        if not (metainfo and 'classes' in metainfo):
+            classes = generated_classes(kwargs.get('data_root'))
+            if classes is not None and classes != tuple(DEMO_CLASSES):
+                metainfo = dict(metainfo or {}, classes=classes,
+                                palette=voc_colormap(len(classes)))
+                self._names_from_data = True
+        super().__init__(metainfo=metainfo, **kwargs)
+
+    def get_label_map(self, new_classes: Optional[Sequence] = None) -> Optional[dict]:
+        """MMSeg's class selection, except for the generated folder's own names (ids as written)."""
+        if self._names_from_data:
+            return None
+        return super().get_label_map(new_classes)

@@ -1,3 +1,4 @@
+import json
 import os.path as osp
 import re
 
@@ -220,6 +221,26 @@ def test_demo_dataset_metainfo_and_guards(tmp_path):
         WSSSBaseDataset(data_root=str(tmp_path), ann_file=SPLIT,
                         data_prefix=dict(img_path='JPEGImages',
                                          seg_map_path='SegmentationClassAug'))
+
+
+def test_demo_dataset_class_names_from_generated_meta(tmp_path):
+    make_layout(tmp_path, dict(a=np.array([[2, 0]], np.uint8)))
+    names = ('background', 'fruit', 'animal', 'vehicle', 'ball', 'plant', 'building')
+    (tmp_path / 'meta.json').write_text(json.dumps(dict(source='emoji', classes=list(names))))
+    ds = DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    # the folder's own names, the ids as written (no label map), one colour per class
+    assert ds.metainfo['classes'] == names and ds.metainfo['label_map'] is None
+    assert len(ds.metainfo['palette']) == 7 and ds.get_data_info(0)['gt_class_labels'] == [1]
+    # names given in the config win over the folder's
+    ds = DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT,
+                         metainfo=dict(classes=DemoWSSSDataset.METAINFO['classes']))
+    assert ds.metainfo['classes'][1] == 'tshirt'
+    (tmp_path / 'meta.json').write_text(json.dumps(dict(classes=['fruit', 'animal'])))
+    with pytest.raises(ValueError, match=r'meta\.json.*"background"'):
+        DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    (tmp_path / 'meta.json').write_text('{not json')
+    with pytest.raises(ValueError, match=r'cannot read .*meta\.json'):
+        DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
 
 
 def test_empty_split_and_blank_lines(tmp_path):
