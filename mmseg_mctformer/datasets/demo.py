@@ -1,11 +1,10 @@
 """The embedded demo dataset (see :mod:`mmseg_mctformer.datasets.demo_generator`)."""
-import json
 import os.path as osp
 from typing import Optional, Sequence
 
 from mmseg.registry import DATASETS
 
-from .demo_generator import DEMO_CLASSES, DEMO_PALETTE
+from .demo_generator import DEMO_CLASSES, DEMO_PALETTE, read_meta
 from .utils import voc_colormap
 from .wsss_base import WSSSBaseDataset
 
@@ -15,20 +14,18 @@ def generated_classes(data_root: Optional[str]) -> Optional[tuple]:
 
     Returns None when there is no such file or entry (a folder laid out by hand).
     """
-    path = osp.join(data_root, 'meta.json') if data_root else None
-    if path is None or not osp.isfile(path):
-        return None
     try:
-        with open(path) as f:
-            classes = json.load(f).get('classes')
-    except (OSError, ValueError) as err:
-        raise ValueError(f'DemoWSSSDataset: cannot read {path}: {err}') from err
+        meta = read_meta(data_root, strict=True) if data_root else None
+    except ValueError as err:
+        raise ValueError(f'DemoWSSSDataset: {err}') from err
+    classes = meta.get('classes') if isinstance(meta, dict) else None
     if classes is None:
         return None
     if (not isinstance(classes, list) or len(classes) < 2 or classes[0] != 'background'
             or not all(isinstance(c, str) for c in classes)):
-        raise ValueError(f'DemoWSSSDataset: "classes" of {path} must list "background" and then '
-                         f'the foreground class names, got {classes!r}')
+        raise ValueError(f'DemoWSSSDataset: "classes" of {osp.join(data_root, "meta.json")} must '
+                         'list "background" and then the foreground class names, got '
+                         f'{classes!r}')
     return tuple(classes)
 
 

@@ -265,14 +265,21 @@ def _params(num_train: int, num_val: int, img_size: int, seed: int,
     return params
 
 
-def _read_meta(out_dir: str) -> Optional[dict]:
+def read_meta(out_dir: str, strict: bool = False) -> Optional[dict]:
+    """The ``meta.json`` of a generated folder, or None when there is none.
+
+    An unreadable file gives None (the generator then writes the folder anew), or with
+    ``strict=True`` a ValueError naming the file.
+    """
     path = osp.join(out_dir, 'meta.json')
     if not osp.isfile(path):
         return None
     try:
         with open(path) as f:
             return json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as err:
+        if strict:
+            raise ValueError(f'cannot read {path}: {err}') from err
         return None
 
 
@@ -351,7 +358,7 @@ def generate_demo_dataset(out_dir: str,
         raise ValueError(f'source must be one of {OBJECT_SOURCES}, got {source!r}')
     out_dir = osp.abspath(out_dir)
     params = _params(num_train, num_val, img_size, seed, source)
-    meta = _read_meta(out_dir)
+    meta = read_meta(out_dir)
     if osp.exists(out_dir):
         if meta is None and (not osp.isdir(out_dir) or os.listdir(out_dir)):
             raise FileExistsError(f'{out_dir} exists but has no demo meta.json; refusing to '
