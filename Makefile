@@ -13,6 +13,10 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 EMOJI_DIR ?= work_dirs/demo_emoji
 EMOJI_DATA := data/demo_emoji
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+# the demo's three stages (stage 1, AffinityNet, DeepLabV3+), for both generated datasets
+DEMO_PIPELINE = $(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py \
+  --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
+  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 
@@ -57,17 +61,13 @@ demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
 
 demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
-	$(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py \
-	  --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
-	  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py \
+	$(DEMO_PIPELINE) \
 	  --work-dir $(DEMO_DIR)
 
 # The second generated dataset (tools/make_demo_data.py --source emoji), same configs and stages
 demo-emoji: $(STAMP) emoji-font $(DEMO_WEIGHTS)
 	$(PY) tools/make_demo_data.py $(EMOJI_DATA) --source emoji
-	$(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py \
-	  --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
-	  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py \
+	$(DEMO_PIPELINE) \
 	  --cfg-options $(foreach l,train val test pseudo_label,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
 	  --aff-cfg-options $(foreach l,train test,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
 	  --seg-cfg-options $(foreach l,train val test,$(l)_dataloader.dataset.data_root=$(EMOJI_DATA)) \
