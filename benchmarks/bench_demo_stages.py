@@ -29,7 +29,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
     'stage1': 'configs/mctformer_plus_demo.py',
     'affinity': 'configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py',
-    'segmentor': 'configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-'
+    'segmentor': 'configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-'
                  '112x112.py',
 }
 

@@ -107,7 +107,7 @@ def test_mmseg_scope_builds_deeplabv3plus():
     assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
     demo = Config.fromfile(osp.join(
         ROOT, 'configs/deeplabv3plus',
-        'deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py'))
+        'deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py'))
     demo.model.backbone.context_path.init_cfg = None
     model = MODELS.build(demo.model)
     assert type(model).__name__ == 'EncoderDecoder'

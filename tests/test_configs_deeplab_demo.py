@@ -18,7 +18,7 @@ from mmseg_mctformer.apis.config_utils import set_init_from_stage1
 
 ROOT = osp.dirname(osp.abspath(__file__))
 CONFIG = osp.join(osp.dirname(ROOT), 'configs', 'deeplabv3plus',
-                  'deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py')
+                  'deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py')
 ARCH = dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32, patch_size=8)
 
 

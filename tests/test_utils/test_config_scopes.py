@@ -11,7 +11,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEEPLAB = osp.join(ROOT, 'configs', 'deeplabv3plus',
-                   'deeplabv3plus_vit-s14-frozen_1xb16-375it_demo-pseudo-112x112.py')
+                   'deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py')
 MMSEG_TRAIN = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
 
 

@@ -265,6 +265,9 @@ class MultiClassTokenViT(BaseModule):
             authors' MCTformer+ code, ``scale_factor = h / G``) or ``'scale_factor_offset'``
             (``scale_factor = (h + 0.1) / G``, DINO's trick used by the authors' V1/V2 code,
             which samples slightly different positions). Default: 'size'.
+        out_indices (Sequence[int], optional): Blocks (0-based, negative from the end) whose patch
+            tokens are also returned as ``feature_maps`` (for a dense head that concatenates
+            several layers, e.g. ``(-4, -3, -2, -1)``). Default: None (only the last block).
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads a checkpoint
             in this layout. Default: None.
     """
@@ -305,6 +308,7 @@ class MultiClassTokenViT(BaseModule):
                  cls_pos_embed: str = 'shared',
                  pos_load_resize: str = 'bicubic',
                  pos_interp: str = 'size',
+                 out_indices: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._parse_arch(arch)
@@ -326,6 +330,13 @@ class MultiClassTokenViT(BaseModule):
         self.num_classes = num_classes
         self.embed_dims = s['embed_dims']
         self.num_layers = s['num_layers']
+        self.out_indices = None
+        if out_indices is not None:
+            resolved = [i + self.num_layers if i < 0 else i for i in out_indices]
+            if not resolved or any(not 0 <= i < self.num_layers for i in resolved):
+                raise ValueError(f'MultiClassTokenViT: out_indices {tuple(out_indices)} must be '
+                                 f'block indices in [-{self.num_layers}, {self.num_layers})')
+            self.out_indices = tuple(resolved)
         self.patch_size = s['patch_size']
         self.cls_token_init = cls_token_init
         self.final_norm = final_norm
@@ -533,7 +544,8 @@ class MultiClassTokenViT(BaseModule):
             ``patch_tokens`` (B, D, h, w); with ``return_attn``, ``attn``
             (list of L (B, C + M, C + M)); with ``return_qk``, ``cls_attn`` (list of L
             (B, C, C + M), the first C rows of the head-averaged attention), ``q`` and ``k``
-            (lists of L (B, H, C + M, D / H), unscaled).
+            (lists of L (B, H, C + M, D / H), unscaled); with ``out_indices``, ``feature_maps``
+            (tuple of (B, D, h, w), the patch tokens of those blocks in that order).
         """
         if return_attn and return_qk:
             raise ValueError('MultiClassTokenViT: return_attn and return_qk are exclusive')
@@ -550,11 +562,14 @@ class MultiClassTokenViT(BaseModule):
         x = self.drop_after_pos(torch.cat([cls, patches + pos[:, P:]], dim=1))  # (B, C + M, D)
 
         cls_tokens, attns, cls_attns, qs, ks = [], [], [], [], []
+        feature_maps = {}
         for i, layer in enumerate(self.layers):
             x, attn = layer(x, return_attn=return_attn, return_qk=return_qk)
             if self.final_norm and i == self.num_layers - 1:
                 x = self.ln1(x)
             cls_tokens.append(x[:, :C])
+            if self.out_indices is not None and i in self.out_indices:
+                feature_maps[i] = tokens_to_map(x, C, hw)
             if return_attn:
                 attns.append(attn)
             elif return_qk:
@@ -566,6 +581,8 @@ class MultiClassTokenViT(BaseModule):
             cls_tokens=cls_tokens,
             cls_token=cls_tokens[-1],
             patch_tokens=tokens_to_map(x, C, hw))
+        if self.out_indices is not None:
+            out['feature_maps'] = tuple(feature_maps[i] for i in self.out_indices)
         if return_attn:
             out['attn'] = attns
         elif return_qk:

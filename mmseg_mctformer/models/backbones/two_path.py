@@ -1,5 +1,6 @@
 """A context path (e.g. a pretrained ViT) beside a shallow spatial path on the same image."""
-from typing import Sequence, Tuple
+import hashlib
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,9 @@ class TwoPathBackbone(BaseModule):
     ``forward(x)``: ``spatial_path(x)`` (a tuple of (B, C_s, H / s, W / s)) followed by
     ``context_path(resize(x, context_scale))`` (a tuple of (B, D, h, w)); a single tensor from
     either is treated as a one-element tuple, and a dict output (as
-    :class:`MultiClassTokenViT`'s) gives its ``patch_tokens`` (B, D, h, w).
+    :class:`MultiClassTokenViT`'s) gives its ``feature_maps`` (with ``out_indices``: several
+    blocks, for a head with ``input_transform='resize_concat'``) or else its ``patch_tokens``
+    (B, D, h, w).
 
     Args:
         context_path (dict): Config of the pretrained backbone, e.g.
@@ -39,6 +42,14 @@ class TwoPathBackbone(BaseModule):
             e.g. 2.0 for 16 x 16 ViT tokens on a 112 px image. Default: 1.0.
         frozen_context_path (bool): Keep the context path in eval mode without gradients (it runs
             under ``torch.no_grad``); only the spatial path and the head train. Default: False.
+        context_cache_size (int): With a frozen context path, keep the context features of up to
+            this many distinct input images (keyed by a hash of the image tensor, so a flipped
+            copy is another entry) and reuse them instead of running the context path again:
+            with a training pipeline whose only random step is a flip, every epoch after the
+            first two costs only the spatial path and the head. Inputs never seen twice (random
+            scales, crops, colour jitter) gain nothing. Memory: ``size x D x h x w`` floats on the
+            input's device (2 x 2,000 images of 8 x 8 x 384: 197 MB). Once full, new images are
+            computed and not stored. Cleared when weights are (re)loaded. 0 = off. Default: 0.
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
@@ -47,11 +58,22 @@ class TwoPathBackbone(BaseModule):
                  spatial_path: dict,
                  context_scale: float = 1.0,
                  frozen_context_path: bool = False,
+                 context_cache_size: int = 0,
                  init_cfg: OptMultiConfig = None):
         super().__init__(init_cfg=init_cfg)
         if context_scale <= 0:
             raise ValueError('TwoPathBackbone: context_scale must be positive, got '
                              f'{context_scale}')
+        if context_cache_size < 0:
+            raise ValueError('TwoPathBackbone: context_cache_size must be >= 0, got '
+                             f'{context_cache_size}')
+        if context_cache_size and not frozen_context_path:
+            raise ValueError('TwoPathBackbone: context_cache_size needs frozen_context_path=True '
+                             '(the features of a training context path change every step)')
+        self.context_cache_size = int(context_cache_size)
+        self._context_cache: Dict[bytes, Tuple[Tensor, ...]] = {}
+        self.context_cache_hits = 0
+        self.context_cache_misses = 0
         self.context_path = MODELS.build(context_path)
         self.spatial_path = MODELS.build(spatial_path)
         self.context_scale = float(context_scale)
@@ -59,10 +81,25 @@ class TwoPathBackbone(BaseModule):
         if frozen_context_path:
             self.context_path.requires_grad_(False)
             self.context_path.eval()
+        # new weights make the cached features stale
+        self.register_load_state_dict_pre_hook(self._clear_context_cache_hook)
+
+    def _clear_context_cache_hook(self, *args, **kwargs):
+        self.clear_context_cache()
+
+    def clear_context_cache(self):
+        """Forget the cached context features (after the context path's weights changed)."""
+        self._context_cache.clear()
+
+    def init_weights(self):
+        self.clear_context_cache()
+        super().init_weights()
 
     @staticmethod
     def _as_tuple(outs) -> Tuple[Tensor, ...]:
         if isinstance(outs, dict):
+            if 'feature_maps' in outs:
+                return tuple(outs['feature_maps'])
             if 'patch_tokens' not in outs:
                 raise KeyError(f'TwoPathBackbone: a path returned a dict with keys {sorted(outs)}'
                                '; expected "patch_tokens"')
@@ -80,9 +117,37 @@ class TwoPathBackbone(BaseModule):
         if self.context_scale != 1.0:
             x = F.interpolate(x, scale_factor=self.context_scale, mode='bilinear',
                               align_corners=False)
+        if self.context_cache_size:
+            return spatial + self._cached_context(x)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_context_path):
             context = self._as_tuple(self.context_path(x))
         return spatial + context
+
+    def _cached_context(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """The frozen context path on (B, 3, H', W'): cached samples reused, the rest in one
+        forward. Returns a tuple of (B, D_i, h_i, w_i)."""
+        keys = [
+            hashlib.blake2b(
+                str((tuple(xi.shape), xi.dtype)).encode() +
+                xi.detach().contiguous().cpu().numpy().tobytes(), digest_size=16).digest()
+            for xi in x
+        ]
+        missing = [i for i, key in enumerate(keys) if key not in self._context_cache]
+        self.context_cache_hits += len(keys) - len(missing)
+        self.context_cache_misses += len(missing)
+        computed: Dict[int, Tuple[Tensor, ...]] = {}
+        if missing:
+            with torch.no_grad():
+                outs = self._as_tuple(self.context_path(x[missing]))
+            for j, i in enumerate(missing):
+                computed[i] = tuple(o[j].clone() for o in outs)
+                if len(self._context_cache) < self.context_cache_size:
+                    self._context_cache[keys[i]] = computed[i]
+        per_sample: List[Tuple[Tensor, ...]] = [
+            computed[i] if i in computed else self._context_cache[key]
+            for i, key in enumerate(keys)
+        ]
+        return tuple(torch.stack(level) for level in zip(*per_sample))
 
     def train(self, mode: bool = True):
         """Set the training mode; a frozen context path stays in eval mode."""

