@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -346,6 +347,17 @@ def _dist_worker(rank, port, root):
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                             world_size=2)
     try:
+        if rank == 1:
+            # a slow rank: had it listed the folder itself, it would see rank 0's first images
+            # written and shard another list (images lost); it must use the main process's list
+            import mmseg_mctformer.engine.hooks.pseudo_label_hook as hook_module
+            listing = hook_module.pending_indices
+
+            def slow_listing(*args, **kwargs):
+                time.sleep(3)
+                return listing(*args, **kwargs)
+
+            hook_module.pending_indices = slow_listing
         hook, runner = _setup(root, model=FakeModel(record=osp.join(root, f'seen_{rank}.txt')))
         res = hook.generate(runner)
         with open(osp.join(root, f'res_{rank}.json'), 'w') as f:

@@ -178,7 +178,8 @@ class PseudoLabelHook(Hook):
             save_logits=self.save_logits)
 
     def prepare(self, runner):
-        """Check the output folder and list the pending images (every rank).
+        """Check the output folder and list the pending images (the main process's list, on
+        every rank).
 
         Returns:
             tuple: ``(out_dir, dataset, pending indices)``.
@@ -186,7 +187,12 @@ class PseudoLabelHook(Hook):
         out_dir = self.resolve_out_dir(runner)
         prepare_pseudo_label_dir(out_dir, self.record(runner), self.overwrite)
         dataset = self.build_dataset()
-        return out_dir, dataset, pending_indices(dataset, out_dir, self.save_logits)
+        # the main process lists the folder and every rank shards that list: a rank listing it
+        # itself could see images another rank has already written, and shard another list
+        todo = [pending_indices(dataset, out_dir, self.save_logits)
+                if is_main_process() else None]
+        broadcast_object_list(todo)
+        return out_dir, dataset, todo[0]
 
     def _summary(self, out_dir, dataset, todo) -> dict:
         rank, world_size = get_dist_info()
