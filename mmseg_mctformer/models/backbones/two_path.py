@@ -1,6 +1,6 @@
 """A context path (e.g. a pretrained ViT) beside a shallow spatial path on the same image."""
 import hashlib
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +102,7 @@ class TwoPathBackbone(BaseModule):
                 return tuple(outs['feature_maps'])
             if 'patch_tokens' not in outs:
                 raise KeyError(f'TwoPathBackbone: a path returned a dict with keys {sorted(outs)}'
-                               '; expected "patch_tokens"')
+                               '; expected "feature_maps" or "patch_tokens"')
             outs = outs['patch_tokens']
         if isinstance(outs, Tensor):
             return (outs, )
@@ -114,39 +114,40 @@ class TwoPathBackbone(BaseModule):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Args: x (Tensor): (B, 3, H, W). Returns: tuple of (B, C_i, h_i, w_i), spatial first."""
         spatial = self._as_tuple(self.spatial_path(x))
-        if self.context_scale != 1.0:
-            x = F.interpolate(x, scale_factor=self.context_scale, mode='bilinear',
-                              align_corners=False)
         if self.context_cache_size:
             return spatial + self._cached_context(x)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen_context_path):
-            context = self._as_tuple(self.context_path(x))
+            context = self._context(x)
         return spatial + context
 
+    def _context(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """The context path on (B, 3, H, W) resized by ``context_scale``."""
+        if self.context_scale != 1.0:
+            x = F.interpolate(x, scale_factor=self.context_scale, mode='bilinear',
+                              align_corners=False)
+        return self._as_tuple(self.context_path(x))
+
     def _cached_context(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """The frozen context path on (B, 3, H', W'): cached samples reused, the rest in one
-        forward. Returns a tuple of (B, D_i, h_i, w_i)."""
+        """The frozen context path on (B, 3, H, W): cached images reused, the others resized and
+        run in one forward. Returns a tuple of (B, D_i, h_i, w_i)."""
         keys = [
             hashlib.blake2b(
                 str((tuple(xi.shape), xi.dtype)).encode() +
                 xi.detach().contiguous().cpu().numpy().tobytes(), digest_size=16).digest()
             for xi in x
         ]
-        missing = [i for i, key in enumerate(keys) if key not in self._context_cache]
+        per_sample: List[Optional[Tuple[Tensor, ...]]] = [
+            self._context_cache.get(key) for key in keys]
+        missing = [i for i, feats in enumerate(per_sample) if feats is None]
         self.context_cache_hits += len(keys) - len(missing)
         self.context_cache_misses += len(missing)
-        computed: Dict[int, Tuple[Tensor, ...]] = {}
         if missing:
             with torch.no_grad():
-                outs = self._as_tuple(self.context_path(x[missing]))
+                outs = self._context(x[missing])
             for j, i in enumerate(missing):
-                computed[i] = tuple(o[j].clone() for o in outs)
+                per_sample[i] = tuple(o[j].clone() for o in outs)
                 if len(self._context_cache) < self.context_cache_size:
-                    self._context_cache[keys[i]] = computed[i]
-        per_sample: List[Tuple[Tensor, ...]] = [
-            computed[i] if i in computed else self._context_cache[key]
-            for i, key in enumerate(keys)
-        ]
+                    self._context_cache[keys[i]] = per_sample[i]
         return tuple(torch.stack(level) for level in zip(*per_sample))
 
     def train(self, mode: bool = True):

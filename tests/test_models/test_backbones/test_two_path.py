@@ -73,8 +73,9 @@ def test_trainable_context_path_gets_gradients():
 
 
 def test_context_cache_reuses_features_and_matches_the_uncached_path():
-    cached = build(frozen_context_path=True, context_cache_size=3)
-    plain = build(frozen_context_path=True)
+    # context_scale: only the images missing from the cache are resized and run
+    cached = build(frozen_context_path=True, context_cache_size=3, context_scale=2.0)
+    plain = build(frozen_context_path=True, context_scale=2.0)
     plain.load_state_dict(cached.state_dict())
     cached.train()
     plain.train()
