@@ -22,7 +22,8 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
         work_dir (str, optional): Overrides ``cfg.work_dir``; when both are unset the work dir is
             ``./work_dirs/<config name>``. Default: None.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``. Default: ``'none'``.
-        amp (bool): Switch an ``OptimWrapper`` to ``AmpOptimWrapper`` (dynamic loss scale).
+        amp (bool): Mixed-precision training (:func:`enable_amp`): an ``OptimWrapper`` becomes
+            ``AmpOptimWrapper`` with CUDA, ``AutocastOptimWrapper`` (bfloat16) without.
             Default: False.
         resume (bool): Resume from the latest checkpoint of the work dir. Default: False.
 
@@ -284,17 +285,27 @@ def close_process_group():
 
 
 def enable_amp(cfg):
-    """Turn on mixed precision through mmengine's ``AmpOptimWrapper`` (CUDA; bf16 elsewhere)."""
+    """Turn on mixed precision, as ``--amp`` of MMSeg's ``tools/train.py``.
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scale), as MMSeg does.
+    Without (mmengine's ``AmpOptimWrapper`` refuses to start there): our
+    :class:`~mmseg_mctformer.engine.AutocastOptimWrapper`, bfloat16 autocast without a loss scaler.
+    """
+    import torch
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper == 'AmpOptimWrapper':
-        print_log('AMP training is already enabled in the config.', logger='current',
-                  level=logging.WARNING)
+    if wrapper in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
+        print_log(f'AMP training is already enabled in the config ({wrapper}).',
+                  logger='current', level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError('--amp needs optim_wrapper.type == "OptimWrapper", '
                          f'got optim_wrapper.type == {wrapper!r}')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.loss_scale = 'dynamic'
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def build_runner(cfg):

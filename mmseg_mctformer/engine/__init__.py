@@ -6,8 +6,9 @@ from .hooks import (
     pseudo_label_loop,
     subset_dataset,
 )
+from .optimizers import AutocastOptimWrapper
 
 __all__ = [
-    'AtomicCheckpointHook', 'PseudoLabelHook', 'ReproducibleSeedHook', 'prepare_pseudo_label_dir',
-    'pseudo_label_loop', 'subset_dataset'
+    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'PseudoLabelHook', 'ReproducibleSeedHook',
+    'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
 ]

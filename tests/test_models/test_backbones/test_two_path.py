@@ -112,3 +112,24 @@ def test_several_vit_blocks_as_context_maps():
     outs = build(context_path=vit, frozen_context_path=True,
                  context_cache_size=4)(torch.randn(2, 3, 32, 32))
     assert [tuple(o.shape) for o in outs] == [(2, 8, 8, 8), (2, 16, 4, 4), (2, 16, 4, 4)]
+
+
+def test_context_cache_flip_reuses_the_mirrored_features():
+    model = build(frozen_context_path=True, context_cache_size=8, context_cache_flip=True)
+    model.train()
+    x = torch.randn(2, 3, 32, 32)
+    first = model(x)[1]
+    # the flipped images: no forward, the cached features flipped back
+    mirrored = model(x.flip(-1))[1]
+    assert (model.context_cache_hits, model.context_cache_misses) == (2, 2)
+    assert len(model._context_cache) == 2
+    torch.testing.assert_close(mirrored, first.flip(-1), atol=0, rtol=0)
+    # a new image still runs; without the option a flipped copy is another entry
+    model(torch.randn(1, 3, 32, 32))
+    assert model.context_cache_misses == 3
+    plain = build(frozen_context_path=True, context_cache_size=8)
+    plain(x)
+    plain(x.flip(-1))
+    assert (plain.context_cache_hits, plain.context_cache_misses) == (0, 4)
+    with pytest.raises(ValueError, match='context_cache_flip'):
+        build(frozen_context_path=True, context_cache_flip=True)
