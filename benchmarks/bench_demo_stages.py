@@ -2,6 +2,7 @@
 
 What each stage of ``make demo`` spends its CPU on, without data loading or files:
 
+- ``stage1_train``: one MCTformer+ training step (forward, losses, backward) on a batch of 32;
 - ``pseudo_labels``: ``MCTformer.predict`` on a batch of 8 images (scale 1 + flip, the demo's
   ``test_cfg``), the images of one size batched into one forward (``grouped``, the default) against
   one image a forward (``one_at_a_time``, forced by ``test_cfg.max_tokens``);
@@ -11,12 +12,16 @@ What each stage of ``make demo`` spends its CPU on, without data loading or file
   (frozen ViT + spatial path) on a batch of 16, with the ViT run / its features from the cache
   (``context_cache_size``: every epoch after the first two).
 
+With ``--bf16`` the training steps are timed a second time under bfloat16 autocast (what
+``--amp`` runs on a CPU: ``AutocastOptimWrapper``), as ``<name>_bf16`` with the float32 / bf16
+ratio as ``<name>_bf16_speedup``.
+
 Medians of ``--repeats`` timed runs after one warm-up, seconds per batch and per image. Prints
 one JSON object (``--out`` also writes it).
 
 Example::
 
-    python benchmarks/bench_demo_stages.py --threads 2 --repeats 3
+    python benchmarks/bench_demo_stages.py --threads 2 --repeats 3 [--bf16]
 """
 import argparse
 import os.path as osp
@@ -39,6 +44,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Model cost of the demo stages')
     parser.add_argument('--threads', type=int, default=2, help='torch threads')
     parser.add_argument('--repeats', type=int, default=3, help='timed runs per measurement')
+    parser.add_argument('--bf16', action='store_true',
+                        help='also time the training steps under bf16 autocast')
     parser.add_argument('--out', help='also write the JSON here')
     return parser.parse_args(argv)
 
@@ -97,9 +104,33 @@ def main(argv=None):
         results[name] = dict(seconds_per_batch=round(seconds, 4), batch=batch,
                              ms_per_image=round(1000 * seconds / batch, 2))
 
-    mct = _build('stage1', _strip).eval()
+    def train_step(name, step, batch, before=None, setup=None):
+        """Time ``step`` in float32 and, with --bf16, under bf16 autocast; ``before`` runs before
+        every call, ``setup`` once per precision (before the warm-up)."""
+        for bf16 in (False, True) if args.bf16 else (False, ):
+            if setup is not None:
+                setup()
+
+            def run(bf16=bf16):
+                if before is not None:
+                    before()
+                with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+                    losses = step()
+                sum(v for k, v in losses.items() if 'loss' in k).backward()
+            per(name + ('_bf16' if bf16 else ''), _median_seconds(run, args.repeats), batch)
+        if args.bf16:
+            results[f'{name}_bf16_speedup'] = round(
+                results[name]['seconds_per_batch']
+                / results[f'{name}_bf16']['seconds_per_batch'], 2)
+
+    mct = _build('stage1', _strip)
     x8 = torch.randn(8, 3, *size)
     labels = torch.tensor([1, 0, 1, 0, 0, 0])
+    mct.train()
+    x32 = torch.randn(32, 3, *size)
+    train_step('stage1_train', lambda: mct.loss(
+        x32, _samples(32, size, gt_class_labels=lambda: labels)), 32)
+    mct.eval()
     with torch.no_grad():
         for mode, max_tokens in (('grouped', 10000), ('one_at_a_time', 64)):
             mct.test_cfg['max_tokens'] = max_tokens
@@ -115,8 +146,7 @@ def main(argv=None):
     train_samples = _samples(16, size, gt_sem_seg=lambda: PixelData(
         data=torch.randint(0, 3, (1, *size))))
     aff.train()
-    per('affinity_train', _median_seconds(
-        lambda: aff.loss(x16, train_samples)['loss_aff'].backward(), args.repeats), 16)
+    train_step('affinity_train', lambda: aff.loss(x16, train_samples), 16)
 
     def maps():
         m = torch.zeros(6, *size)
@@ -133,17 +163,14 @@ def main(argv=None):
     seg_samples = _samples(16, size, gt_sem_seg=lambda: PixelData(
         data=torch.randint(0, 7, (1, *size))))
 
-    def seg_step(clear_cache=False):
-        if clear_cache:
-            seg.backbone.clear_context_cache()
-        losses = seg.loss(x16, seg_samples)
-        sum(v for k, v in losses.items() if 'loss' in k).backward()
-
-    # the first epochs: the frozen ViT runs; afterwards its features come from the cache
-    per('segmentor_train_vit', _median_seconds(lambda: seg_step(True), args.repeats), 16)
-    per('segmentor_train_cached', _median_seconds(seg_step, args.repeats), 16)
+    # the first epoch: the frozen ViT runs; afterwards its features come from the cache
+    train_step('segmentor_train_vit', lambda: seg.loss(x16, seg_samples), 16,
+               before=seg.backbone.clear_context_cache)
+    # (the warm-up fills the cache in the precision being timed)
+    train_step('segmentor_train_cached', lambda: seg.loss(x16, seg_samples), 16,
+               setup=seg.backbone.clear_context_cache)
     results.update(threads=args.threads, repeats=args.repeats, image_size=list(size),
-                   torch=torch.__version__)
+                   bf16=args.bf16, torch=torch.__version__)
     emit_json(results, args.out)
 
 

@@ -16,9 +16,11 @@ class AutocastOptimWrapper(OptimWrapper):
     float32's exponent range, so the gradients do not underflow. The parameters, the gradients and
     the optimizer state stay float32; autocast runs matrix products and convolutions in bfloat16
     and keeps the losses and normalisations float32 (PyTorch's autocast op lists). On a CPU with
-    native bfloat16 (AVX512-BF16 or AMX) the demo's stage-1 step runs 1.7x faster and the frozen
-    ViT of its segmentor 2-2.7x (``benchmarks/bench_demo_stages.py --bf16``); without it the
-    products are emulated and can be slower than float32.
+    native bfloat16 (AVX512-BF16 or AMX) the demo's stage-1 step ran 1.7x faster, its AffinityNet
+    step 2.3x and the frozen ViT of its segmentor 1.9-2.7x (2-core EPYC; see
+    ``benchmarks/bench_demo_stages.py --bf16``); without it the products are emulated and can be
+    slower than float32. Check the results: on the demo, an AffinityNet trained under bf16 gave
+    collapsed masks (README).
 
     The authors train MCTformer with mixed precision too (``torch.cuda.amp`` with float16 and a
     loss scaler, on a GPU); on CUDA use mmengine's ``AmpOptimWrapper`` (what ``--amp`` picks
