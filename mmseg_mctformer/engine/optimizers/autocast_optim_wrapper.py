@@ -14,13 +14,14 @@ class AutocastOptimWrapper(OptimWrapper):
     mmengine's ``AmpOptimWrapper`` refuses to start without CUDA / NPU / MLU / MUSA; this wrapper
     is its counterpart for a CPU (or any device), in bfloat16, without a loss scaler: bfloat16 has
     float32's exponent range, so the gradients do not underflow. The parameters, the gradients and
-    the optimizer state stay float32; autocast runs matrix products and convolutions in bfloat16
-    and keeps the losses and normalisations float32 (PyTorch's autocast op lists). On a CPU with
-    native bfloat16 (AVX512-BF16 or AMX) the demo's stage-1 step ran 1.7x faster, its AffinityNet
-    step 2.3x and the frozen ViT of its segmentor 1.9-2.7x (2-core EPYC; see
-    ``benchmarks/bench_demo_stages.py --bf16``); without it the products are emulated and can be
-    slower than float32. Check the results: on the demo, an AffinityNet trained under bf16 gave
-    collapsed masks (README).
+    the optimizer state stay float32; autocast runs matrix products and convolutions in bfloat16,
+    the ops of PyTorch's float32 autocast list (most losses) in float32 and the others in the dtype
+    of their inputs. On a CPU with native bfloat16 (AVX512-BF16 or AMX) the demo's training steps
+    ran 2.1x (stage 1), 1.6x (AffinityNet) and 1.7x (segmentor with its frozen ViT) faster
+    (``benchmarks/bench_demo_stages.py --bf16``, 2-core EPYC,
+    ``benchmarks/results/demo_stages_cpu_bf16.json``); without it the products are emulated and
+    can be slower than float32. Check the results: on the demo, an AffinityNet trained under bf16
+    gave collapsed masks (README).
 
     The authors train MCTformer with mixed precision too (``torch.cuda.amp`` with float16 and a
     loss scaler, on a GPU); on CUDA use mmengine's ``AmpOptimWrapper`` (what ``--amp`` picks
@@ -42,14 +43,10 @@ class AutocastOptimWrapper(OptimWrapper):
 
     def __init__(self, dtype='bfloat16', device_type=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(dtype, str):
-            if dtype != 'bfloat16':
-                raise ValueError(f'AutocastOptimWrapper: dtype must be "bfloat16", got {dtype!r} '
-                                 '(float16 needs a loss scaler: use AmpOptimWrapper)')
-            dtype = torch.bfloat16
-        if dtype is not torch.bfloat16:
-            raise ValueError(f'AutocastOptimWrapper: dtype must be torch.bfloat16, got {dtype}')
-        self.cast_dtype = dtype
+        if dtype not in ('bfloat16', torch.bfloat16):
+            raise ValueError(f'AutocastOptimWrapper: dtype must be "bfloat16", got {dtype!r} '
+                             '(float16 needs a loss scaler: use AmpOptimWrapper)')
+        self.cast_dtype = torch.bfloat16
         self.device_type = device_type
 
     @contextmanager
