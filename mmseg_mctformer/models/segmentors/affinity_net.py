@@ -175,8 +175,17 @@ class AffinityNet(BaseSegmentor):
         return self.embed(torch.cat(feats, dim=1))
 
     def encode_decode(self, inputs: Tensor, batch_data_samples: SampleList) -> Tensor:
-        """Affinities (B, P, h, w) of the pairs within the radius."""
-        return pairwise_affinity(self.extract_feat(inputs), self.offsets)
+        """Affinities (B, P, h, w), float32, of the pairs within the radius.
+
+        Under ``torch.autocast`` (``AutocastOptimWrapper``, ``--amp``) the features may come out
+        in bfloat16; the affinities are computed from them in float32 with autocast off. In
+        bfloat16 an affinity closer to 1 than 2^-8 rounds to 1, and ``log(1 + 1e-5 - a)`` of the
+        negative term is then ``log(0)``: measured on the demo, an AffinityNet so trained gave
+        collapsed masks (mIoU 11.8, almost all background).
+        """
+        feats = self.extract_feat(inputs)
+        with torch.autocast(device_type=feats.device.type, enabled=False):
+            return pairwise_affinity(feats.float(), self.offsets)
 
     def _forward(self, inputs: Tensor, data_samples: SampleList = None) -> Tensor:
         return self.encode_decode(inputs, data_samples)

@@ -53,6 +53,34 @@ def test_features_and_loss():
     assert 0 < losses['pairs_neg'] < losses['pairs_bg'] < 1
 
 
+def test_affinities_float32_under_bf16_autocast():
+    """Near-identical features: in bf16 the affinities round to 1 (log(0) in the negative
+    term); encode_decode computes them in float32 and the loss stays finite."""
+    from mmseg_mctformer.models.losses.affinity_loss import affinity_loss_terms
+    from mmseg_mctformer.models.utils.random_walk import pair_valid_mask, pairwise_affinity
+    model = _model()
+    with torch.no_grad():
+        model.embed.weight.mul_(1e-3)
+    inputs = torch.rand(2, 3, 32, 32)
+    valid = pair_valid_mask((8, 8), model.offsets, inputs.device).expand(2, -1, -1, -1)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        feats = model.extract_feat(inputs)
+        aff = model.encode_decode(inputs, None)
+        losses = model.loss(inputs, _samples(2))
+    assert feats.dtype == torch.bfloat16 and aff.dtype == torch.float32
+    assert (aff[valid] > 0.99).all()
+    # bf16 all the way: 1 + 1e-5 rounds to 1, so log(1 + eps - a) of a pair with a == 1 is -inf
+    rounded = pairwise_affinity(feats, model.offsets)
+    neg = valid & (rounded == 1)
+    assert neg.any()
+    false = torch.zeros_like(neg)
+    assert not torch.isfinite(affinity_loss_terms(rounded, false, false, neg)['neg'])
+    assert torch.isfinite(affinity_loss_terms(aff, false, false, neg)['neg'])
+    assert torch.isfinite(losses['loss_aff'])
+    losses['loss_aff'].backward()
+    assert torch.isfinite(model.embed.weight.grad).all()
+
+
 def test_frozen_backbone_gets_no_gradient():
     model = _model(freeze_backbone=True).train()
     assert not model.backbone.training
