@@ -28,6 +28,13 @@ def tiny_cfg():
     assert backbone.type == 'TwoPathBackbone' and backbone.frozen_context_path
     assert backbone.context_path.type == 'MultiClassTokenViT'
     assert backbone.context_path.init_cfg.checkpoint == cfg.pretrained_backbone
+    # one cache entry per train image: the flipped copies reuse it (context_cache_flip)
+    train_list = osp.join(osp.dirname(ROOT), cfg.data_root,
+                          cfg.train_dataloader.dataset.ann_file)
+    if osp.exists(train_list):
+        with open(train_list) as f:
+            assert backbone.context_cache_size >= sum(1 for line in f if line.strip())
+    assert backbone.context_cache_flip
     assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
     assert cfg.model.decode_head.in_index == 1  # ASPP on the ViT, c1 from the spatial path
     backbone.context_path.update(arch=ARCH, img_size=32)
