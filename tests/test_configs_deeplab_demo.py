@@ -5,6 +5,7 @@ its checkpoint replaced by a synthetic DINOv2-like one (our layout) or by a stag
 (``init_from_stage1``, as tools/run_pipeline.py sets it).
 """
 import os.path as osp
+import runpy
 
 import torch
 from mmengine.config import Config
@@ -28,12 +29,10 @@ def tiny_cfg():
     assert backbone.type == 'TwoPathBackbone' and backbone.frozen_context_path
     assert backbone.context_path.type == 'MultiClassTokenViT'
     assert backbone.context_path.init_cfg.checkpoint == cfg.pretrained_backbone
-    # one cache entry per train image: the flipped copies reuse it (context_cache_flip)
-    train_list = osp.join(osp.dirname(ROOT), cfg.data_root,
-                          cfg.train_dataloader.dataset.ann_file)
-    if osp.exists(train_list):
-        with open(train_list) as f:
-            assert backbone.context_cache_size >= sum(1 for line in f if line.strip())
+    # one cache entry per train image of `make demo` (tools/make_demo_data.py's default count):
+    # the flipped copies reuse it (context_cache_flip)
+    demo_data = runpy.run_path(osp.join(osp.dirname(ROOT), 'tools', 'make_demo_data.py'))
+    assert backbone.context_cache_size >= demo_data['parse_args'](['data/demo']).num_train
     assert backbone.context_cache_flip
     assert cfg.model.decode_head.type == 'DepthwiseSeparableASPPHead'
     assert cfg.model.decode_head.in_index == 1  # ASPP on the ViT, c1 from the spatial path
