@@ -4,6 +4,7 @@ from .config_utils import (
     close_process_group,
     configure_test,
     enable_amp,
+    enable_amp_inference,
     load_config,
     parse_dict_values,
 )
@@ -20,7 +21,8 @@ from .seed_tools import (
 
 __all__ = [
     'add_common_args', 'parse_with_local_rank', 'build_runner', 'close_process_group',
-    'configure_test', 'enable_amp', 'load_config', 'parse_dict_values', 'inference_seeds',
+    'configure_test', 'enable_amp', 'enable_amp_inference', 'load_config', 'parse_dict_values',
+    'inference_seeds',
     'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels', 'predict_indices',
     'split_dataloader', 'visualize_maps'
 ]

@@ -308,6 +308,21 @@ def enable_amp(cfg):
         cfg.optim_wrapper.dtype = 'bfloat16'
 
 
+def enable_amp_inference(cfg):
+    """Run the config's validation and test loops in mixed precision: ``fp16=True`` of mmengine's
+    ``ValLoop`` / ``TestLoop`` (its ``autocast``: bfloat16 on a CPU).
+
+    ``tools/run_pipeline.py --amp`` on a CPU calls it for every stage (MMSeg's ``tools/train.py
+    --amp`` keeps validating in float32). Loops of other types are left as they are.
+    """
+    for key, loop_type in (('val_cfg', 'ValLoop'), ('test_cfg', 'TestLoop')):
+        if cfg.get(key) is None:
+            cfg[key] = dict(type=loop_type)
+        loop = cfg[key]
+        if isinstance(loop, dict) and loop.get('type', loop_type) == loop_type:
+            loop['fp16'] = True
+
+
 def build_runner(cfg):
     """Build the runner of ``cfg`` (``runner_type`` when the config names one).
 

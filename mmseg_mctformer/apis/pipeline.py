@@ -18,6 +18,7 @@ import os
 import os.path as osp
 import time
 
+import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -27,6 +28,7 @@ from ..utils.io import atomic_write_text
 from .affinity_tools import make_affinity_masks, set_maps_dir
 from .config_utils import (
     build_runner,
+    enable_amp_inference,
     load_config,
     set_init_from_stage1,
     set_pseudo_label_dir,
@@ -156,7 +158,9 @@ class WSSSPipeline:
             Default: None.
         gt_baseline (bool): Also train the segmentor on GT masks. Default: False.
         launcher (str): mmengine launcher. Default: ``'none'``.
-        amp (bool): Mixed precision for both trainings. Default: False.
+        amp (bool): Mixed precision for the trainings (``--amp``); on a CPU also for the
+            inference stages (maps, validation, random walk: bfloat16 ``TestLoop`` / ``ValLoop``
+            ``fp16=True``, :func:`enable_amp_inference`). Default: False.
         aff_config (str, optional): AffinityNet config (``configs/affinity/``); enables the
             ``affinity`` and ``masks`` stages (PSA) and the segmentor trains on their masks.
             Default: None.
@@ -179,6 +183,9 @@ class WSSSPipeline:
         self.gt_baseline = gt_baseline
         self.launcher = launcher
         self.amp = amp
+        # bfloat16 inference where the trainings run in bfloat16 (CPU); with CUDA the inference
+        # stays float32 (float16 maps are not measured)
+        self.amp_inference = amp and not torch.cuda.is_available()
         self.aff_config = aff_config
         self.aff_cfg_options = aff_cfg_options or {}
         self.state_file = osp.join(self.work_dir, 'pipeline_state.json')
@@ -205,13 +212,19 @@ class WSSSPipeline:
         return osp.join(self.work_dir, name)
 
     # ---------------------------------------------------------------- configs
+    def _load_config(self, path, cfg_options, work_dir, resume):
+        cfg = load_config(path, cfg_options, work_dir, self.launcher, amp=self.amp,
+                          resume=resume)
+        if self.amp_inference:
+            enable_amp_inference(cfg)
+        return cfg
+
     def _cls_cfg(self, resume=False):
-        return load_config(self.cls_config, self.cfg_options, self._stage_dir('stage1'),
-                           self.launcher, amp=self.amp, resume=resume)
+        return self._load_config(self.cls_config, self.cfg_options, self._stage_dir('stage1'),
+                                 resume)
 
     def _seg_cfg(self, seg_map_path, work_dir, resume=False):
-        cfg = load_config(self.seg_config, self.seg_cfg_options, work_dir, self.launcher,
-                          amp=self.amp, resume=resume)
+        cfg = self._load_config(self.seg_config, self.seg_cfg_options, work_dir, resume)
         dataset = cfg.train_dataloader.dataset
         while 'dataset' in dataset:  # RepeatDataset and similar wrappers
             dataset = dataset.dataset
@@ -276,7 +289,7 @@ class WSSSPipeline:
         out_dir = self._stage_dir('pseudo_labels')
         make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
                            bg_threshold=self.state['seeds']['best_threshold'],
-                           save_logits=self.aff_config is not None)
+                           save_logits=self.aff_config is not None, fp16=self.amp_inference)
         background = write_background_masks(self._cls_cfg(), out_dir)
         return dict(out_dir=out_dir, background_only=background)
 
@@ -285,8 +298,8 @@ class WSSSPipeline:
         return dict(pseudo_mIoU=_to_float(result.get('mIoU')), metrics=result)
 
     def _aff_cfg(self, resume=False):
-        cfg = load_config(self.aff_config, self.aff_cfg_options, self._stage_dir('affinity'),
-                          self.launcher, amp=self.amp, resume=resume)
+        cfg = self._load_config(self.aff_config, self.aff_cfg_options,
+                                self._stage_dir('affinity'), resume)
         set_maps_dir(cfg, self.state['pseudo_labels']['out_dir'])
         return cfg
 
@@ -300,7 +313,7 @@ class WSSSPipeline:
         if not pngs or any(f'{n}.npz' not in names for n in pngs):
             make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], maps_dir,
                                bg_threshold=self.state['seeds']['best_threshold'],
-                               save_logits=True)
+                               save_logits=True, fp16=self.amp_inference)
         maps_seconds = time.perf_counter() - start
         work_dir = self._stage_dir('affinity')
         resume = _latest_checkpoint(work_dir) is not None

@@ -70,7 +70,7 @@ def split_dataloader(cfg: Config, split: Optional[str] = None) -> dict:
 def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = None,
                        split: Optional[str] = None, bg_threshold: Optional[float] = None,
                        save_logits: bool = False, crf: Optional[dict] = None,
-                       overwrite: bool = False) -> dict:
+                       overwrite: bool = False, fp16: bool = False) -> dict:
     """Write the seed PNGs of a split through ``Runner.test()``.
 
     The runner's test loop runs over the images whose mask is missing, with
@@ -89,6 +89,8 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
         crf (dict, optional): Dense-CRF settings (None: no CRF). Default: None.
         overwrite (bool): Regenerate a folder made with other settings instead of refusing.
             Default: False.
+        fp16 (bool): Mixed precision (``TestLoop(fp16=True)``: bfloat16 on a CPU); recorded in
+            the folder. Default: False.
 
     Returns:
         dict: ``out_dir``, ``written`` (this rank) and ``skipped``.
@@ -97,7 +99,7 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
     loader = split_dataloader(cfg, split)
     hook = PseudoLabelHook(dataloader=loader, out_dir=out_dir, bg_threshold=bg_threshold,
                            after_train=False, save_logits=save_logits, crf=crf,
-                           overwrite=overwrite, checkpoint=checkpoint)
+                           overwrite=overwrite, checkpoint=checkpoint, fp16=fp16)
     cfg.test_dataloader = loader
     cfg.test_evaluator = dict(type='PseudoLabelMetric', output_dir='unused')
     cfg.test_cfg = dict(type='TestLoop')
@@ -111,7 +113,7 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
     if todo:
         # the runner's test loop, over the pending images, with the writer as evaluator
         runner._test_loop = pseudo_label_loop(runner, dict(loader, dataset=dataset), todo,
-                                              hook.metric_cfg(out_dir))
+                                              hook.metric_cfg(out_dir), fp16=fp16)
         runner.test()
     return result
 

@@ -91,3 +91,15 @@ def test_init_from_stage1_sets_the_named_module_init():
         set_init_from_stage1(Config(dict(init_from_stage1='model.neck', model=dict())), 'c')
     with pytest.raises(KeyError, match='not a module config'):
         set_init_from_stage1(Config(dict(init_from_stage1='model', model=dict(a=1))), 'c')
+
+
+def test_amp_inference_sets_fp16_of_the_mmengine_loops():
+    from mmseg_mctformer.apis import enable_amp_inference
+    cfg = load_config(DEMO)
+    cfg.pop('test_cfg', None)
+    enable_amp_inference(cfg)
+    assert cfg.val_cfg == dict(type='ValLoop', fp16=True)
+    assert cfg.test_cfg == dict(type='TestLoop', fp16=True)
+    cfg.val_cfg = dict(type='MyValLoop')  # a loop of another type is left alone
+    enable_amp_inference(cfg)
+    assert cfg.val_cfg == dict(type='MyValLoop')

@@ -379,3 +379,30 @@ def test_two_process_generation_covers_every_image_once(tmp_path):
         == [3, 2]
     out_dir = tmp_path / 'work' / 'pseudo_labels'
     assert _masks(out_dir) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+
+
+def test_fp16_runs_the_model_under_autocast_and_is_recorded(tmp_path):
+    """fp16=True: the TestLoop's autocast (bfloat16 on a CPU) around the model, and the folder's
+    record says so: a float32 run does not resume it."""
+    autocast = []
+
+    class AutocastModel(FakeModel):
+        def test_step(self, data):
+            autocast.append(torch.is_autocast_enabled('cpu'))
+            return super().test_step(data)
+
+    hook, runner = _setup(tmp_path, AutocastModel(), fp16=True)
+    hook.generate(runner)
+    assert autocast and all(autocast)
+    out_dir = tmp_path / 'work' / 'pseudo_labels'
+    assert json.loads((out_dir / RECORD).read_text())['precision'] == 'mixed (autocast)'
+    hook.fp16 = False
+    with pytest.raises(ValueError, match=r"precision: 'mixed \(autocast\)' -> None"):
+        hook.generate(runner)
+    # a float32 record has no precision key (as the records of earlier versions)
+    (tmp_path / 'fp32').mkdir()
+    hook, runner = _setup(tmp_path / 'fp32', AutocastModel())
+    hook.generate(runner)
+    assert autocast[-1] is False
+    assert 'precision' not in json.loads(
+        (tmp_path / 'fp32' / 'work' / 'pseudo_labels' / RECORD).read_text())

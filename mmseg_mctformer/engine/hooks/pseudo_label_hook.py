@@ -50,9 +50,11 @@ def subset_dataset(dataset, indices):
     return dataset.get_subset(list(indices))
 
 
-def pseudo_label_loop(runner, dataloader: dict, indices, metric: dict) -> TestLoop:
+def pseudo_label_loop(runner, dataloader: dict, indices, metric: dict,
+                      fp16: bool = False) -> TestLoop:
     """A ``TestLoop`` of ``runner`` over ``indices`` of ``dataloader``'s dataset, evaluated by
-    ``metric`` (a :class:`PseudoLabelMetric` config).
+    ``metric`` (a :class:`PseudoLabelMetric` config); ``fp16``: the loop's mixed precision
+    (mmengine's ``autocast``: bfloat16 on a CPU).
 
     The runner builds the dataloader with an unshuffled ``DefaultSampler`` without padding
     (``round_up=False``): in a distributed run rank r of w labels the r-th, (r + w)-th, ...
@@ -64,7 +66,7 @@ def pseudo_label_loop(runner, dataloader: dict, indices, metric: dict) -> TestLo
                   sampler=dict(type='DefaultSampler', shuffle=False, round_up=False))
     if not loader.get('num_workers'):
         loader.pop('persistent_workers', None)
-    return TestLoop(runner, loader, [metric])
+    return TestLoop(runner, loader, [metric], fp16=fp16)
 
 
 @HOOKS.register_module()
@@ -103,6 +105,9 @@ class PseudoLabelHook(Hook):
             Default: False.
         checkpoint (str, optional): The weights being used, for the record. Default: None (the
             runner's weights at the end of training: its work dir and iteration).
+        fp16 (bool): Run the model under mmengine's ``autocast`` (bfloat16 on a CPU, float16
+            with CUDA), as ``TestLoop(fp16=True)``; recorded as ``precision``, so that a folder
+            is not resumed in another precision. Default: False (float32).
     """
     priority = 'LOW'
 
@@ -114,7 +119,8 @@ class PseudoLabelHook(Hook):
                  save_logits: bool = False,
                  crf: Optional[dict] = None,
                  overwrite: bool = False,
-                 checkpoint: Optional[str] = None) -> None:
+                 checkpoint: Optional[str] = None,
+                 fp16: bool = False) -> None:
         if not isinstance(dataloader, dict) or 'dataset' not in dataloader:
             raise TypeError('PseudoLabelHook: `dataloader` must be a dataloader config dict with '
                             f'a "dataset" key, got {type(dataloader).__name__}: {dataloader!r}')
@@ -129,6 +135,7 @@ class PseudoLabelHook(Hook):
         self.crf = crf
         self.overwrite = overwrite
         self.checkpoint = checkpoint
+        self.fp16 = fp16
 
     def after_train(self, runner) -> None:
         """Generate the pseudo labels once training has finished (if ``after_train``)."""
@@ -168,7 +175,7 @@ class PseudoLabelHook(Hook):
             stat = osp.getsize(checkpoint), int(osp.getmtime(checkpoint))
             checkpoint = f'{osp.abspath(checkpoint)} ({stat[0]} bytes, mtime {stat[1]})'
         cfg = getattr(runner, 'cfg', None)
-        return dict(
+        record = dict(
             checkpoint=checkpoint,
             config=getattr(cfg, 'filename', None),
             bg_threshold=(self.bg_threshold if self.bg_threshold is not None else
@@ -176,6 +183,9 @@ class PseudoLabelHook(Hook):
             test_cfg={k: (list(v) if isinstance(v, tuple) else v) for k, v in test_cfg.items()},
             crf=self.crf,
             save_logits=self.save_logits)
+        if self.fp16:  # absent = float32, as in the records of earlier versions
+            record['precision'] = 'mixed (autocast)'
+        return record
 
     def prepare(self, runner):
         """Check the output folder and list the pending images (the main process's list, on
@@ -217,7 +227,7 @@ class PseudoLabelHook(Hook):
         result = self._summary(out_dir, dataset, todo)
         if todo:
             loop = pseudo_label_loop(runner, dict(self.dataloader_cfg, dataset=dataset), todo,
-                                     self.metric_cfg(out_dir))
+                                     self.metric_cfg(out_dir), fp16=self.fp16)
             model = runner.model
             was_training = model.training
             # hooks that read runner.test_dataloader (logger, timer) see this loop's

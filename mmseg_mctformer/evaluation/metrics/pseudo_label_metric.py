@@ -33,7 +33,7 @@ RECORD_FILE = 'pseudo_label_info.json'
 #: Suffix of the temporary files of :func:`mmseg_mctformer.utils.io.atomic_output`.
 TMP_SUFFIX = '.tmp'
 #: Record keys whose change changes the masks (the others are informative).
-RECORD_KEYS = ('checkpoint', 'bg_threshold', 'test_cfg', 'crf')
+RECORD_KEYS = ('checkpoint', 'bg_threshold', 'test_cfg', 'crf', 'precision')
 
 
 def default_palette(num_classes: int) -> List[List[int]]:
@@ -151,7 +151,8 @@ def check_pseudo_label_dir(out_dir: str, record: dict, overwrite: bool = False) 
     """Make ``out_dir`` hold pseudo labels of ``record``'s settings only.
 
     ``record`` (JSON-able) describes what produces the masks: ``checkpoint``, ``bg_threshold``,
-    ``test_cfg`` (the map settings), ``crf`` (and informative keys such as ``config``). It is
+    ``test_cfg`` (the map settings), ``crf``, ``precision`` (only for mixed precision) and
+    informative keys such as ``config``. It is
     written to ``{out_dir}/pseudo_label_info.json`` before any mask. A later run into the same
     folder resumes it when the keys :data:`RECORD_KEYS` agree; otherwise it is refused with a
     ``ValueError`` that lists the differences, unless ``overwrite`` is set: then the masks of the

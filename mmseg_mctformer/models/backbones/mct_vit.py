@@ -40,6 +40,13 @@ CLS_POS_EMBEDS = ('shared', 'per_class')
 POS_RESIZE_MODES = ('bicubic', 'nearest')
 POS_INTERPS = ('size', 'scale_factor_offset')
 QK = Tuple[Tensor, Tensor]
+#: Up to this many tokens, a bfloat16 attention on a CPU (``torch.autocast``, ``--amp``) runs as an
+#: explicit softmax instead of ``F.scaled_dot_product_attention``, whose CPU flash kernel is slow
+#: in bfloat16 for short sequences. Forward + backward of one layer (B, 6 heads, N, 64) on 2 cores
+#: (``benchmarks/bench_attention_paths.py``, ``benchmarks/results/attention_paths_cpu_bf16.json``):
+#: the explicit softmax is 3.5x as fast at 32 x 70 tokens (the demo's stage 1), 1.1x (1.9x in
+#: another run) at 8 x 400, and 0.67x at 4 x 804 (VOC at 448 px), where the fused kernel is kept.
+CPU_BF16_EXPLICIT_MAX_TOKENS = 400
 
 
 def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
@@ -66,7 +73,9 @@ class MultiClassTokenAttention(BaseModule):
 
     The fused path (``F.scaled_dot_product_attention``) never materialises the attention matrix
     and is used for training; the explicit path returns the head-averaged softmax attention
-    (B, N, N) that MCTformer's localisation maps are read from.
+    (B, N, N) that MCTformer's localisation maps are read from. In bfloat16 on a CPU with at most
+    :data:`CPU_BF16_EXPLICIT_MAX_TOKENS` tokens the fused path computes the same attention as an
+    explicit softmax (in float32), which is faster there (the (B, H, N, N) matrix is small).
 
     Args:
         embed_dims (int): Token dimension D.
@@ -123,11 +132,33 @@ class MultiClassTokenAttention(BaseModule):
             out = attn @ v
             attn = attn.mean(dim=1)
         else:
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = (explicit_attention(q, k, v, self.scale) if _prefer_explicit(q)
+                   else F.scaled_dot_product_attention(q, k, v))
             if return_qk:
                 attn = (q, k)
         out = out.transpose(1, 2).reshape(B, N, D)
         return self.proj_drop(self.proj(out)), attn
+
+
+def _prefer_explicit(q: Tensor) -> bool:
+    """Whether the fused attention of queries ``q`` (B, H, N, D / H) runs faster explicitly:
+    bfloat16 on a CPU with ``N <= CPU_BF16_EXPLICIT_MAX_TOKENS``."""
+    return (q.device.type == 'cpu' and q.dtype == torch.bfloat16
+            and q.shape[-2] <= CPU_BF16_EXPLICIT_MAX_TOKENS)
+
+
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+    """``softmax(q k^T * scale) v`` with the softmax in float32, output in ``v``'s dtype.
+
+    Args:
+        q, k, v (Tensor): (B, H, N, D / H) each.
+        scale (float): The logit scale, ``(D / H) ** -0.5``.
+
+    Returns:
+        Tensor: (B, H, N, D / H).
+    """
+    logits = (q * scale) @ k.transpose(-2, -1)
+    return logits.float().softmax(dim=-1).to(v.dtype) @ v
 
 
 class MultiClassTokenEncoderLayer(BaseModule):

@@ -1,6 +1,6 @@
 """AffinityNet: learned pixel affinities that turn seeds into masks by a random walk."""
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -220,6 +220,14 @@ class AffinityNet(BaseSegmentor):
                            'pipeline)')
         cfg = self.test_cfg
         aff = self.encode_decode(inputs, data_samples) if cfg['random_walk'] else None
+        # the walk in float32 under autocast too (bfloat16 inference): its transition matrix is
+        # raised to the power 2^logt
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            return self._walk(aff, data_samples)
+
+    def _walk(self, aff: Optional[Tensor], data_samples: SampleList) -> SampleList:
+        """The masks of :meth:`predict` from the affinities ``aff`` (B, P, h, w) (or None)."""
+        cfg = self.test_cfg
         for i, sample in enumerate(data_samples):
             maps = sample.loc_maps.data.float()  # (C, H, W)
             C, H, W = maps.shape

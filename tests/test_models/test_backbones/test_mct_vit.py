@@ -332,3 +332,34 @@ def test_out_indices_return_the_patch_tokens_of_those_blocks():
         tiny(out_indices=(2, ))
     with pytest.raises(ValueError, match='out_indices'):
         tiny(out_indices=())
+
+
+def test_bf16_cpu_attention_takes_the_explicit_softmax_up_to_the_token_limit(monkeypatch):
+    """Under CPU bf16 autocast a short sequence skips the fused kernel (slow there, see
+    benchmarks/bench_attention_paths.py); outputs and gradients stay close to float32."""
+    from mmseg_mctformer.models.backbones import mct_vit
+    calls = []
+    sdpa = mct_vit.F.scaled_dot_product_attention
+    monkeypatch.setattr(mct_vit.F, 'scaled_dot_product_attention',
+                        lambda *a, **k: calls.append(a[0].shape[-2]) or sdpa(*a, **k))
+    torch.manual_seed(0)
+    attn = MultiClassTokenAttention(embed_dims=16, num_heads=2)
+    x = torch.randn(2, 15, 16, requires_grad=True)
+    ref = attn(x)[0]
+    ref_grad, = torch.autograd.grad(ref.square().sum(), x)
+    assert calls == [15]  # float32: the fused kernel
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = attn(x)[0]
+    assert out.dtype == torch.bfloat16
+    assert calls == [15]  # bf16, 15 tokens: explicit
+    grad, = torch.autograd.grad(out.float().square().sum(), x)
+    torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(grad, ref_grad, atol=5e-2, rtol=5e-2)
+    # with return_qk the explicit path still hands back q and k
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        _, (q, k) = attn(x, return_qk=True)
+    assert q.shape == k.shape == (2, 2, 15, 8) and calls == [15]
+    monkeypatch.setattr(mct_vit, 'CPU_BF16_EXPLICIT_MAX_TOKENS', 14)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        attn(x)
+    assert calls == [15, 15]  # above the limit: fused again

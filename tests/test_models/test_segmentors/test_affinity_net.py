@@ -112,3 +112,28 @@ def test_config_errors():
     model = _model(in_index=(3, ))
     with pytest.raises(IndexError, match='in_index'):
         model.extract_feat(torch.rand(1, 3, 32, 32))
+
+
+def test_random_walk_in_float32_under_bf16_autocast(monkeypatch):
+    """bfloat16 inference (``--amp`` of the pipeline on a CPU): the features may be bfloat16,
+    the walk (a transition matrix raised to 2^logt) runs in float32 with autocast off."""
+    from mmseg_mctformer.models.segmentors import affinity_net
+    seen = []
+    walk = affinity_net.random_walk
+
+    def spy(scores, aff, *args):
+        seen.append((scores.dtype, aff.dtype, torch.is_autocast_enabled('cpu')))
+        return walk(scores, aff, *args)
+
+    monkeypatch.setattr(affinity_net, 'random_walk', spy)
+    torch.manual_seed(0)
+    model = _model(test_cfg=dict(bg_threshold=0.5, random_walk=True, logt=2)).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        ref = model.predict(x, _samples(1))[0]
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = model.predict(x, _samples(1))[0]
+    assert seen == [(torch.float32, torch.float32, False)] * 2
+    assert out.seg_logits.data.dtype == torch.float32
+    agree = (out.pred_sem_seg.data == ref.pred_sem_seg.data).float().mean()
+    assert agree > 0.95
