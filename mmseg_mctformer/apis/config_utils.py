@@ -313,9 +313,12 @@ def enable_amp_inference(cfg):
     ``ValLoop`` / ``TestLoop`` (its ``autocast``: bfloat16 on a CPU).
 
     ``tools/run_pipeline.py --amp`` on a CPU calls it for every stage (MMSeg's ``tools/train.py
-    --amp`` keeps validating in float32). Loops of other types are left as they are.
+    --amp`` keeps validating in float32). Loops of other types, and the loops of a config without
+    that dataloader (no validation: ``val_cfg`` stays unset), are left as they are.
     """
     for key, loop_type in (('val_cfg', 'ValLoop'), ('test_cfg', 'TestLoop')):
+        if cfg.get(key.replace('_cfg', '_dataloader')) is None:
+            continue
         if cfg.get(key) is None:
             cfg[key] = dict(type=loop_type)
         loop = cfg[key]

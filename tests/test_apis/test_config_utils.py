@@ -5,6 +5,7 @@ from mmseg_mctformer.apis import close_process_group, enable_amp, load_config
 from mmseg_mctformer.apis.config_utils import set_init_from_stage1
 
 DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
+AFFINITY = 'configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py'
 
 
 def test_load_config_applies_overrides(tmp_path):
@@ -93,8 +94,8 @@ def test_init_from_stage1_sets_the_named_module_init():
         set_init_from_stage1(Config(dict(init_from_stage1='model', model=dict(a=1))), 'c')
 
 
-def test_amp_inference_sets_fp16_of_the_mmengine_loops():
-    from mmseg_mctformer.apis import enable_amp_inference
+def test_amp_inference_sets_fp16_of_the_mmengine_loops(tmp_path):
+    from mmseg_mctformer.apis import build_runner, enable_amp_inference
     cfg = load_config(DEMO)
     cfg.pop('test_cfg', None)
     enable_amp_inference(cfg)
@@ -103,3 +104,11 @@ def test_amp_inference_sets_fp16_of_the_mmengine_loops():
     cfg.val_cfg = dict(type='MyValLoop')  # a loop of another type is left alone
     enable_amp_inference(cfg)
     assert cfg.val_cfg == dict(type='MyValLoop')
+    # no validation (the AffinityNet configs): no val_cfg either, or mmengine refuses the config
+    cfg = load_config(AFFINITY)
+    assert cfg.get('val_dataloader') is None and cfg.get('val_cfg') is None
+    enable_amp_inference(cfg)
+    assert cfg.get('val_cfg') is None and cfg.test_cfg.fp16 is True
+    cfg.work_dir = str(tmp_path)
+    cfg.model.backbone.init_cfg = None
+    build_runner(cfg)  # mmengine accepts the loops
