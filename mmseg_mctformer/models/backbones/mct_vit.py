@@ -41,12 +41,14 @@ POS_RESIZE_MODES = ('bicubic', 'nearest')
 POS_INTERPS = ('size', 'scale_factor_offset')
 QK = Tuple[Tensor, Tensor]
 #: Up to this many tokens, a bfloat16 attention on a CPU (``torch.autocast``, ``--amp``) runs as an
-#: explicit softmax instead of ``F.scaled_dot_product_attention``, whose CPU flash kernel is slow
-#: in bfloat16 for short sequences. Forward + backward of one layer (B, 6 heads, N, 64) on 2 cores
-#: (``benchmarks/bench_attention_paths.py``, ``benchmarks/results/attention_paths_cpu_bf16.json``):
-#: the explicit softmax is 3.5x as fast at 32 x 70 tokens (the demo's stage 1), 1.1x (1.9x in
-#: another run) at 8 x 400, and 0.67x at 4 x 804 (VOC at 448 px), where the fused kernel is kept.
-CPU_BF16_EXPLICIT_MAX_TOKENS = 400
+#: explicit softmax in float32 instead of ``F.scaled_dot_product_attention``, whose CPU flash kernel
+#: is slow in bfloat16 for short sequences. Forward + backward of one layer (B, 6 heads, N, 64) on
+#: 2 cores (``benchmarks/bench_attention_paths.py``,
+#: ``benchmarks/results/attention_paths_cpu_bf16.json``): the explicit path is 2.6x as fast at
+#: 32 x 70 tokens (the demo's stage 1), 1.4x at 16 x 140, 1.3x at 16 x 216 (VOC at 224 px:
+#: 196 + 20 tokens); above, the gain is within the run-to-run noise (0.85-1.3x at 8 x 256), and at
+#: 4 x 804 (VOC at 448 px) the fused kernel is 1.9x as fast.
+CPU_BF16_EXPLICIT_MAX_TOKENS = 216
 
 
 def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
@@ -74,8 +76,9 @@ class MultiClassTokenAttention(BaseModule):
     The fused path (``F.scaled_dot_product_attention``) never materialises the attention matrix
     and is used for training; the explicit path returns the head-averaged softmax attention
     (B, N, N) that MCTformer's localisation maps are read from. In bfloat16 on a CPU with at most
-    :data:`CPU_BF16_EXPLICIT_MAX_TOKENS` tokens the fused path computes the same attention as an
-    explicit softmax (in float32), which is faster there (the (B, H, N, N) matrix is small).
+    :data:`CPU_BF16_EXPLICIT_MAX_TOKENS` tokens the fused path computes the same attention
+    explicitly in float32 (:func:`explicit_attention`), which is faster there (the (B, H, N, N)
+    matrix is small).
 
     Args:
         embed_dims (int): Token dimension D.
@@ -148,7 +151,10 @@ def _prefer_explicit(q: Tensor) -> bool:
 
 
 def explicit_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
-    """``softmax(q k^T * scale) v`` with the softmax in float32, output in ``v``'s dtype.
+    """``softmax(q k^T * scale) v`` computed in float32 (autocast off), output in ``v``'s dtype.
+
+    The logits stay float32 as inside the fused kernel: rounded to bfloat16 (8 bits of mantissa)
+    a logit of 10 would move by up to 0.03, its probability by ~3 %.
 
     Args:
         q, k, v (Tensor): (B, H, N, D / H) each.
@@ -157,8 +163,9 @@ def explicit_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
     Returns:
         Tensor: (B, H, N, D / H).
     """
-    logits = (q * scale) @ k.transpose(-2, -1)
-    return logits.float().softmax(dim=-1).to(v.dtype) @ v
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        attn = ((q.float() * scale) @ k.float().transpose(-2, -1)).softmax(dim=-1)
+        return (attn @ v.float()).to(v.dtype)
 
 
 class MultiClassTokenEncoderLayer(BaseModule):
