@@ -13,12 +13,11 @@ Example::
     python benchmarks/bench_attention_paths.py --threads 2
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
-from json_output import emit_json  # benchmarks/ (the script's folder)
+from bench_demo_stages import _median_seconds  # benchmarks/ (the script's folder)
+from json_output import emit_json
 
 from mmseg_mctformer.models.backbones.mct_vit import (
     CPU_BF16_EXPLICIT_MAX_TOKENS,
@@ -49,13 +48,8 @@ def _time_ms(path, shape, bf16, repeats):
                    else explicit_attention(*qkv, scale))
         out.float().sum().backward()
 
-    run(), run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 2)
+    run()  # a first warm-up; _median_seconds runs the second
+    return round(1000 * _median_seconds(run, repeats), 2)
 
 
 def main(argv=None):

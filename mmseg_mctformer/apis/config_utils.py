@@ -316,8 +316,9 @@ def enable_amp_inference(cfg):
     --amp`` keeps validating in float32). Loops of other types, and the loops of a config without
     that dataloader (no validation: ``val_cfg`` stays unset), are left as they are.
     """
-    for key, loop_type in (('val_cfg', 'ValLoop'), ('test_cfg', 'TestLoop')):
-        if cfg.get(key.replace('_cfg', '_dataloader')) is None:
+    for key, loader, loop_type in (('val_cfg', 'val_dataloader', 'ValLoop'),
+                                   ('test_cfg', 'test_dataloader', 'TestLoop')):
+        if cfg.get(loader) is None:
             continue
         if cfg.get(key) is None:
             cfg[key] = dict(type=loop_type)
