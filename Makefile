@@ -28,7 +28,7 @@ DEMO_PIPELINE = $(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py $(DEM
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 
-.PHONY: setup demo demo-data demo-emoji test lint fashion-mnist emoji-font clean-venv
+.PHONY: setup demo demo-inputs demo-data demo-emoji test lint fashion-mnist emoji-font clean-venv
 
 $(STAMP): setup.py requirements/build.txt requirements/runtime.txt requirements/nodeps.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +68,11 @@ $(DEMO_WEIGHTS): $(STAMP)
 demo-data: $(STAMP) fashion-mnist
 	$(PY) tools/make_demo_data.py $(DEMO_DATA)
 
-demo: $(STAMP) fashion-mnist $(DEMO_WEIGHTS) demo-data
+# the weights and the dataset are independent single-process jobs: built side by side (-j2)
+demo-inputs: $(STAMP) fashion-mnist
+	$(MAKE) --no-print-directory -j2 $(DEMO_WEIGHTS) demo-data
+
+demo: demo-inputs
 	@echo "make demo: DEMO_AMP=$(DEMO_AMP) (--amp: bf16 autocast for the trainings and inference)"
 	$(DEMO_PIPELINE) \
 	  --work-dir $(DEMO_DIR)

@@ -29,6 +29,8 @@ def tiny_cfg():
     assert backbone.type == 'TwoPathBackbone' and backbone.frozen_context_path
     assert backbone.context_path.type == 'MultiClassTokenViT'
     assert backbone.context_path.init_cfg.checkpoint == cfg.pretrained_backbone
+    # the demo's segmentor starts from DINOv2 also in tools/run_pipeline.py (not from stage 1)
+    assert 'init_from_stage1' not in cfg
     # one cache entry per train image of `make demo` (tools/make_demo_data.py's default count):
     # the flipped copies reuse it (context_cache_flip)
     demo_data = runpy.run_path(osp.join(osp.dirname(ROOT), 'tools', 'make_demo_data.py'))
@@ -58,6 +60,7 @@ def test_context_path_loads_stage1_weights(tmp_path):
     register_all_modules(init_default_scope=True)
     cfg = tiny_cfg()
     vit, path = stage1_checkpoint(tmp_path, cfg)
+    cfg.init_from_stage1 = 'model.backbone.context_path'  # as a config selecting it declares
     assert set_init_from_stage1(cfg, path)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -69,7 +72,8 @@ def test_segmentor_forward_backward_trains_only_the_head_and_spatial_path(tmp_pa
     register_all_modules(init_default_scope=True)
     cfg = tiny_cfg()
     _, path = stage1_checkpoint(tmp_path, cfg)
-    set_init_from_stage1(cfg, path)
+    cfg.init_from_stage1 = 'model.backbone.context_path'
+    assert set_init_from_stage1(cfg, path)
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
