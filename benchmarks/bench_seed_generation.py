@@ -37,12 +37,12 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from json_output import emit_json  # benchmarks/ (the script's folder)
+from bench_workers import Worker, reset_peak_rss, rss_mb  # benchmarks/ (the script's folder)
+from json_output import emit_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
@@ -80,22 +80,6 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------------------------------ worker
-def _rss_mb():
-    with open('/proc/self/status') as f:
-        fields = dict(line.split(':', 1) for line in f if ':' in line)
-    return int(fields['VmRSS'].split()[0]) / 1024, int(fields['VmHWM'].split()[0]) / 1024
-
-
-def _reset_peak_rss():
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not allowed."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
 def build_model(args, path):
     """The DeiT-S MCTformer+ of the base config with random weights, in eval mode."""
     from mmengine.config import Config
@@ -139,7 +123,7 @@ def worker(args):
     path = args.worker
     cuda = args.device.startswith('cuda')
     model = build_model(args, path)
-    base_rss = _rss_mb()[0]
+    base_rss = rss_mb()[0]
     amp = torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16,
                          enabled=path.endswith('_bf16'))
     print(json.dumps(dict(ready=True, rss_after_model_mb=round(base_rss, 1))), flush=True)
@@ -153,8 +137,8 @@ def worker(args):
             torch.cuda.reset_peak_memory_stats(args.device)
             base = torch.cuda.memory_allocated(args.device)
         else:
-            reset = _reset_peak_rss()
-            base = _rss_mb()[0] if reset else base_rss
+            reset = reset_peak_rss()
+            base = rss_mb()[0] if reset else base_rss
         start, cpu_start = time.perf_counter(), time.process_time()
         with torch.no_grad(), amp:
             out = model.test_step(batch)
@@ -166,7 +150,7 @@ def worker(args):
         if cuda:
             peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
         else:
-            peak = _rss_mb()[1] - base
+            peak = rss_mb()[1] - base
         if job.get('save'):
             np.save(job['save'], seeds.numpy())
         print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)),
@@ -174,37 +158,6 @@ def worker(args):
 
 
 # ------------------------------------------------------------------------------------ parent
-class Worker:
-    """One long-lived worker process of a path."""
-
-    def __init__(self, args, path, argv):
-        cmd = [sys.executable, osp.abspath(__file__), '--worker', path] + argv
-        self.path = path
-        # fixed mmap threshold: freed tensors go back to the OS, so that the RSS before an
-        # image is not inflated by memory glibc kept from the previous one
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072')
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, env=env,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.info = self._read()
-
-    def _read(self):
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise SystemExit(f'bench_seed_generation: the {self.path} worker exited with '
-                                 f'code {self.proc.wait()}')
-            if line.startswith('{'):
-                return json.loads(line)
-
-    def run(self, job):
-        self.proc.stdin.write(json.dumps(job) + '\n')
-        return self._read()
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
 def _cases(args, test_scales):
     cases = []
     for text in args.cases:
@@ -231,7 +184,8 @@ def main(argv=None):
     test_scales = list(args.scales or Config.fromfile(MODEL_CFG).model.test_cfg.scales)
     cases = _cases(args, test_scales)
     load_start = os.getloadavg()
-    workers = [Worker(args, path, argv) for path in args.paths]
+    workers = [Worker(path, [sys.executable, osp.abspath(__file__), '--worker', path] + argv,
+                      ROOT) for path in args.paths]
     ref = args.paths[-1]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,14 +194,14 @@ def main(argv=None):
             for i in range(args.warmup if case is cases[0] else 0):
                 for w in workers:
                     w.run(dict(job, seed=10_000 + i))
-            runs = {w.path: [] for w in workers}
-            agree = {w.path: [] for w in workers}
+            runs = {w.name: [] for w in workers}
+            agree = {w.name: [] for w in workers}
             for i in range(args.num_images):
                 order = workers if i % 2 == 0 else workers[::-1]  # ABBA
                 saved = {}
                 for w in order:
-                    saved[w.path] = osp.join(tmp, f'{w.path}.npy')
-                    runs[w.path].append(w.run(dict(job, seed=i, save=saved[w.path])))
+                    saved[w.name] = osp.join(tmp, f'{w.name}.npy')
+                    runs[w.name].append(w.run(dict(job, seed=i, save=saved[w.name])))
                 ref_seeds = np.load(saved[ref])
                 for path, file in saved.items():
                     agree[path].append(float((np.load(file) == ref_seeds).mean()))
@@ -281,7 +235,7 @@ def main(argv=None):
         threads=args.threads or torch.get_num_threads(),
         model='MCTformer+ DeiT-S (random weights), C=%d' % args.num_classes,
         paths=args.paths, reference=ref, num_images=args.num_images, warmup=args.warmup,
-        rss_after_model_mb={w.path: w.info['rss_after_model_mb'] for w in workers},
+        rss_after_model_mb={w.name: w.info['rss_after_model_mb'] for w in workers},
         memory=('CPU: peak RSS (VmHWM reset per image) minus RSS before the image; CUDA: '
                 'max_memory_allocated minus allocated before the image'),
         loadavg_start=[round(v, 2) for v in load_start],

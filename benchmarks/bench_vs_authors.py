@@ -1,0 +1,361 @@
+"""Side by side with the authors' code: MCTformer+ training step and seed generation.
+
+Runs our MCTformer+ (``configs/_base_/models/mctformer-plus_deit-s.py``) and the authors'
+(github xulianuwa/MCTformer, HEAD) on the same machine, each in a long-lived worker process, jobs
+alternated (ABBA) and medians reported. No code of theirs is in this project: give a checkout of
+their repository with ``--authors-repo``; their worker imports ``models.py`` / ``engine.py`` from
+there and runs their own functions. Their code needs timm 0.4.12 (and scikit-learn, OpenCV):
+``--authors-pythonpath`` puts a folder holding those first on their worker's path only.
+
+- ``train``: ``--iters`` steps on a batch of ``--batch-size`` random ``--img-size`` images with
+  random multi-hot labels, made before the timed part (theirs also normalised and, on CUDA,
+  pinned there, as their data loader does). Theirs: ``engine.train_one_epoch`` (their three
+  losses, timm's AdamW and ``NativeScaler``, ``torch.cuda.amp.autocast`` as they ship it), the
+  model built by
+  ``deit_small_MCTformerPlus(input_size=img_size, drop_path_rate=0.1)``. Ours:
+  ``MCTformer.train_step`` through mmengine's ``OptimWrapper`` (AdamW, the same lr and weight
+  decay), uint8 images normalised on the device by our data preprocessor.
+- ``seed``: one ``HxW`` image at the config's test scales, each with its flip. Theirs:
+  ``engine.generate_attention_maps_ms`` on that image's list of resized copies (batch 1, every
+  layer's attention, patch-affinity refinement, nothing written: ``--visualize-cls-attn`` off, so
+  their side stops at the summed maps), the resizing done beforehand, as their data loader does.
+  Ours: ``MCTformer.test_step`` on the uint8 image (resizing, maps, normalisation and seeds).
+
+Precision (``--precision``): ``fp32`` runs both in float32 (their ``torch.cuda.amp.autocast``
+is replaced by a disabled one); ``amp`` runs theirs as shipped (float16 autocast and a loss scaler
+on CUDA; on a CPU their autocast does nothing, so they stay float32) and ours with ``--amp``'s
+choice: float16 autocast (mmengine's ``AmpOptimWrapper``) on CUDA, bfloat16 autocast
+(``AutocastOptimWrapper``) on a CPU. On a CPU their code's ``.cuda()`` / ``torch.cuda.synchronize``
+calls are made no-ops in their worker.
+
+Speed: wall-clock images/s (CUDA synchronised) and, on a CPU, CPU seconds of the worker
+(``time.process_time``); peak memory: CUDA ``max_memory_allocated`` over what was allocated before
+the job, CPU peak RSS (``VmHWM`` reset before the job) over the RSS before it. Random weights on
+both sides (the same architecture; speed does not depend on the values). Prints one JSON object.
+
+Example (their checkout and a folder with timm 0.4.12 made beforehand)::
+
+    python benchmarks/bench_vs_authors.py --authors-repo ../MCTformer \\
+        --authors-pythonpath /tmp/authors_site --modes train seed --threads 1
+    python benchmarks/bench_vs_authors.py --authors-repo ../MCTformer \\
+        --authors-pythonpath /tmp/authors_site --device cuda --precision amp --batch-size 32
+"""
+import argparse
+import contextlib
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+import types
+
+from bench_workers import Worker, reset_peak_rss, rss_mb  # benchmarks/ (the script's folder)
+from json_output import emit_json
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
+SIDES = ('ours', 'theirs')
+MEAN = (123.675, 116.28, 103.53)
+STD = (58.395, 57.12, 57.375)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='MCTformer+ against the authors\' code')
+    parser.add_argument('--authors-repo', required=True,
+                        help='checkout of github xulianuwa/MCTformer (HEAD: MCTformer+)')
+    parser.add_argument('--authors-pythonpath', default='',
+                        help='folder(s) put first on the authors\' worker path (timm 0.4.12)')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    parser.add_argument('--precision', choices=('fp32', 'amp'), default='fp32')
+    parser.add_argument('--cuda-amp-dtype', choices=('float16', 'bfloat16'), default='float16',
+                        help='our autocast dtype on CUDA under --precision amp: float16 with '
+                        'AmpOptimWrapper (loss scaler, as --amp), or bfloat16 with '
+                        'AutocastOptimWrapper (no scaler)')
+    parser.add_argument('--modes', nargs='+', choices=('train', 'seed'),
+                        default=['train', 'seed'])
+    parser.add_argument('--img-size', type=int, default=448, help='training crop')
+    parser.add_argument('--batch-size', type=int, default=4, help='training batch')
+    parser.add_argument('--iters', type=int, default=2, help='training steps per timed job')
+    parser.add_argument('--hw', default='375x500', help='seed image size HxW')
+    parser.add_argument('--scales', type=float, nargs='+', default=None,
+                        help='seed test scales (default: the config, 1.0 0.75 1.25)')
+    parser.add_argument('--repeats', type=int, default=3, help='timed jobs per side and mode')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed jobs per side and mode')
+    parser.add_argument('--num-classes', type=int, default=20)
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads per worker')
+    parser.add_argument('--out', help='also write the JSON here')
+    parser.add_argument('--worker', choices=SIDES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        args.hw = [int(v) for v in args.hw.lower().split('x')]
+        assert len(args.hw) == 2
+    except (ValueError, AssertionError):
+        parser.error(f'--hw: expected HxW, got {args.hw!r}')
+    if not osp.isfile(osp.join(args.authors_repo, 'models.py')):
+        parser.error(f'--authors-repo: {args.authors_repo!r} has no models.py '
+                     '(a checkout of github xulianuwa/MCTformer is expected)')
+    return args
+
+
+def test_scales(args):
+    from mmengine.config import Config
+    return list(args.scales or Config.fromfile(MODEL_CFG).model.test_cfg.scales)
+
+
+# ------------------------------------------------------------------------------------ workers
+def random_images(args, job, hw, n):
+    """``n`` random uint8 images (n, 3, H, W) and multi-hot labels (n, C), seeded by the job."""
+    import torch
+    gen = torch.Generator().manual_seed(job['seed'])
+    imgs = torch.randint(0, 256, (n, 3, *hw), dtype=torch.uint8, generator=gen)
+    labels = torch.zeros(n, args.num_classes)
+    for row in labels:
+        row[torch.randperm(args.num_classes, generator=gen)[:2]] = 1
+    return imgs, labels
+
+
+class OurSide:
+    """Our MCTformer+ (random weights) with mmengine's optimizer wrapper."""
+
+    def __init__(self, args):
+        import torch
+        from mmengine.config import Config
+        from mmengine.optim import AmpOptimWrapper, OptimWrapper
+        from mmengine.registry import DefaultScope
+        from mmseg.registry import MODELS
+
+        import mmseg_mctformer  # noqa: F401
+        from mmseg_mctformer.engine.optimizers import AutocastOptimWrapper
+
+        cfg = Config.fromfile(MODEL_CFG).model
+        cfg.backbone.init_cfg = None
+        cfg.backbone.img_size = args.img_size
+        for key in ('backbone', 'cls_head', 'cam_head'):
+            cfg[key].num_classes = args.num_classes
+        if args.scales:
+            cfg.test_cfg.scales = tuple(args.scales)
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            self.model = MODELS.build(cfg).to(args.device)
+        self.args = args
+        self.cuda = args.device.startswith('cuda')
+        lr = 5e-4 * args.batch_size / 512
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.05)
+        if args.precision == 'fp32':
+            self.optim_wrapper = OptimWrapper(optimizer)
+        elif self.cuda and args.cuda_amp_dtype == 'float16':
+            self.optim_wrapper = AmpOptimWrapper(optimizer=optimizer, dtype='float16')
+        else:
+            self.optim_wrapper = AutocastOptimWrapper(optimizer=optimizer)
+        fp16 = self.cuda and args.cuda_amp_dtype == 'float16'
+        self.test_amp = dict(device_type=torch.device(args.device).type,
+                             dtype=torch.float16 if fp16 else torch.bfloat16,
+                             enabled=args.precision == 'amp')
+
+    def _batch(self, imgs, labels):
+        from mmseg.structures import SegDataSample
+        samples = []
+        for label in labels:
+            hw = tuple(imgs.shape[-2:])
+            sample = SegDataSample(metainfo=dict(img_shape=hw, ori_shape=hw, pad_shape=hw))
+            sample.set_data(dict(gt_class_labels=label.long()))
+            samples.append(sample)
+        return dict(inputs=list(imgs), data_samples=samples)
+
+    def prepare_train(self, job):
+        imgs, labels = random_images(self.args, job, (self.args.img_size, ) * 2,
+                                     self.args.batch_size)
+        return self._batch(imgs, labels)
+
+    def train(self, batch):
+        self.model.train()
+        for _ in range(self.args.iters):
+            losses = self.model.train_step(batch, self.optim_wrapper)
+        return float(losses['loss'].detach())
+
+    def prepare_seed(self, job):
+        return self._batch(*random_images(self.args, job, self.args.hw, 1))
+
+    def seed(self, batch):
+        import torch
+        self.model.eval()
+        with torch.no_grad(), torch.autocast(**self.test_amp):
+            out = self.model.test_step(batch)
+        return float(out[0].pred_sem_seg.data.float().mean())
+
+
+class TheirSide:
+    """The authors' MCTformer+ and their own train / map-generation functions."""
+
+    def __init__(self, args):
+        import torch
+        sys.path.insert(0, osp.abspath(args.authors_repo))
+        self.cuda = args.device.startswith('cuda')
+        if not self.cuda:  # their model and loop call .cuda() / synchronize unconditionally
+            torch.Tensor.cuda = lambda self, *a, **k: self
+            torch.cuda.synchronize = lambda *a, **k: None
+        if args.precision == 'fp32':
+            torch.cuda.amp.autocast = lambda *a, **k: torch.autocast('cuda', enabled=False)
+        with contextlib.redirect_stdout(sys.stderr):  # their prints stay off the job channel
+            import engine
+            import models
+            from timm.optim import create_optimizer
+            from timm.utils import NativeScaler
+            self.model = models.deit_small_MCTformerPlus(
+                num_classes=args.num_classes, input_size=args.img_size,
+                drop_path_rate=0.1).to(args.device)
+        self.engine, self.args = engine, args
+        self.device = torch.device(args.device)
+        self.opt_args = types.SimpleNamespace(
+            opt='adamw', lr=5e-4 * args.batch_size / 512, weight_decay=0.05, opt_eps=1e-8,
+            opt_betas=None, momentum=0.9, num_cct=12, loss_weight=1.0)
+        self.optimizer = create_optimizer(self.opt_args, self.model)
+        self.loss_scaler = NativeScaler()
+        self.mean = torch.tensor(MEAN).view(1, 3, 1, 1) / 255
+        self.std = torch.tensor(STD).view(1, 3, 1, 1) / 255
+        self.img_list = osp.join(os.environ.get('TMPDIR', '/tmp'),
+                                 f'bench_vs_authors_{os.getpid()}')
+        os.makedirs(self.img_list, exist_ok=True)
+        with open(osp.join(self.img_list, 'train_aug_id.txt'), 'w') as f:
+            f.write('bench_image\n')
+        self.gen_args = types.SimpleNamespace(
+            attention_dir=None, cam_npy_dir=None, img_list=self.img_list,
+            model='deit_small_MCTformerPlus', patch_size=16, layer_index=12,
+            attention_type='fused', patch_attn_refine=True, visualize_cls_attn=False,
+            nb_classes=args.num_classes)
+        self.scales = test_scales(args)
+
+    def _normalise(self, imgs):
+        return (imgs.float() / 255 - self.mean) / self.std
+
+    def prepare_train(self, job):
+        imgs, labels = random_images(self.args, job, (self.args.img_size, ) * 2,
+                                     self.args.batch_size)
+        imgs = self._normalise(imgs)
+        if self.cuda:  # their loader: pin_memory=True
+            imgs, labels = imgs.pin_memory(), labels.pin_memory()
+        return [(imgs, labels)] * self.args.iters
+
+    def train(self, loader):
+        with contextlib.redirect_stdout(sys.stderr):
+            stats = self.engine.train_one_epoch(
+                self.model, loader, self.optimizer, self.device, 0, self.loss_scaler,
+                max_norm=None, set_training_mode=True, args=self.opt_args)
+        return stats['loss']
+
+    def prepare_seed(self, job):
+        import torch
+        import torch.nn.functional as F
+        imgs, labels = random_images(self.args, job, self.args.hw, 1)
+        img = self._normalise(imgs)
+        h, w = self.args.hw
+        ms = []  # their VOC12DatasetMS: each scale (rounded size, bicubic), then its flip
+        for s in self.scales:
+            scaled = F.interpolate(img, size=(round(h * s), round(w * s)), mode='bicubic',
+                                   align_corners=False)
+            ms += [scaled, torch.flip(scaled, [-1])]
+        return [(ms, labels)]
+
+    def seed(self, loader):
+        with contextlib.redirect_stdout(sys.stderr):
+            self.engine.generate_attention_maps_ms(loader, self.model, self.device,
+                                                   self.gen_args)
+        return 0.0
+
+
+def worker(args):
+    """Serve jobs read from stdin (one JSON line each), answer one JSON line each."""
+    import torch
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    side = (OurSide if args.worker == 'ours' else TheirSide)(args)
+    cuda = args.device.startswith('cuda')
+    base_rss = rss_mb()[0]
+    print(json.dumps(dict(ready=True, torch=torch.__version__,
+                          rss_after_model_mb=round(base_rss, 1))), flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        data = getattr(side, 'prepare_' + job['mode'])(job)  # untimed: the data loader's work
+        if cuda:
+            torch.cuda.synchronize(args.device)
+            torch.cuda.reset_peak_memory_stats(args.device)
+            base = torch.cuda.memory_allocated(args.device)
+        else:
+            base = rss_mb()[0] if reset_peak_rss() else base_rss
+        start, cpu_start = time.perf_counter(), time.process_time()
+        value = getattr(side, job['mode'])(data)
+        if cuda:
+            torch.cuda.synchronize(args.device)
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+        if cuda:
+            peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
+        else:
+            peak = rss_mb()[1] - base
+        print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak,
+                              value=value)), flush=True)
+
+
+# ------------------------------------------------------------------------------------ parent
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    argv = list(argv if argv is not None else sys.argv[1:])
+    load_start = os.getloadavg()
+    script = [sys.executable, osp.abspath(__file__)]
+    authors_path = os.pathsep.join(p for p in (args.authors_pythonpath, ROOT,
+                                               os.environ.get('PYTHONPATH', '')) if p)
+    workers = [Worker('ours', script + ['--worker', 'ours'] + argv, ROOT),
+               Worker('theirs', script + ['--worker', 'theirs'] + argv, ROOT,
+                      env=dict(PYTHONPATH=authors_path))]
+    images = dict(train=args.batch_size * args.iters, seed=1)
+    results = {}
+    for mode in args.modes:
+        for i in range(args.warmup):
+            for w in workers:
+                w.run(dict(mode=mode, seed=10_000 + i))
+        runs = {w.name: [] for w in workers}
+        for i in range(args.repeats):
+            for w in (workers if i % 2 == 0 else workers[::-1]):  # ABBA
+                runs[w.name].append(w.run(dict(mode=mode, seed=i)))
+        entry = {}
+        for name, rs in runs.items():
+            sec = statistics.median(r['seconds'] for r in rs)
+            cpu = statistics.median(r['cpu_seconds'] for r in rs)
+            entry[name] = dict(
+                images_per_s=round(images[mode] / sec, 4),
+                cpu_images_per_s=round(images[mode] / max(cpu, 1e-9), 4),
+                peak_mem_mb=round(statistics.median(r['peak_mem_mb'] for r in rs), 1),
+                runs_s=[round(r['seconds'], 4) for r in rs])
+        ours, theirs = entry['ours'], entry['theirs']
+        entry.update(
+            speed_ratio=round(ours['images_per_s'] / theirs['images_per_s'], 3),
+            cpu_speed_ratio=round(ours['cpu_images_per_s'] / theirs['cpu_images_per_s'], 3),
+            memory_ratio=round(ours['peak_mem_mb'] / max(theirs['peak_mem_mb'], 1e-9), 3))
+        results[mode] = entry
+    for w in workers:
+        w.close()
+    import torch
+    device_name = (torch.cuda.get_device_name(args.device) if args.device.startswith('cuda')
+                   else None)
+    summary = dict(
+        device=args.device, device_name=device_name, precision=args.precision,
+        cuda_amp_dtype=args.cuda_amp_dtype if args.device.startswith('cuda') else None,
+        torch={w.name: w.info['torch'] for w in workers},
+        threads=args.threads, train=dict(img_size=args.img_size, batch_size=args.batch_size,
+                                         iters_per_job=args.iters),
+        seed=dict(hw=args.hw, scales=test_scales(args), flip=True),
+        repeats=args.repeats, warmup=args.warmup, num_classes=args.num_classes,
+        memory=('CUDA: max_memory_allocated minus allocated before the job; CPU: peak RSS '
+                '(VmHWM reset per job) minus RSS before the job'),
+        loadavg_start=[round(v, 2) for v in load_start],
+        loadavg_end=[round(v, 2) for v in os.getloadavg()],
+        results=results)
+    emit_json(summary, args.out)
+
+
+if __name__ == '__main__':
+    main()
