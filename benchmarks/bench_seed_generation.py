@@ -14,16 +14,16 @@ medians. Paths (``--paths``, the last one is the reference of the ratios):
 - a ``_bf16`` suffix (``fused_bf16``): the same under ``torch.autocast(dtype=torch.bfloat16)``.
 
 Cases: ``--cases`` lists image sizes ``HxW``, run in that order; the main case (default 375x500,
-VOC size) uses the config's test-time augmentation (4 scales + flip). ``--scaling`` adds
-single-scale, no-flip square images (default 250 ... 1000 px) that show how peak memory grows
-with the number of tokens. Peak memory per case: CPU = the peak resident set size (``VmHWM``,
-reset before the case through ``/proc/self/clear_refs``) minus the RSS after the model was
-built; CUDA = ``torch.cuda.max_memory_allocated`` minus the memory allocated before the case.
-``seed_agreement`` = fraction of seed pixels equal to the reference path's. Speed is reported as
-wall-clock images/s and as CPU seconds per image of the worker process (``time.process_time``;
-with ``--threads 1`` the latter is the better measure on a loaded machine), ratios as
-``speed_ratio`` (images/s over the reference's) and ``cpu_time_ratio`` (reference CPU time over
-this path's). Prints one JSON object (``--out`` also writes it).
+VOC size) uses the config's test-time augmentation (its scales, each with its flip). ``--scaling``
+adds single-scale, no-flip square images (default 250 ... 1000 px) that show how peak memory grows
+with the number of tokens. Peak memory per case: CPU = the peak resident set size (``VmHWM``, reset
+before the case through ``/proc/self/clear_refs``) minus the RSS after the model was built; CUDA =
+``torch.cuda.max_memory_allocated`` minus the memory allocated before the case. ``seed_agreement``
+= fraction of seed pixels equal to the reference path's. Speed is reported as wall-clock images/s
+and as CPU seconds per image of the worker process (``time.process_time``; with ``--threads 1`` the
+latter is the better measure on a loaded machine), ratios as ``speed_ratio`` (images/s over the
+reference's) and ``cpu_time_ratio`` (reference CPU time over this path's). Prints one JSON object
+(``--out`` also writes it).
 
 Examples::
 
@@ -63,7 +63,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=1,
                         help='untimed images per path before the first case')
     parser.add_argument('--scales', type=float, nargs='+', default=None,
-                        help='test scales of the main cases (default: the config, 1 0.5 1.5 2)')
+                        help='test scales of the main cases (default: the config, 1.0 0.75 1.25)')
     parser.add_argument('--num-classes', type=int, default=20, help='foreground classes C')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads per worker (default: torch default)')
