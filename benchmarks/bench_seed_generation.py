@@ -34,14 +34,18 @@ Examples::
 """
 import argparse
 import json
-import os
 import os.path as osp
-import statistics
 import sys
 import tempfile
-import time
 
-from bench_workers import Worker, reset_peak_rss, rss_mb  # benchmarks/ (the script's folder)
+from bench_workers import (  # benchmarks/ (the script's folder)
+    MEMORY_NOTE,
+    JobMeter,
+    Worker,
+    loadavg,
+    median_job,
+    rss_mb,
+)
 from json_output import emit_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -121,7 +125,6 @@ def worker(args):
         torch.set_num_threads(args.threads)  # this benchmark process only
     torch.manual_seed(0)  # same random weights in every worker
     path = args.worker
-    cuda = args.device.startswith('cuda')
     model = build_model(args, path)
     base_rss = rss_mb()[0]
     amp = torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16,
@@ -132,29 +135,12 @@ def worker(args):
         model.test_cfg['scales'] = tuple(job['scales'])
         model.test_cfg['flip'] = job['flip']
         batch = make_batch(args.num_classes, job['hw'], job['seed'])
-        if cuda:
-            torch.cuda.synchronize(args.device)
-            torch.cuda.reset_peak_memory_stats(args.device)
-            base = torch.cuda.memory_allocated(args.device)
-        else:
-            reset = reset_peak_rss()
-            base = rss_mb()[0] if reset else base_rss
-        start, cpu_start = time.perf_counter(), time.process_time()
-        with torch.no_grad(), amp:
+        with JobMeter(args.device, base_rss) as meter, torch.no_grad(), amp:
             out = model.test_step(batch)
-        seeds = out[0].pred_sem_seg.data.cpu()
-        if cuda:
-            torch.cuda.synchronize(args.device)
-        seconds = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu_start
-        if cuda:
-            peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
-        else:
-            peak = rss_mb()[1] - base
+            seeds = out[0].pred_sem_seg.data.cpu()
         if job.get('save'):
             np.save(job['save'], seeds.numpy())
-        print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)),
-              flush=True)
+        print(json.dumps(meter.result), flush=True)
 
 
 # ------------------------------------------------------------------------------------ parent
@@ -183,7 +169,7 @@ def main(argv=None):
     argv = list(argv if argv is not None else sys.argv[1:])
     test_scales = list(args.scales or Config.fromfile(MODEL_CFG).model.test_cfg.scales)
     cases = _cases(args, test_scales)
-    load_start = os.getloadavg()
+    load_start = loadavg()
     workers = [Worker(path, [sys.executable, osp.abspath(__file__), '--worker', path] + argv,
                       ROOT) for path in args.paths]
     ref = args.paths[-1]
@@ -210,12 +196,10 @@ def main(argv=None):
             entry = dict(case=case['name'], image_hw=case['hw'], scales=case['scales'],
                          flip=case['flip'], max_patch_tokens=max(tokens))
             for path, rs in runs.items():
-                sec = statistics.median(r['seconds'] for r in rs)
-                cpu = statistics.median(r['cpu_seconds'] for r in rs)
+                sec, cpu, peak = median_job(rs)
                 entry[path] = dict(
                     images_per_s=round(1 / sec, 4), s_per_image=round(sec, 3),
-                    cpu_s_per_image=round(cpu, 3),
-                    peak_mem_mb=round(statistics.median(r['peak_mem_mb'] for r in rs), 1),
+                    cpu_s_per_image=round(cpu, 3), peak_mem_mb=round(peak, 1),
                     runs_s=[round(r['seconds'], 3) for r in rs],
                     seed_agreement=round(min(agree[path]), 6))
             for path in runs:
@@ -236,10 +220,8 @@ def main(argv=None):
         model='MCTformer+ DeiT-S (random weights), C=%d' % args.num_classes,
         paths=args.paths, reference=ref, num_images=args.num_images, warmup=args.warmup,
         rss_after_model_mb={w.name: w.info['rss_after_model_mb'] for w in workers},
-        memory=('CPU: peak RSS (VmHWM reset per image) minus RSS before the image; CUDA: '
-                'max_memory_allocated minus allocated before the image'),
-        loadavg_start=[round(v, 2) for v in load_start],
-        loadavg_end=[round(v, 2) for v in os.getloadavg()],
+        memory=MEMORY_NOTE,
+        loadavg_start=load_start, loadavg_end=loadavg(),
         cases=results)
     emit_json(summary, args.out)
 

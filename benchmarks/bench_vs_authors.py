@@ -45,16 +45,13 @@ import contextlib
 import json
 import os
 import os.path as osp
-import statistics
 import sys
-import time
 import types
 
-from bench_workers import Worker, reset_peak_rss, rss_mb  # benchmarks/ (the script's folder)
+import bench_workers as bw  # benchmarks/ (the script's folder)
+from bench_seed_generation import MODEL_CFG, ROOT
 from json_output import emit_json
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
 SIDES = ('ours', 'theirs')
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -270,31 +267,15 @@ def worker(args):
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     side = (OurSide if args.worker == 'ours' else TheirSide)(args)
-    cuda = args.device.startswith('cuda')
-    base_rss = rss_mb()[0]
+    base_rss = bw.rss_mb()[0]
     print(json.dumps(dict(ready=True, torch=torch.__version__,
                           rss_after_model_mb=round(base_rss, 1))), flush=True)
     for line in sys.stdin:
         job = json.loads(line)
         data = getattr(side, 'prepare_' + job['mode'])(job)  # untimed: the data loader's work
-        if cuda:
-            torch.cuda.synchronize(args.device)
-            torch.cuda.reset_peak_memory_stats(args.device)
-            base = torch.cuda.memory_allocated(args.device)
-        else:
-            base = rss_mb()[0] if reset_peak_rss() else base_rss
-        start, cpu_start = time.perf_counter(), time.process_time()
-        value = getattr(side, job['mode'])(data)
-        if cuda:
-            torch.cuda.synchronize(args.device)
-        seconds = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu_start
-        if cuda:
-            peak = (torch.cuda.max_memory_allocated(args.device) - base) / 2**20
-        else:
-            peak = rss_mb()[1] - base
-        print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak,
-                              value=value)), flush=True)
+        with bw.JobMeter(args.device, base_rss) as meter:
+            value = getattr(side, job['mode'])(data)
+        print(json.dumps(dict(meter.result, value=value)), flush=True)
 
 
 # ------------------------------------------------------------------------------------ parent
@@ -304,12 +285,12 @@ def main(argv=None):
         worker(args)
         return
     argv = list(argv if argv is not None else sys.argv[1:])
-    load_start = os.getloadavg()
+    load_start = bw.loadavg()
     script = [sys.executable, osp.abspath(__file__)]
     authors_path = os.pathsep.join(p for p in (args.authors_pythonpath, ROOT,
                                                os.environ.get('PYTHONPATH', '')) if p)
-    workers = [Worker('ours', script + ['--worker', 'ours'] + argv, ROOT),
-               Worker('theirs', script + ['--worker', 'theirs'] + argv, ROOT,
+    workers = [bw.Worker('ours', script + ['--worker', 'ours'] + argv, ROOT),
+               bw.Worker('theirs', script + ['--worker', 'theirs'] + argv, ROOT,
                       env=dict(PYTHONPATH=authors_path))]
     images = dict(train=args.batch_size * args.iters, seed=1)
     results = {}
@@ -323,12 +304,11 @@ def main(argv=None):
                 runs[w.name].append(w.run(dict(mode=mode, seed=i)))
         entry = {}
         for name, rs in runs.items():
-            sec = statistics.median(r['seconds'] for r in rs)
-            cpu = statistics.median(r['cpu_seconds'] for r in rs)
+            sec, cpu, peak = bw.median_job(rs)
             entry[name] = dict(
                 images_per_s=round(images[mode] / sec, 4),
                 cpu_images_per_s=round(images[mode] / max(cpu, 1e-9), 4),
-                peak_mem_mb=round(statistics.median(r['peak_mem_mb'] for r in rs), 1),
+                peak_mem_mb=round(peak, 1),
                 runs_s=[round(r['seconds'], 4) for r in rs])
         ours, theirs = entry['ours'], entry['theirs']
         entry.update(
@@ -349,10 +329,8 @@ def main(argv=None):
                                          iters_per_job=args.iters),
         seed=dict(hw=args.hw, scales=test_scales(args), flip=True),
         repeats=args.repeats, warmup=args.warmup, num_classes=args.num_classes,
-        memory=('CUDA: max_memory_allocated minus allocated before the job; CPU: peak RSS '
-                '(VmHWM reset per job) minus RSS before the job'),
-        loadavg_start=[round(v, 2) for v in load_start],
-        loadavg_end=[round(v, 2) for v in os.getloadavg()],
+        memory=bw.MEMORY_NOTE,
+        loadavg_start=load_start, loadavg_end=bw.loadavg(),
         results=results)
     emit_json(summary, args.out)
 

@@ -7,7 +7,9 @@ can alternate and a change of machine load hits every path alike.
 """
 import json
 import os
+import statistics
 import subprocess
+import time
 
 
 def rss_mb():
@@ -63,3 +65,62 @@ class Worker:
     def close(self):
         self.proc.stdin.close()
         self.proc.wait()
+
+
+def loadavg():
+    """The 1 / 5 / 15-minute load averages, rounded."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+class JobMeter:
+    """Wall-clock and CPU seconds and peak memory of the job run inside ``with``.
+
+    Memory: on CUDA ``torch.cuda.max_memory_allocated`` over what was allocated when the job
+    started (the device is synchronised before and after); on a CPU the peak RSS (``VmHWM``, reset
+    when the job starts) over the RSS then, or over ``base_rss`` where the reset is not allowed.
+    After the block, ``result`` holds ``seconds``, ``cpu_seconds`` and ``peak_mem_mb``.
+
+    Args:
+        device (str): ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+        base_rss (float): The process RSS in MB to measure from where ``VmHWM`` cannot be reset.
+    """
+
+    def __init__(self, device, base_rss):
+        self.device, self.base_rss = device, base_rss
+        self.cuda = device.startswith('cuda')
+        self.result = None
+
+    def __enter__(self):
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = rss_mb()[0] if reset_peak_rss() else self.base_rss
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - self._start
+        cpu_seconds = time.process_time() - self._cpu_start
+        if self.cuda:
+            peak = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
+        else:
+            peak = rss_mb()[1] - self._base
+        self.result = dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)
+        return False
+
+
+# what the peak memory of a job measures, for the benchmarks' JSON
+MEMORY_NOTE = ('CUDA: max_memory_allocated minus allocated when the job started; CPU: peak RSS '
+               '(VmHWM reset per job) minus RSS when the job started')
+
+
+def median_job(results):
+    """Medians of ``JobMeter.result`` dicts: (seconds, cpu_seconds, peak_mem_mb)."""
+    return tuple(statistics.median(r[key] for r in results)
+                 for key in ('seconds', 'cpu_seconds', 'peak_mem_mb'))
