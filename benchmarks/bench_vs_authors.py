@@ -309,7 +309,7 @@ def main(argv=None):
                 images_per_s=round(images[mode] / sec, 4),
                 cpu_images_per_s=round(images[mode] / max(cpu, 1e-9), 4),
                 peak_mem_mb=round(peak, 1),
-                runs_s=[round(r['seconds'], 4) for r in rs])
+                runs_s=[round(r['seconds'], 6) for r in rs])
         ours, theirs = entry['ours'], entry['theirs']
         entry.update(
             speed_ratio=round(ours['images_per_s'] / theirs['images_per_s'], 3),
