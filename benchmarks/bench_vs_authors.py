@@ -11,8 +11,7 @@ there and runs their own functions. Their code needs timm 0.4.12 (and scikit-lea
   random multi-hot labels, made before the timed part (theirs also normalised and, on CUDA,
   pinned there, as their data loader does). Theirs: ``engine.train_one_epoch`` (their three
   losses, timm's AdamW and ``NativeScaler``, ``torch.cuda.amp.autocast`` as they ship it), the
-  model built by
-  ``deit_small_MCTformerPlus(input_size=img_size, drop_path_rate=0.1)``. Ours:
+  model built by ``deit_small_MCTformerPlus(input_size=img_size, drop_path_rate=0.1)``. Ours:
   ``MCTformer.train_step`` through mmengine's ``OptimWrapper`` (AdamW, the same lr and weight
   decay), uint8 images normalised on the device by our data preprocessor.
 - ``seed``: one ``HxW`` image at the config's test scales, each with its flip. Theirs:
@@ -25,7 +24,8 @@ Precision (``--precision``): ``fp32`` runs both in float32 (their ``torch.cuda.a
 is replaced by a disabled one); ``amp`` runs theirs as shipped (float16 autocast and a loss scaler
 on CUDA; on a CPU their autocast does nothing, so they stay float32) and ours with ``--amp``'s
 choice: float16 autocast (mmengine's ``AmpOptimWrapper``) on CUDA, bfloat16 autocast
-(``AutocastOptimWrapper``) on a CPU. On a CPU their code's ``.cuda()`` / ``torch.cuda.synchronize``
+(``AutocastOptimWrapper``) on a CPU; ``--cuda-amp-dtype bfloat16`` takes bfloat16 without a loss
+scaler on CUDA too. On a CPU their code's ``.cuda()`` / ``torch.cuda.synchronize``
 calls are made no-ops in their worker.
 
 Speed: wall-clock images/s (CUDA synchronised) and, on a CPU, CPU seconds of the worker
