@@ -46,6 +46,7 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 import types
 
 import bench_workers as bw  # benchmarks/ (the script's folder)
@@ -85,10 +86,18 @@ def parse_args(argv=None):
     parser.add_argument('--worker', choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        args.hw = [int(v) for v in args.hw.lower().split('x')]
-        assert len(args.hw) == 2
-    except (ValueError, AssertionError):
-        parser.error(f'--hw: expected HxW, got {args.hw!r}')
+        hw = [int(v) for v in args.hw.lower().split('x')]
+    except ValueError:
+        hw = []
+    if len(hw) != 2 or min(hw) < 1:
+        parser.error(f'--hw: expected HxW with positive H and W, got {args.hw!r}')
+    args.hw = hw
+    for name in ('img_size', 'batch_size', 'iters', 'repeats'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")}: expected at least 1, got '
+                         f'{getattr(args, name)}')
+    if args.num_classes < 2:  # every random image gets two labels
+        parser.error(f'--num-classes: expected at least 2, got {args.num_classes}')
     if not osp.isfile(osp.join(args.authors_repo, 'models.py')):
         parser.error(f'--authors-repo: {args.authors_repo!r} has no models.py '
                      '(a checkout of github xulianuwa/MCTformer is expected)')
@@ -138,13 +147,13 @@ class OurSide:
         self.cuda = args.device.startswith('cuda')
         lr = 5e-4 * args.batch_size / 512
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.05)
+        fp16 = self.cuda and args.cuda_amp_dtype == 'float16'
         if args.precision == 'fp32':
             self.optim_wrapper = OptimWrapper(optimizer)
-        elif self.cuda and args.cuda_amp_dtype == 'float16':
+        elif fp16:
             self.optim_wrapper = AmpOptimWrapper(optimizer=optimizer, dtype='float16')
         else:
             self.optim_wrapper = AutocastOptimWrapper(optimizer=optimizer)
-        fp16 = self.cuda and args.cuda_amp_dtype == 'float16'
         self.test_amp = dict(device_type=torch.device(args.device).type,
                              dtype=torch.float16 if fp16 else torch.bfloat16,
                              enabled=args.precision == 'amp')
@@ -152,8 +161,8 @@ class OurSide:
     def _batch(self, imgs, labels):
         from mmseg.structures import SegDataSample
         samples = []
+        hw = tuple(imgs.shape[-2:])
         for label in labels:
-            hw = tuple(imgs.shape[-2:])
             sample = SegDataSample(metainfo=dict(img_shape=hw, ori_shape=hw, pad_shape=hw))
             sample.set_data(dict(gt_class_labels=label.long()))
             samples.append(sample)
@@ -210,13 +219,12 @@ class TheirSide:
         self.loss_scaler = NativeScaler()
         self.mean = torch.tensor(MEAN).view(1, 3, 1, 1) / 255
         self.std = torch.tensor(STD).view(1, 3, 1, 1) / 255
-        self.img_list = osp.join(os.environ.get('TMPDIR', '/tmp'),
-                                 f'bench_vs_authors_{os.getpid()}')
-        os.makedirs(self.img_list, exist_ok=True)
-        with open(osp.join(self.img_list, 'train_aug_id.txt'), 'w') as f:
+        # their map loop reads image names from <img_list>/train_aug_id.txt; removed at exit
+        self._img_list = tempfile.TemporaryDirectory(prefix='bench_vs_authors_')
+        with open(osp.join(self._img_list.name, 'train_aug_id.txt'), 'w') as f:
             f.write('bench_image\n')
         self.gen_args = types.SimpleNamespace(
-            attention_dir=None, cam_npy_dir=None, img_list=self.img_list,
+            attention_dir=None, cam_npy_dir=None, img_list=self._img_list.name,
             model='deit_small_MCTformerPlus', patch_size=16, layer_index=12,
             attention_type='fused', patch_attn_refine=True, visualize_cls_attn=False,
             nb_classes=args.num_classes)

@@ -115,3 +115,13 @@ def test_refuses_a_folder_without_their_models(tmp_path):
     proc = _run(['--authors-repo', str(tmp_path)])
     assert proc.returncode == 2
     assert str(tmp_path) in proc.stderr and 'models.py' in proc.stderr
+
+
+def test_refuses_bad_sizes_and_counts(tmp_path):
+    repo = _stand_in(tmp_path / 'authors')
+    for flag, value, needle in (('--hw', '40x0', '--hw'), ('--hw', '40', '--hw'),
+                                ('--repeats', '0', '--repeats'),
+                                ('--num-classes', '1', '--num-classes')):
+        proc = _run(['--authors-repo', str(repo), flag, value])
+        assert proc.returncode == 2, (flag, value)
+        assert needle in proc.stderr and value in proc.stderr, proc.stderr
