@@ -44,6 +44,7 @@ from bench_workers import (  # benchmarks/ (the script's folder)
     Worker,
     loadavg,
     median_job,
+    pythonpath,
     rss_mb,
 )
 from json_output import emit_json
@@ -171,7 +172,7 @@ def main(argv=None):
     cases = _cases(args, test_scales)
     load_start = loadavg()
     workers = [Worker(path, [sys.executable, osp.abspath(__file__), '--worker', path] + argv,
-                      ROOT) for path in args.paths]
+                      ROOT, env=dict(PYTHONPATH=pythonpath(ROOT))) for path in args.paths]
     ref = args.paths[-1]
     results = []
     with tempfile.TemporaryDirectory() as tmp:

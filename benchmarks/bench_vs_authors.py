@@ -28,6 +28,12 @@ choice: float16 autocast (mmengine's ``AmpOptimWrapper``) on CUDA, bfloat16 auto
 scaler on CUDA too. On a CPU their code's ``.cuda()`` / ``torch.cuda.synchronize``
 calls are made no-ops in their worker.
 
+- ``ops``: the ATen operators one training step dispatches (the optimizer step not counted:
+  single-tensor on a CPU, a few dozen foreach kernels on CUDA), all and without the view-only
+  and allocation ops.
+  On a GPU a step whose kernels are quick is bound by this host work (each operator a launch);
+  the count is the same on any device, so a CPU measures it. No timing.
+
 Speed: wall-clock images/s (CUDA synchronised) and, on a CPU, CPU seconds of the worker
 (``time.process_time``); peak memory: CUDA ``max_memory_allocated`` over what was allocated before
 the job, CPU peak RSS (``VmHWM`` reset before the job) over the RSS before it. Random weights on
@@ -43,7 +49,6 @@ Example (their checkout and a folder with timm 0.4.12 made beforehand)::
 import argparse
 import contextlib
 import json
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -70,7 +75,7 @@ def parse_args(argv=None):
                         help='our autocast dtype on CUDA under --precision amp: float16 with '
                         'AmpOptimWrapper (loss scaler, as --amp), or bfloat16 with '
                         'AutocastOptimWrapper (no scaler)')
-    parser.add_argument('--modes', nargs='+', choices=('train', 'seed'),
+    parser.add_argument('--modes', nargs='+', choices=('train', 'seed', 'ops'),
                         default=['train', 'seed'])
     parser.add_argument('--img-size', type=int, default=448, help='training crop')
     parser.add_argument('--batch-size', type=int, default=4, help='training batch')
@@ -268,6 +273,23 @@ class TheirSide:
         return 0.0
 
 
+def count_train_ops(side, job, iters):
+    """ATen operators of one training step (optimizer step not counted), after a warm-up step."""
+    import torch
+    data = side.prepare_train(job)
+    side.train(data)
+    step = torch.optim.AdamW.step
+    torch.optim.AdamW.step = bw.OpCounter.exclude(step)
+    try:
+        with bw.OpCounter() as counter:
+            side.train(data)
+    finally:
+        torch.optim.AdamW.step = step
+    return dict(ops_per_step=round(counter.ops / iters, 1),
+                kernel_ops_per_step=round(counter.kernel_ops / iters, 1),
+                top_kernel_ops={k: round(v / iters, 1) for k, v in counter.top.items()})
+
+
 def worker(args):
     """Serve jobs read from stdin (one JSON line each), answer one JSON line each."""
     import torch
@@ -280,6 +302,9 @@ def worker(args):
                           rss_after_model_mb=round(base_rss, 1))), flush=True)
     for line in sys.stdin:
         job = json.loads(line)
+        if job['mode'] == 'ops':
+            print(json.dumps(count_train_ops(side, job, args.iters)), flush=True)
+            continue
         data = getattr(side, 'prepare_' + job['mode'])(job)  # untimed: the data loader's work
         with bw.JobMeter(args.device, base_rss) as meter:
             value = getattr(side, job['mode'])(data)
@@ -295,14 +320,20 @@ def main(argv=None):
     argv = list(argv if argv is not None else sys.argv[1:])
     load_start = bw.loadavg()
     script = [sys.executable, osp.abspath(__file__)]
-    authors_path = os.pathsep.join(p for p in (args.authors_pythonpath, ROOT,
-                                               os.environ.get('PYTHONPATH', '')) if p)
-    workers = [bw.Worker('ours', script + ['--worker', 'ours'] + argv, ROOT),
+    workers = [bw.Worker('ours', script + ['--worker', 'ours'] + argv, ROOT,
+                         env=dict(PYTHONPATH=bw.pythonpath(ROOT))),
                bw.Worker('theirs', script + ['--worker', 'theirs'] + argv, ROOT,
-                      env=dict(PYTHONPATH=authors_path))]
+                         env=dict(PYTHONPATH=bw.pythonpath(args.authors_pythonpath, ROOT)))]
     images = dict(train=args.batch_size * args.iters, seed=1)
     results = {}
     for mode in args.modes:
+        if mode == 'ops':
+            ours, theirs = (w.run(dict(mode='ops', seed=0)) for w in workers)
+            results['ops'] = dict(
+                ours=ours, theirs=theirs,
+                kernel_ops_ratio=round(ours['kernel_ops_per_step'] /
+                                       theirs['kernel_ops_per_step'], 3))
+            continue
         for i in range(args.warmup):
             for w in workers:
                 w.run(dict(mode=mode, seed=10_000 + i))

@@ -5,6 +5,8 @@ whole run: the parent writes one JSON job per line to a worker's stdin and reads
 line from its stdout (lines that do not start with ``{`` are skipped), so that jobs of the paths
 can alternate and a change of machine load hits every path alike.
 """
+import ctypes
+import ctypes.util
 import json
 import os
 import statistics
@@ -17,6 +19,21 @@ def rss_mb():
     with open('/proc/self/status') as f:
         fields = dict(line.split(':', 1) for line in f if ':' in line)
     return int(fields['VmRSS'].split()[0]) / 1024, int(fields['VmHWM'].split()[0]) / 1024
+
+
+def release_free_heap():
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``); False elsewhere.
+
+    Called before a job so that its RSS baseline is what the process holds, not memory kept from
+    the previous job, without fixing glibc's mmap threshold (a fixed threshold made every large
+    tensor a fresh ``mmap`` and page-faulted it in: measured 1.47x slower seed generation).
+    """
+    name = ctypes.util.find_library('c')
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def reset_peak_rss():
@@ -36,14 +53,12 @@ class Worker:
         name (str): The path it runs (used in error messages and results).
         cmd (list[str]): Its command line.
         cwd (str): Its working directory.
-        env (dict, optional): Extra environment variables. A fixed glibc mmap threshold is always
-            set, so that freed tensors go back to the OS and the RSS before a job is not inflated
-            by memory kept from the previous one.
+        env (dict, optional): Extra environment variables.
     """
 
     def __init__(self, name, cmd, cwd, env=None):
         self.name = name
-        env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072', **(env or {}))
+        env = dict(os.environ, **(env or {}))
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE, env=env,
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         self.info = self._read()
@@ -67,6 +82,15 @@ class Worker:
         self.proc.wait()
 
 
+def pythonpath(*first):
+    """``PYTHONPATH`` with the folders ``first`` (empty ones skipped) before the current one.
+
+    The workers put the benchmarks' own checkout first, so that it is that checkout which gets
+    measured, not another copy of ``mmseg_mctformer`` installed in the environment.
+    """
+    return os.pathsep.join(p for p in (*first, os.environ.get('PYTHONPATH', '')) if p)
+
+
 def loadavg():
     """The 1 / 5 / 15-minute load averages, rounded."""
     return [round(v, 2) for v in os.getloadavg()]
@@ -77,7 +101,8 @@ class JobMeter:
 
     Memory: on CUDA ``torch.cuda.max_memory_allocated`` over what was allocated when the job
     started (the device is synchronised before and after); on a CPU the peak RSS (``VmHWM``, reset
-    when the job starts) over the RSS then, or over ``base_rss`` where the reset is not allowed.
+    when the job starts, after the heap's free pages went back to the OS) over the RSS then, or
+    over ``base_rss`` where the reset is not allowed.
     After the block, ``result`` holds ``seconds``, ``cpu_seconds`` and ``peak_mem_mb``.
 
     Args:
@@ -97,6 +122,7 @@ class JobMeter:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
         else:
+            release_free_heap()
             self._base = rss_mb()[0] if reset_peak_rss() else self.base_rss
         self._start, self._cpu_start = time.perf_counter(), time.process_time()
         return self
@@ -115,9 +141,67 @@ class JobMeter:
         return False
 
 
+# ATen ops that only make a view / alias of a tensor or allocate one: no kernel launch on a GPU
+NON_KERNEL_OPS = frozenset((
+    'alias', 'as_strided', 'chunk', 'detach', 'diagonal', 'empty', 'empty_like',
+    'empty_strided', 'expand', 'expand_as', 'flatten', 'lift_fresh', 'narrow', 'new_empty',
+    'new_empty_strided', 'permute', 'reshape', '_reshape_alias', 'select', 'slice', 'split',
+    'split_with_sizes', 'squeeze', 't', 'transpose', 'unbind', 'unflatten', 'unsqueeze', 'view',
+    'view_as', '_unsafe_view'))
+
+
+class OpCounter:
+    """Counts the ATen operators dispatched inside ``with`` (a ``TorchDispatchMode``).
+
+    What a step costs the host on a GPU grows with the number of operators it dispatches
+    (each one a Python -> C++ -> kernel launch round trip), whatever the device the count is
+    taken on. ``exclude(fn)`` wraps a function whose operators are not counted (used for the
+    optimizer step, whose kernel count depends on the device: single-tensor on a CPU, foreach
+    on CUDA). After the block: ``ops`` (all), ``kernel_ops`` (without :data:`NON_KERNEL_OPS`) and
+    ``top`` (the 12 most frequent of the latter).
+    """
+
+    def __enter__(self):
+        from collections import Counter
+
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        counts = self.counts = Counter()
+
+        class _Mode(TorchDispatchMode):
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                counts[func.overloadpacket.__name__] += 1
+                return func(*args, **(kwargs or {}))
+
+        self._mode = _Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        kernels = {k: v for k, v in self.counts.items() if k not in NON_KERNEL_OPS}
+        self.ops, self.kernel_ops = sum(self.counts.values()), sum(kernels.values())
+        self.top = dict(sorted(kernels.items(), key=lambda kv: -kv[1])[:12])
+        return False
+
+    @staticmethod
+    def exclude(fn):
+        """``fn`` run with the counting mode switched off."""
+        import functools
+
+        from torch.utils._python_dispatch import _disable_current_modes
+
+        @functools.wraps(fn)
+        def uncounted(*args, **kwargs):
+            with _disable_current_modes():
+                return fn(*args, **kwargs)
+        return uncounted
+
+
 # what the peak memory of a job measures, for the benchmarks' JSON
 MEMORY_NOTE = ('CUDA: max_memory_allocated minus allocated when the job started; CPU: peak RSS '
-               '(VmHWM reset per job) minus RSS when the job started')
+               '(VmHWM reset per job, after malloc_trim) minus RSS when the job started')
 
 
 def median_job(results):

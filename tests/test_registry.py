@@ -26,6 +26,7 @@ MODEL_CFGS = {
     'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
     'MultiLabelSoftMarginLoss': dict(type='MultiLabelSoftMarginLoss'),
     'AffinityLoss': dict(type='AffinityLoss'),
+    'LeanDropPath': dict(type='LeanDropPath', drop_prob=0.1),
     'AffinityNet': dict(type='AffinityNet', backbone=TINY_VIT, in_channels=(32, ), channels=(8, ),
                         embed_dims=8, image_branch=(8, 8), radius=3),
     'MCTformer': dict(

@@ -125,3 +125,24 @@ def test_refuses_bad_sizes_and_counts(tmp_path):
         proc = _run(['--authors-repo', str(repo), flag, value])
         assert proc.returncode == 2, (flag, value)
         assert needle in proc.stderr and value in proc.stderr, proc.stderr
+
+
+def test_op_counts_leave_out_the_optimizer(tmp_path):
+    """``--modes ops``: operators of one training step on each side, the AdamW step uncounted
+    (its single-tensor CPU kernels would be some 10 an parameter tensor)."""
+    repo = _stand_in(tmp_path / 'authors')
+    proc = _run(['--authors-repo', str(repo), '--authors-pythonpath', str(repo / 'site'),
+                 '--modes', 'ops', '--img-size', '32', '--batch-size', '2', '--iters', '2',
+                 '--threads', '1', '--num-classes', '4'])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    entry = json.loads(proc.stdout)['results']['ops']
+    for side in ('ours', 'theirs'):
+        counts = entry[side]
+        assert counts['ops_per_step'] >= counts['kernel_ops_per_step'] > 0
+        assert not {'lerp_', 'addcdiv_', 'sqrt'} & set(counts['top_kernel_ops'])
+    # the stand-in: conv, two losses and their backward, a few dozen kernels a step
+    assert entry['theirs']['kernel_ops_per_step'] < 100
+    # ours: a 12-layer ViT forward and backward (2 linear backward matmuls a layer at least)
+    assert entry['ours']['top_kernel_ops']['mm'] >= 4 * 12
+    ratio = entry['ours']['kernel_ops_per_step'] / entry['theirs']['kernel_ops_per_step']
+    assert abs(entry['kernel_ops_ratio'] - ratio) < 1e-3 * ratio

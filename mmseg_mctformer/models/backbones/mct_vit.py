@@ -34,6 +34,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.checkpoint import check_checkpoint_file
+from ..utils.drop_path import LeanDropPath
 
 CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
 CLS_POS_EMBEDS = ('shared', 'per_class')
@@ -195,7 +196,7 @@ class MultiClassTokenEncoderLayer(BaseModule):
                  norm_eps: float = 1e-6,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        drop_path_cfg = dict(type='DropPath', drop_prob=drop_path_rate)
+        drop_path_cfg = dict(type=LeanDropPath, drop_prob=drop_path_rate)
         self.ln1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.attn = MultiClassTokenAttention(
             embed_dims, num_heads, qkv_bias=qkv_bias, proj_drop=drop_rate)

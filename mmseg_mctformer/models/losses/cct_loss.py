@@ -46,28 +46,26 @@ def cct_loss(cls_tokens: Sequence[Tensor],
     indices = select_layers(len(cls_tokens), layers, 'ContrastiveClassTokenLoss: layers')
     if not indices:
         return cls_tokens[-1].float().sum() * 0.0
-    losses = []
     for i in indices:
-        tokens = cls_tokens[i].float()  # (B, C, D)
-        if tokens.dim() != 3:
+        if cls_tokens[i].dim() != 3:
             raise ValueError(f'cct_loss: class tokens of layer {i} have shape '
-                             f'{tuple(tokens.shape)}, expected (B, C, D)')
-        batch, num_classes, _ = tokens.shape
-        if normalize:
-            tokens = F.normalize(tokens, dim=-1)
-        sim = tokens @ tokens.transpose(1, 2)  # (B, C, C)
-        target = torch.arange(num_classes, device=tokens.device).repeat(batch)
-        ce = F.cross_entropy(sim.reshape(batch * num_classes, num_classes), target,
-                             reduction='none').reshape(batch, num_classes)  # (B, C)
-        if labels is None:
-            losses.append(ce.mean())
-            continue
-        if tuple(labels.shape) != (batch, num_classes):
-            raise ValueError(f'cct_loss: labels have shape {tuple(labels.shape)}, expected '
-                             f'(B, C) = ({batch}, {num_classes})')
-        y = labels.to(ce.dtype)
-        losses.append(((ce * y).sum(-1) / (y.sum(-1) + eps)).mean())
-    return torch.stack(losses).mean()
+                             f'{tuple(cls_tokens[i].shape)}, expected (B, C, D)')
+    # all chosen layers at once: a handful of kernels instead of a dozen per layer
+    tokens = torch.stack([cls_tokens[i] for i in indices]).float()  # (L, B, C, D)
+    num_layers, batch, num_classes, _ = tokens.shape
+    if normalize:
+        tokens = F.normalize(tokens, dim=-1)
+    sim = tokens @ tokens.transpose(-1, -2)  # (L, B, C, C)
+    target = torch.arange(num_classes, device=tokens.device).repeat(num_layers * batch)
+    ce = F.cross_entropy(sim.reshape(-1, num_classes), target,
+                         reduction='none').reshape(num_layers, batch, num_classes)
+    if labels is None:
+        return ce.mean(dim=(1, 2)).mean()
+    if tuple(labels.shape) != (batch, num_classes):
+        raise ValueError(f'cct_loss: labels have shape {tuple(labels.shape)}, expected '
+                         f'(B, C) = ({batch}, {num_classes})')
+    y = labels.to(ce.dtype)
+    return ((ce * y).sum(-1) / (y.sum(-1) + eps)).mean(-1).mean()  # per layer, then layers
 
 
 @MODELS.register_module()
