@@ -23,7 +23,8 @@ from .random_walk import (
 from .seed import kept_class_mask, seed_labels, seed_scores
 
 __all__ = [
-    'LeanDropPath', 'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention', 'fuse_maps',
+    'LeanDropPath', 'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention',
+    'fuse_maps',
     'global_pool', 'gwrp_pool', 'kept_class_mask', 'localization_maps', 'minmax_normalise',
     'neighbour_weights', 'pair_valid_mask', 'pairwise_affinity', 'patch_affinity',
     'radius_offsets', 'random_walk', 'refine_with_affinity', 'refine_with_attention_affinity',
