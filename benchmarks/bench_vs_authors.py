@@ -182,7 +182,10 @@ class OurSide:
         self.model.train()
         for _ in range(self.args.iters):
             losses = self.model.train_step(batch, self.optim_wrapper)
-        return float(losses['loss'].detach())
+            # read every step, as mmengine's logging does (and their loop's ``loss.item()``):
+            # one device synchronisation a step on both sides
+            value = float(losses['loss'].detach())
+        return value
 
     def prepare_seed(self, job):
         return self._batch(*random_images(self.args, job, self.args.hw, 1))
