@@ -36,7 +36,9 @@ calls are made no-ops in their worker.
 
 Speed: wall-clock images/s (CUDA synchronised) and, on a CPU, CPU seconds of the worker
 (``time.process_time``); peak memory: CUDA ``max_memory_allocated`` over what was allocated before
-the job, CPU peak RSS (``VmHWM`` reset before the job) over the RSS before it. Random weights on
+the job, CPU peak RSS (``VmHWM`` reset before the job) over the RSS before it, read in one more
+untimed job per side after the heap's free pages went back to the OS (the timed jobs keep the
+allocator's steady state). Random weights on
 both sides (the same architecture; speed does not depend on the values). Prints one JSON object.
 
 Example (their checkout and a folder with timm 0.4.12 made beforehand)::
@@ -309,7 +311,7 @@ def worker(args):
             print(json.dumps(count_train_ops(side, job, args.iters)), flush=True)
             continue
         data = getattr(side, 'prepare_' + job['mode'])(job)  # untimed: the data loader's work
-        with bw.JobMeter(args.device, base_rss) as meter:
+        with bw.JobMeter(args.device, base_rss, memory=job.get('memory', True)) as meter:
             value = getattr(side, job['mode'])(data)
         print(json.dumps(dict(meter.result, value=value)), flush=True)
 
@@ -339,18 +341,21 @@ def main(argv=None):
             continue
         for i in range(args.warmup):
             for w in workers:
-                w.run(dict(mode=mode, seed=10_000 + i))
+                w.run(dict(mode=mode, seed=10_000 + i, memory=False))
         runs = {w.name: [] for w in workers}
         for i in range(args.repeats):
             for w in (workers if i % 2 == 0 else workers[::-1]):  # ABBA
-                runs[w.name].append(w.run(dict(mode=mode, seed=i)))
+                runs[w.name].append(w.run(dict(mode=mode, seed=i, memory=False)))
+        # memory: one more job each, untimed, after the heap's free pages went back to the OS
+        peaks = {w.name: w.run(dict(mode=mode, seed=0, memory=True))['peak_mem_mb']
+                 for w in workers}
         entry = {}
         for name, rs in runs.items():
-            sec, cpu, peak = bw.median_job(rs)
+            sec, cpu = bw.median_job(rs)[:2]
             entry[name] = dict(
                 images_per_s=round(images[mode] / sec, 4),
                 cpu_images_per_s=round(images[mode] / max(cpu, 1e-9), 4),
-                peak_mem_mb=round(peak, 1),
+                peak_mem_mb=round(peaks[name], 1),
                 runs_s=[round(r['seconds'], 6) for r in rs])
         ours, theirs = entry['ours'], entry['theirs']
         entry.update(

@@ -103,16 +103,23 @@ class JobMeter:
     started (the device is synchronised before and after); on a CPU the peak RSS (``VmHWM``, reset
     when the job starts, after the heap's free pages went back to the OS) over the RSS then, or
     over ``base_rss`` where the reset is not allowed.
-    After the block, ``result`` holds ``seconds``, ``cpu_seconds`` and ``peak_mem_mb``.
+    After the block, ``result`` holds ``seconds``, ``cpu_seconds`` and ``peak_mem_mb`` (None on
+    a CPU without ``memory``).
+
+    Handing the free heap pages back costs the job the page faults of touching them again (8 %
+    of a seed image on this sandbox), which a long run in steady state does not pay; so a driver
+    times jobs with ``memory=False`` and reads the memory of a separate job.
 
     Args:
         device (str): ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
         base_rss (float): The process RSS in MB to measure from where ``VmHWM`` cannot be reset.
+        memory (bool): On a CPU, trim the heap and read the peak RSS. Default: True.
     """
 
-    def __init__(self, device, base_rss):
+    def __init__(self, device, base_rss, memory=True):
         self.device, self.base_rss = device, base_rss
         self.cuda = device.startswith('cuda')
+        self.memory = memory or self.cuda
         self.result = None
 
     def __enter__(self):
@@ -121,7 +128,7 @@ class JobMeter:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
-        else:
+        elif self.memory:
             release_free_heap()
             self._base = rss_mb()[0] if reset_peak_rss() else self.base_rss
         self._start, self._cpu_start = time.perf_counter(), time.process_time()
@@ -136,7 +143,7 @@ class JobMeter:
         if self.cuda:
             peak = (torch.cuda.max_memory_allocated(self.device) - self._base) / 2**20
         else:
-            peak = rss_mb()[1] - self._base
+            peak = rss_mb()[1] - self._base if self.memory else None
         self.result = dict(seconds=seconds, cpu_seconds=cpu_seconds, peak_mem_mb=peak)
         return False
 
@@ -205,6 +212,7 @@ MEMORY_NOTE = ('CUDA: max_memory_allocated minus allocated when the job started;
 
 
 def median_job(results):
-    """Medians of ``JobMeter.result`` dicts: (seconds, cpu_seconds, peak_mem_mb)."""
-    return tuple(statistics.median(r[key] for r in results)
-                 for key in ('seconds', 'cpu_seconds', 'peak_mem_mb'))
+    """Medians of ``JobMeter.result`` dicts: (seconds, cpu_seconds, peak_mem_mb); the peak is
+    None where a job did not read it."""
+    values = {key: [r[key] for r in results] for key in ('seconds', 'cpu_seconds', 'peak_mem_mb')}
+    return tuple(None if None in v else statistics.median(v) for v in values.values())

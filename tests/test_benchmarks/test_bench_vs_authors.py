@@ -100,6 +100,8 @@ def test_side_by_side_json(tmp_path):
         entry = result['results'][mode]
         for side in ('ours', 'theirs'):
             assert len(entry[side]['runs_s']) == 2
+            # read in a separate untimed job (the timed ones keep the heap): a number, not None
+            assert isinstance(entry[side]['peak_mem_mb'], float)
             assert all(s > 0 for s in entry[side]['runs_s'])
             # images per job (a training job: batch x iters) over the median job time (the
             # times are rounded to 1e-6 s, the rate to 1e-4 images/s)
@@ -146,3 +148,17 @@ def test_op_counts_leave_out_the_optimizer(tmp_path):
     assert entry['ours']['top_kernel_ops']['mm'] >= 4 * 12
     ratio = entry['ours']['kernel_ops_per_step'] / entry['theirs']['kernel_ops_per_step']
     assert abs(entry['kernel_ops_ratio'] - ratio) < 1e-3 * ratio
+
+
+def test_job_meter_reads_memory_only_when_asked():
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+    import bench_workers as bw
+    results = []
+    for memory in (True, False):
+        with bw.JobMeter('cpu', bw.rss_mb()[0], memory=memory) as meter:
+            block = b'\x01' * (64 * 2**20)  # 64 MB, written
+        del block
+        results.append(meter.result)
+    assert results[0]['peak_mem_mb'] >= 60 and results[1]['peak_mem_mb'] is None
+    assert bw.median_job(results)[2] is None
+    assert bw.median_job(results[:1])[2] == results[0]['peak_mem_mb']
