@@ -16,9 +16,10 @@ medians. Paths (``--paths``, the last one is the reference of the ratios):
 Cases: ``--cases`` lists image sizes ``HxW``, run in that order; the main case (default 375x500,
 VOC size) uses the config's test-time augmentation (its scales, each with its flip). ``--scaling``
 adds single-scale, no-flip square images (default 250 ... 1000 px) that show how peak memory grows
-with the number of tokens. Peak memory per case: CPU = the peak resident set size (``VmHWM``, reset
-before the case through ``/proc/self/clear_refs``) minus the RSS after the model was built; CUDA =
-``torch.cuda.max_memory_allocated`` minus the memory allocated before the case. ``seed_agreement``
+with the number of tokens. Peak memory per case, read in one more untimed job per path (the timed
+ones keep the allocator's steady state): CPU = the peak resident set size (``VmHWM``, reset through
+``/proc/self/clear_refs`` after ``malloc_trim``) minus the RSS before that job; CUDA =
+``torch.cuda.max_memory_allocated`` minus the memory allocated before it. ``seed_agreement``
 = fraction of seed pixels equal to the reference path's. Speed is reported as wall-clock images/s
 and as CPU seconds per image of the worker process (``time.process_time``; with ``--threads 1`` the
 latter is the better measure on a loaded machine), ratios as ``speed_ratio`` (images/s over the
@@ -136,7 +137,8 @@ def worker(args):
         model.test_cfg['scales'] = tuple(job['scales'])
         model.test_cfg['flip'] = job['flip']
         batch = make_batch(args.num_classes, job['hw'], job['seed'])
-        with JobMeter(args.device, base_rss) as meter, torch.no_grad(), amp:
+        with JobMeter(args.device, base_rss, memory=job.get('memory', True)) as meter, \
+                torch.no_grad(), amp:
             out = model.test_step(batch)
             seeds = out[0].pred_sem_seg.data.cpu()
         if job.get('save'):
@@ -180,7 +182,7 @@ def main(argv=None):
             job = dict(hw=case['hw'], scales=case['scales'], flip=case['flip'])
             for i in range(args.warmup if case is cases[0] else 0):
                 for w in workers:
-                    w.run(dict(job, seed=10_000 + i))
+                    w.run(dict(job, seed=10_000 + i, memory=False))
             runs = {w.name: [] for w in workers}
             agree = {w.name: [] for w in workers}
             for i in range(args.num_images):
@@ -188,19 +190,23 @@ def main(argv=None):
                 saved = {}
                 for w in order:
                     saved[w.name] = osp.join(tmp, f'{w.name}.npy')
-                    runs[w.name].append(w.run(dict(job, seed=i, save=saved[w.name])))
+                    runs[w.name].append(w.run(dict(job, seed=i, save=saved[w.name],
+                                                   memory=False)))
                 ref_seeds = np.load(saved[ref])
                 for path, file in saved.items():
                     agree[path].append(float((np.load(file) == ref_seeds).mean()))
+            # memory: one more job each, untimed, after the heap's free pages went back to the OS
+            peaks = {w.name: w.run(dict(job, seed=0, memory=True))['peak_mem_mb']
+                     for w in workers}
             tokens = [int(s * case['hw'][0] / 16 + 0.5) * int(s * case['hw'][1] / 16 + 0.5)
                       for s in case['scales']]  # patch 16 (DeiT-S)
             entry = dict(case=case['name'], image_hw=case['hw'], scales=case['scales'],
                          flip=case['flip'], max_patch_tokens=max(tokens))
             for path, rs in runs.items():
-                sec, cpu, peak = median_job(rs)
+                sec, cpu = median_job(rs)[:2]
                 entry[path] = dict(
                     images_per_s=round(1 / sec, 4), s_per_image=round(sec, 3),
-                    cpu_s_per_image=round(cpu, 3), peak_mem_mb=round(peak, 1),
+                    cpu_s_per_image=round(cpu, 3), peak_mem_mb=round(peaks[path], 1),
                     runs_s=[round(r['seconds'], 3) for r in rs],
                     seed_agreement=round(min(agree[path]), 6))
             for path in runs:

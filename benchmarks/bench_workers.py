@@ -207,8 +207,9 @@ class OpCounter:
 
 
 # what the peak memory of a job measures, for the benchmarks' JSON
-MEMORY_NOTE = ('CUDA: max_memory_allocated minus allocated when the job started; CPU: peak RSS '
-               '(VmHWM reset per job, after malloc_trim) minus RSS when the job started')
+MEMORY_NOTE = ('read in one more untimed job per side / path; CUDA: max_memory_allocated minus '
+               'allocated when that job started; CPU: peak RSS (VmHWM reset after malloc_trim) '
+               'minus RSS when that job started')
 
 
 def median_job(results):
