@@ -341,8 +341,8 @@ class MCTformer(BaseSegmentor):
         """Maps of some classes of one image, upsampled and summed over scales and flips.
 
         Only the classes asked for are upsampled: the seeds keep the image's classes (2 of 20 on
-        a typical VOC image), and upsampling every class to full resolution was a fifth of the
-        seed time on a CPU.
+        a typical VOC image), and upsampling every class to full resolution had been about a
+        seventh of the bf16 seed time on a CPU (1.61 -> 1.38 s for a 375 x 500 image).
 
         Args:
             token_maps (list[Tensor]): Output of :meth:`_token_maps`, (F * G, C, h, w) a scale.
