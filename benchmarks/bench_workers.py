@@ -24,9 +24,9 @@ def rss_mb():
 def release_free_heap():
     """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``); False elsewhere.
 
-    Called before a job so that its RSS baseline is what the process holds, not memory kept from
-    the previous job, without fixing glibc's mmap threshold (a fixed threshold made every large
-    tensor a fresh ``mmap`` and page-faulted it in: measured 1.47x slower seed generation).
+    Called before a memory job so that its RSS baseline is what the process holds, not memory
+    kept from the previous job, without fixing glibc's mmap threshold (a fixed threshold made
+    every large tensor a fresh ``mmap`` and page-faulted it in: our bf16 seeds 1.46x slower).
     """
     name = ctypes.util.find_library('c')
     try:
