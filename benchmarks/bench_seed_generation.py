@@ -203,7 +203,7 @@ def main(argv=None):
             entry = dict(case=case['name'], image_hw=case['hw'], scales=case['scales'],
                          flip=case['flip'], max_patch_tokens=max(tokens))
             for path, rs in runs.items():
-                sec, cpu = median_job(rs)[:2]
+                sec, cpu = median_job(rs)
                 entry[path] = dict(
                     images_per_s=round(1 / sec, 4), s_per_image=round(sec, 3),
                     cpu_s_per_image=round(cpu, 3), peak_mem_mb=round(peaks[path], 1),

@@ -351,7 +351,7 @@ def main(argv=None):
                  for w in workers}
         entry = {}
         for name, rs in runs.items():
-            sec, cpu = bw.median_job(rs)[:2]
+            sec, cpu = bw.median_job(rs)
             entry[name] = dict(
                 images_per_s=round(images[mode] / sec, 4),
                 cpu_images_per_s=round(images[mode] / max(cpu, 1e-9), 4),

@@ -213,7 +213,6 @@ MEMORY_NOTE = ('read in one more untimed job per side / path; CUDA: max_memory_a
 
 
 def median_job(results):
-    """Medians of ``JobMeter.result`` dicts: (seconds, cpu_seconds, peak_mem_mb); the peak is
-    None where a job did not read it."""
-    values = {key: [r[key] for r in results] for key in ('seconds', 'cpu_seconds', 'peak_mem_mb')}
-    return tuple(None if None in v else statistics.median(v) for v in values.values())
+    """Medians of the timed ``JobMeter.result`` dicts: (seconds, cpu_seconds). Their memory is
+    not read (``memory=False``): the drivers take it from a separate job."""
+    return tuple(statistics.median(r[key] for r in results) for key in ('seconds', 'cpu_seconds'))

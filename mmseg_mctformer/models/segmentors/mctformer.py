@@ -418,10 +418,7 @@ class MCTformer(BaseSegmentor):
             maps = maps.flip(dim)
         thr = float(self.test_cfg['bg_threshold'])
         kept = keep.nonzero().flatten()
-        # [t, maps]: channel 0 the background score, the classes not kept stay 0
-        logits = maps.new_zeros((self.num_classes + 1, *maps.shape[-2:]))
-        logits[0] = thr
-        logits[kept + 1] = maps
+        logits = seed_scores(maps, thr, kept, self.num_classes)  # the classes not kept are 0
         if kept.numel():
             # the seed rule on the kept maps only, labels mapped back to class index + 1
             lut = torch.cat([kept.new_zeros(1), kept + 1])

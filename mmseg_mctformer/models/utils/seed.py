@@ -73,18 +73,30 @@ def seed_labels(maps: Tensor, bg_threshold: Thresholds,
     return labels[0] if scalar else labels
 
 
-def seed_scores(maps: Tensor, bg_threshold: float) -> Tensor:
+def seed_scores(maps: Tensor, bg_threshold: float, classes: Optional[Tensor] = None,
+                num_classes: Optional[int] = None) -> Tensor:
     """Scores ``[t, maps]`` (C + 1, H, W) whose argmax is the seed (:func:`seed_labels`).
 
     This is the ``seg_logits`` layout of ``MCTformer.predict`` (channel 0 = background score);
     consumers take the threshold and the kept classes from the data sample, not from channel 0.
 
     Args:
-        maps (Tensor): Class maps (C, H, W) in [0, 1], 0 for the classes not kept.
+        maps (Tensor): Class maps (C, H, W) in [0, 1], 0 for the classes not kept; with
+            ``classes``, the maps (K, H, W) of those K classes only.
         bg_threshold (float): Background score t.
+        classes (Tensor, optional): Long indices (K,) of the classes of ``maps``; the other
+            channels are 0. Default: None (``maps`` holds every class).
+        num_classes (int, optional): C, required with ``classes``. Default: None.
 
     Returns:
         Tensor: Float (C + 1, H, W).
     """
-    bg = maps.new_full((1, *maps.shape[-2:]), float(bg_threshold))
-    return torch.cat([bg, maps])
+    if classes is None:
+        bg = maps.new_full((1, *maps.shape[-2:]), float(bg_threshold))
+        return torch.cat([bg, maps])
+    if num_classes is None:
+        raise ValueError('seed_scores: num_classes is required with classes')
+    scores = maps.new_zeros((num_classes + 1, *maps.shape[-2:]))
+    scores[0] = float(bg_threshold)
+    scores[classes + 1] = maps
+    return scores

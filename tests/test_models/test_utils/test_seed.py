@@ -23,6 +23,11 @@ def test_seed_scores_and_errors():
     scores = seed_scores(maps, 0.45)
     assert scores.shape == (4, 4, 5) and torch.all(scores[0] == 0.45)
     assert torch.equal(scores[1:], maps)
+    # the maps of some classes only: the same layout, the other classes 0
+    some = seed_scores(maps[[0, 2]], 0.45, torch.tensor([0, 2]), 3)
+    assert torch.equal(some[[0, 1, 3]], scores[[0, 1, 3]]) and torch.all(some[2] == 0)
+    with pytest.raises(ValueError, match='num_classes is required'):
+        seed_scores(maps[:1], 0.45, torch.tensor([0]))
     assert kept_class_mask(None, 2).tolist() == [True, True]
     with pytest.raises(ValueError, match='length 3, expected num_classes=2'):
         kept_class_mask(torch.ones(3, dtype=torch.bool), 2)
