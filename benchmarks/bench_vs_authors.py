@@ -12,8 +12,9 @@ there and runs their own functions. Their code needs timm 0.4.12 (and scikit-lea
   pinned there, as their data loader does). Theirs: ``engine.train_one_epoch`` (their three
   losses, timm's AdamW and ``NativeScaler``, ``torch.cuda.amp.autocast`` as they ship it), the
   model built by ``deit_small_MCTformerPlus(input_size=img_size, drop_path_rate=0.1)``. Ours:
-  ``MCTformer.train_step`` through mmengine's ``OptimWrapper`` (AdamW, the same lr and weight
-  decay), uint8 images normalised on the device by our data preprocessor.
+  ``MCTformer.train_step`` through the optimizer wrapper that ``configs/mctformer_plus_voc.py``
+  builds (fused AdamW in its parameter groups, the same lr rule and weight decay), uint8 images
+  normalised on the device by our data preprocessor.
 - ``seed``: one ``HxW`` image at the config's test scales, each with its flip. Theirs:
   ``engine.generate_attention_maps_ms`` on that image's list of resized copies (batch 1, every
   layer's attention, patch-affinity refinement, nothing written: ``--visualize-cls-attn`` off, so
@@ -61,6 +62,8 @@ from bench_seed_generation import MODEL_CFG, ROOT
 from json_output import emit_json
 
 SIDES = ('ours', 'theirs')
+# our optimizer as this config builds it (the VOC stage-1 recipe of the authors' code)
+STAGE1_CFG = osp.join(ROOT, 'configs', 'mctformer_plus_voc.py')
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 
@@ -134,12 +137,11 @@ class OurSide:
     def __init__(self, args):
         import torch
         from mmengine.config import Config
-        from mmengine.optim import AmpOptimWrapper, OptimWrapper
+        from mmengine.optim import build_optim_wrapper
         from mmengine.registry import DefaultScope
         from mmseg.registry import MODELS
 
         import mmseg_mctformer  # noqa: F401
-        from mmseg_mctformer.engine.optimizers import AutocastOptimWrapper
 
         cfg = Config.fromfile(MODEL_CFG).model
         cfg.backbone.init_cfg = None
@@ -152,15 +154,19 @@ class OurSide:
             self.model = MODELS.build(cfg).to(args.device)
         self.args = args
         self.cuda = args.device.startswith('cuda')
-        lr = 5e-4 * args.batch_size / 512
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.05)
+        # the stage-1 config's optimizer (fused AdamW, its parameter groups), their lr rule
+        optim_cfg = Config.fromfile(STAGE1_CFG).optim_wrapper
+        optim_cfg.optimizer.lr = 5e-4 * args.batch_size / 512
+        optim_cfg.pop('loss_scale', None)
         fp16 = self.cuda and args.cuda_amp_dtype == 'float16'
         if args.precision == 'fp32':
-            self.optim_wrapper = OptimWrapper(optimizer)
+            optim_cfg.type = 'OptimWrapper'
         elif fp16:
-            self.optim_wrapper = AmpOptimWrapper(optimizer=optimizer, dtype='float16')
+            optim_cfg.update(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
         else:
-            self.optim_wrapper = AutocastOptimWrapper(optimizer=optimizer)
+            optim_cfg.type = 'AutocastOptimWrapper'
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
         self.test_amp = dict(device_type=torch.device(args.device).type,
                              dtype=torch.float16 if fp16 else torch.bfloat16,
                              enabled=args.precision == 'amp')

@@ -63,7 +63,7 @@ test_dataloader = dict(
 test_evaluator = dict(type='PseudoMaskMetric', output_dir='work_dirs/demo/masks')
 max_epochs = 1
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4, fused=True))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
          convert_to_iter_based=True),

@@ -79,7 +79,7 @@ val_dataloader = dict(
         ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 max_iters = 1500
-optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01)
+optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01, fused=True)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
