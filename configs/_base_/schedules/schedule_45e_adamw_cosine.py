@@ -10,7 +10,7 @@ optim_wrapper = dict(
     # `--cfg-options optim_wrapper.type=OptimWrapper` (fp32)
     type='AmpOptimWrapper',
     loss_scale='dynamic',
-    # code: timm's AdamW, torch's per-tensor loop; ours fused (the same update, one kernel a group)
+    # code: timm's AdamW, torch's per-tensor loop; ours fused (the same update, one call a group)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05,
                    fused=True),
     # code: timm skips weight decay for 1-D tensors (norms, biases) and the names in

@@ -5,7 +5,7 @@ max_epochs = 60
 warmup_epochs = 5
 optim_wrapper = dict(
     type='OptimWrapper',
-    # fused=True: one kernel a parameter group instead of a loop over the tensors (CPU and CUDA);
+    # fused=True: one fused call a parameter group instead of a loop over the tensors (CPU, CUDA);
     # the same AdamW update to float rounding (tests/test_configs_optimizer.py)
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05,
                    fused=True),
