@@ -12,16 +12,16 @@ steps moved them (``max_abs_update``) and how far the variants drift apart. Prin
 """
 import argparse
 import copy
-import os.path as osp
 import statistics
 import time
+import types
 
-from bench_seed_generation import MODEL_CFG, ROOT
+from bench_seed_generation import build_model
+from bench_vs_authors import stage1_optim_wrapper
 from json_output import emit_json
 
-VOC_CFG = osp.join(ROOT, 'configs', 'mctformer_plus_voc.py')
-VARIANTS = {'fused': dict(fused=True), 'foreach': dict(foreach=True),
-            'per_tensor': dict(foreach=False)}
+VARIANTS = {'fused': dict(fused=True), 'foreach': dict(fused=None, foreach=True),
+            'per_tensor': dict(fused=None, foreach=False)}
 
 
 def parse_args(argv=None):
@@ -44,31 +44,21 @@ def build(device):
         tuple: the untouched model and ``{name: (copy, optimizer)}``.
     """
     import torch
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import MODELS
-
-    import mmseg_mctformer  # noqa: F401
-
-    cfg = Config.fromfile(MODEL_CFG).model
-    cfg.backbone.init_cfg = None
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(cfg).to(device)
+    model = build_model(types.SimpleNamespace(num_classes=20, device=device), 'fused')
     built = {}
     for name, flags in VARIANTS.items():
         clone = copy.deepcopy(model)
         gen = torch.Generator(device=device).manual_seed(0)  # the same gradients for each
         for p in clone.parameters():
             p.grad = torch.randn(p.shape, generator=gen, device=device) * 1e-3
-        optim_cfg = copy.deepcopy(Config.fromfile(VOC_CFG).optim_wrapper)
-        optim_cfg.type = 'OptimWrapper'
-        optim_cfg.pop('loss_scale', None)
-        optim_cfg.optimizer.pop('fused', None)
-        optim_cfg.optimizer.update(flags)
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            built[name] = (clone, build_optim_wrapper(clone, optim_cfg).optimizer)
+        optimizer = stage1_optim_wrapper(clone, dict(type='OptimWrapper'), **flags).optimizer
+        built[name] = (clone, optimizer)
     return model, built
+
+
+def max_diff(a, b):
+    """Largest absolute difference between the parameters of two copies of a model."""
+    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
 
 
 def main(argv=None):
@@ -88,9 +78,6 @@ def main(argv=None):
             sync()
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - tic)
-    def max_diff(a, b):
-        return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters()))
-
     ref = built['per_tensor'][0]
     drift = {name: max_diff(model, ref)
              for name, (model, _) in built.items() if name != 'per_tensor'}

@@ -119,6 +119,23 @@ def test_scales(args):
     return list(args.scales or Config.fromfile(MODEL_CFG).model.test_cfg.scales)
 
 
+def stage1_optim_wrapper(model, wrapper, **optimizer):
+    """The optimizer wrapper that ``configs/mctformer_plus_voc.py`` builds for ``model`` (fused
+    AdamW in the config's parameter groups), its fields updated with ``wrapper`` (``type`` and
+    the AMP settings; the config's ``loss_scale`` is dropped) and its optimizer's with
+    ``optimizer``."""
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+
+    cfg = Config.fromfile(STAGE1_CFG).optim_wrapper
+    cfg.pop('loss_scale', None)
+    cfg.update(wrapper)
+    cfg.optimizer.update(optimizer)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return build_optim_wrapper(model, cfg)
+
+
 # ------------------------------------------------------------------------------------ workers
 def random_images(args, job, hw, n):
     """``n`` random uint8 images (n, 3, H, W) and multi-hot labels (n, C), seeded by the job."""
@@ -137,7 +154,6 @@ class OurSide:
     def __init__(self, args):
         import torch
         from mmengine.config import Config
-        from mmengine.optim import build_optim_wrapper
         from mmengine.registry import DefaultScope
         from mmseg.registry import MODELS
 
@@ -154,19 +170,16 @@ class OurSide:
             self.model = MODELS.build(cfg).to(args.device)
         self.args = args
         self.cuda = args.device.startswith('cuda')
-        # the stage-1 config's optimizer (fused AdamW, its parameter groups), their lr rule
-        optim_cfg = Config.fromfile(STAGE1_CFG).optim_wrapper
-        optim_cfg.optimizer.lr = 5e-4 * args.batch_size / 512
-        optim_cfg.pop('loss_scale', None)
         fp16 = self.cuda and args.cuda_amp_dtype == 'float16'
         if args.precision == 'fp32':
-            optim_cfg.type = 'OptimWrapper'
+            wrapper = dict(type='OptimWrapper')
         elif fp16:
-            optim_cfg.update(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
+            wrapper = dict(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
         else:
-            optim_cfg.type = 'AutocastOptimWrapper'
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
+            wrapper = dict(type='AutocastOptimWrapper')
+        # their lr rule
+        self.optim_wrapper = stage1_optim_wrapper(self.model, wrapper,
+                                                  lr=5e-4 * args.batch_size / 512)
         self.test_amp = dict(device_type=torch.device(args.device).type,
                              dtype=torch.float16 if fp16 else torch.bfloat16,
                              enabled=args.precision == 'amp')

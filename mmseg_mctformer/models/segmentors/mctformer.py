@@ -402,13 +402,14 @@ class MCTformer(BaseSegmentor):
         return probs > self.test_cfg['score_thr']
 
     def _set_seed_outputs(self, sample: SegDataSample, maps: Tensor, keep: Tensor,
-                          probs: Tensor) -> None:
+                          kept: Tensor, probs: Tensor) -> None:
         """Store the normalised maps of the kept classes, the seed and the scores in ``sample``.
 
         Args:
             sample (SegDataSample): The image's sample (metainfo ``flip``).
             maps (Tensor): Summed maps (K, H', W') of the K kept classes at ``ori_shape``.
-            keep (Tensor): Bool mask (C,) of the kept classes (K of them).
+            keep (Tensor): Bool mask (C,) of the kept classes.
+            kept (Tensor): Their long indices (K,), ``keep.nonzero()`` (the order of ``maps``).
             probs (Tensor): Class probabilities (C,).
         """
         meta = sample.metainfo
@@ -417,7 +418,6 @@ class MCTformer(BaseSegmentor):
             dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
             maps = maps.flip(dim)
         thr = float(self.test_cfg['bg_threshold'])
-        kept = keep.nonzero().flatten()
         logits = seed_scores(maps, thr, kept, self.num_classes)  # the classes not kept are 0
         if kept.numel():
             # the seed rule on the kept maps only, labels mapped back to class index + 1
@@ -457,9 +457,9 @@ class MCTformer(BaseSegmentor):
             token_maps, group_probs = self._token_maps(inputs[indices, :, :img_h, :img_w])
             for slot, (i, probs) in enumerate(zip(indices, group_probs)):
                 keep = self._kept_classes(data_samples[i], probs)
-                maps = self._summed_maps(token_maps, slot, len(indices),
-                                         keep.nonzero().flatten(), ori_shape)
-                self._set_seed_outputs(data_samples[i], maps, keep, probs)
+                kept = keep.nonzero().flatten()
+                maps = self._summed_maps(token_maps, slot, len(indices), kept, ori_shape)
+                self._set_seed_outputs(data_samples[i], maps, keep, kept, probs)
         return data_samples
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
