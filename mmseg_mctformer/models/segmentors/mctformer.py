@@ -4,6 +4,8 @@ import math
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import mmcv
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
@@ -39,8 +41,10 @@ DEFAULT_TEST_CFG = dict(
     mode='whole',
     attn_path='fused',
     max_tokens=10000,
+    resize_mode='bilinear_patch_multiple',
 )
 ATTN_PATHS = ('fused', 'explicit')
+RESIZE_MODES = ('bilinear_patch_multiple', 'authors')
 
 
 @MODELS.register_module()
@@ -64,10 +68,24 @@ class MCTformer(BaseSegmentor):
 
     Prediction (``test_cfg`` keys, defaults in brackets):
 
-    - ``scales`` [(1.0, 0.5, 1.5, 2.0)] and ``flip`` [True]: test-time augmentation; each scaled
-      image (padding cropped via ``img_shape``) is resized to the nearest size divisible by the
-      patch size; an image and its flip run as one batch of 2; the token maps of every forward
-      are upsampled (bilinear) straight to ``ori_shape``, un-flipped and summed.
+    - ``scales`` [(1.0, 0.5, 1.5, 2.0)] and ``flip`` [True]: test-time augmentation; each image
+      (padding cropped via ``img_shape``) is resized per scale as ``resize_mode`` says; an image
+      and its flip run as one batch of 2; the token maps of every forward are upsampled
+      (bilinear) straight to ``ori_shape``, un-flipped and summed.
+    - ``resize_mode`` ['bilinear_patch_multiple']: how an image is resized per scale.
+      ``'bilinear_patch_multiple'``: the normalised float image is resized bilinearly to the size
+      divisible by the patch size nearest to ``scale * (H, W)`` (every pixel reaches a token).
+      ``'authors'``: the authors' generation loop (``engine.generate_attention_maps_ms`` with
+      ``datasets.VOC12DatasetMS``): the uint8 image is resized with PIL bicubic to
+      ``round(scale * W) x round(scale * H)`` (Python's ``round``), normalised, flipped, and the
+      bottom / right remainder of the patch size is dropped before the backbone, as their patch
+      embedding drops it (for the flipped copy: the original's left columns). The uint8 image
+      is recovered from ``inputs`` by inverting the data preprocessor's normalisation and
+      rounding, exact for images that were uint8 when normalised (the test pipelines load
+      uint8). Matches their saved maps to 1e-5 on VOC-shaped images
+      (``tests/test_models/test_segmentors/test_authors_resize_parity.py``); their loop
+      upsamples to the size of the first scale's image, ours to ``ori_shape``: the same when the
+      first scale is 1.0 and the test pipeline does not resize.
     - ``map_type`` ['fused_affinity']: see :func:`localization_maps`; ``top_k`` [3] layers for the
       class-to-patch attention, ``attn_reduce`` ['sum'] over them (``'mean'``: the authors'
       MCTformer+ code, with ``top_k=12``), ``fusion`` ['product'] (``'sqrt'``: MCTformer+ code),
@@ -180,6 +198,9 @@ class MCTformer(BaseSegmentor):
         if cfg['attn_path'] not in ATTN_PATHS:
             raise ValueError(f"MCTformer: test_cfg['attn_path'] = {cfg['attn_path']!r}, expected "
                              f'one of {ATTN_PATHS}')
+        if cfg['resize_mode'] not in RESIZE_MODES:
+            raise ValueError(f"MCTformer: test_cfg['resize_mode'] = {cfg['resize_mode']!r}, "
+                             f'expected one of {RESIZE_MODES}')
         max_tokens = cfg['max_tokens']
         if max_tokens is not None and (isinstance(max_tokens, bool)
                                        or not isinstance(max_tokens, int) or max_tokens < 1):
@@ -293,6 +314,13 @@ class MCTformer(BaseSegmentor):
         reduced (aspect ratio kept) to at most ``test_cfg.max_tokens`` patches."""
         patch = self.patch_size
         h, w = (max(1, int(math.floor(s * scale / patch + 0.5))) for s in size)
+        return self._bounded_tokens(h, w, size, scale)
+
+    def _bounded_tokens(self, h: int, w: int, size: Sequence[int],
+                        scale: float) -> Tuple[int, int]:
+        """Pixel size of an ``h x w`` token grid, reduced (aspect ratio kept, with a warning) to
+        at most ``test_cfg.max_tokens`` tokens."""
+        patch = self.patch_size
         max_tokens = self.test_cfg['max_tokens']
         if max_tokens is not None and h * w > max_tokens:
             factor = math.sqrt(max_tokens / (h * w))
@@ -304,6 +332,49 @@ class MCTformer(BaseSegmentor):
                       logger='current', level=logging.WARNING)
             h, w = new_h, new_w
         return h * patch, w * patch
+
+    def _pixel_images(self, imgs: Tensor) -> np.ndarray:
+        """The uint8 images behind normalised inputs: (G, 3, H, W) float -> (G, H, W, 3) uint8.
+
+        Inverts the data preprocessor's normalisation (``x * std + mean``, when it normalises)
+        and rounds; exact for images that were uint8 when normalised (float32 round-trip error
+        below 1e-4 of a grey level).
+        """
+        pre = self.data_preprocessor
+        if getattr(pre, '_enable_normalize', False):
+            imgs = imgs.float() * pre.std + pre.mean
+        return imgs.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    def _authors_resize(self, pixels: np.ndarray, scale: float, like: Tensor) -> Tensor:
+        """The authors' test-time resize: PIL bicubic on uint8 to ``round(scale * W) x
+        round(scale * H)``, then the data preprocessor's normalisation.
+
+        Args:
+            pixels (np.ndarray): uint8 images (G, H, W, 3) (:meth:`_pixel_images`).
+            scale (float): The test scale.
+            like (Tensor): A tensor giving the output's device and dtype.
+
+        Returns:
+            Tensor: Normalised images (G, 3, round(scale * H), round(scale * W)), not cropped to
+            the patch size (see :meth:`_token_maps`); reduced to ``test_cfg.max_tokens`` tokens
+            like :meth:`_scaled_size`.
+        """
+        size = pixels.shape[1:3]
+        patch = self.patch_size
+        # Python's round, as theirs; at least one patch (their code fails on smaller images)
+        out_h, out_w = (max(patch, round(s * scale)) for s in size)
+        grid = (out_h // patch, out_w // patch)
+        bounded = self._bounded_tokens(*grid, size, scale)
+        if bounded != (grid[0] * patch, grid[1] * patch):  # over test_cfg.max_tokens
+            out_h, out_w = bounded
+        resized = np.stack([
+            mmcv.imresize(img, (out_w, out_h), interpolation='bicubic', backend='pillow')
+            for img in pixels])
+        x = torch.from_numpy(resized).to(like.device).permute(0, 3, 1, 2).float()
+        pre = self.data_preprocessor
+        if getattr(pre, '_enable_normalize', False):
+            x = (x - pre.mean) / pre.std
+        return x.to(like.dtype)
 
     def _token_maps(self, imgs: Tensor) -> Tuple[List[Tensor], Tensor]:
         """Token-resolution maps of every test scale (flips batched with their originals).
@@ -319,15 +390,23 @@ class MCTformer(BaseSegmentor):
         num = imgs.shape[0]
         size = tuple(imgs.shape[-2:])
         flip = bool(self.test_cfg['flip'])
+        authors = self.test_cfg['resize_mode'] == 'authors'
+        pixels = self._pixel_images(imgs) if authors else None
+        patch = self.patch_size
         token_maps = []
         probs = imgs.new_zeros((num, self.num_classes), dtype=torch.float32)
         for scale in self.test_cfg['scales']:
-            scaled_size = self._scaled_size(size, scale)
-            x = imgs
-            if scaled_size != size:
-                x = F.interpolate(imgs, scaled_size, mode='bilinear', align_corners=False)
+            if authors:
+                x = self._authors_resize(pixels, scale, imgs)
+            else:
+                scaled_size = self._scaled_size(size, scale)
+                x = imgs
+                if scaled_size != size:
+                    x = F.interpolate(imgs, scaled_size, mode='bilinear', align_corners=False)
             if flip:
                 x = torch.cat([x, x.flip(-1)])  # (2G, 3, h, w): originals, then their flips
+            h, w = x.shape[-2:]  # whole patches only (after the flip, as their patch embedding)
+            x = x[..., :h - h % patch, :w - w % patch]
             out = self._forward_maps(x)
             token_maps.append(out['maps'])
             scores = out['cls_scores'] if 'cls_scores' in out else out['cam_scores']

@@ -5,18 +5,18 @@ stored as float16-exact values), its inputs and its outputs. The checkpoint goes
 converter, loads strictly into our :class:`MCTformer` configured with the authors' choices, and
 every output must agree to 1e-5 (relative to the largest magnitude of each recorded tensor).
 """
+import json
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from mmseg.models import SegDataPreProcessor
 from mmseg.structures import SegDataSample
-from PIL import Image
 
 from mmseg_mctformer.models.losses import ContrastiveClassTokenLoss
 from mmseg_mctformer.models.segmentors import MCTformer
-from mmseg_mctformer.models.utils import minmax_normalise
+from mmseg_mctformer.models.utils import minmax_normalise, seed_labels
 from mmseg_mctformer.utils import convert_checkpoint, convert_mctformer, detect_format
 
 DATA = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data',
@@ -45,8 +45,9 @@ def close(ours, theirs, rtol=1e-5):
     assert err <= rtol, f'relative error {err:.2e} > {rtol:.0e}'
 
 
-def build(rec):
-    """Our model with the authors' choices of the recorded code version."""
+def build(rec, data_preprocessor=None, **test_cfg):
+    """Our model with the authors' choices of the recorded code version (``test_cfg`` updated
+    by the keyword arguments)."""
     cfg = rec['config']
     plus = cfg['version'] == 'head'
     C, D, L = cfg['num_classes'], cfg['embed_dims'], cfg['num_layers']
@@ -69,7 +70,9 @@ def build(rec):
             # --layer-index: 12 (MCTformer+, i.e. all 3 layers here, averaged) / 3 (V2, summed)
             top_k=min(int(outputs['ms_layer_index']), L),
             attn_reduce='mean' if plus else 'sum',
-            fusion='sqrt' if plus else 'product', affinity_layers='all', minmax_eps=1e-8))
+            fusion='sqrt' if plus else 'product', affinity_layers='all', minmax_eps=1e-8,
+            **test_cfg),
+        data_preprocessor=data_preprocessor)
     state, info = convert_mctformer(
         {'model': {k: v.float() for k, v in rec['checkpoint']['model'].items()}})
     assert info['format'] == ('mctformer-plus' if plus else 'mctformer-v2')
@@ -140,34 +143,89 @@ def test_training_losses(recording):
         close(last2(tokens, out['labels']), out['loss_cct_last2'])
 
 
-def test_multiscale_flip_maps_of_the_generation_loop(recording):
-    """Their loop: PIL bicubic resize per scale (+ flip), the remainder of the patch size dropped
-    at the bottom / right (after the flip), maps resized to the image, summed over scales and
-    flips, absent classes zeroed, min-max (eps 1e-8) per class."""
-    model, out = build(recording), recording['outputs']
-    img = out['ms_image_u8'].numpy()
-    H, W = img.shape[:2]
-    total = torch.zeros(model.num_classes, H, W)
-    for s in out['ms_scales'].tolist():
-        size = (round(W * s), round(H * s))  # PIL (width, height)
-        x = normalise(Image.fromarray(img).resize(size, resample=Image.Resampling.BICUBIC))
-        h, w = x.shape[1] // PATCH * PATCH, x.shape[2] // PATCH * PATCH
-        # their patch embedding drops the bottom / right remainder, after the flip
-        x = torch.stack([x, x.flip(-1)])[:, :, :h, :w]
-        with torch.no_grad():
-            maps = model._forward_maps(x)['maps']
-        maps = F.interpolate(maps, (H, W), mode='bilinear', align_corners=False)
-        total += maps[0] + maps[1].flip(-1)
-    keep = out['ms_label'] > 0
-    assert out['ms_map_classes'].tolist() == torch.nonzero(keep)[:, 0].tolist()
-    close(total[keep], out['ms_sum'])
-    ours = minmax_normalise(total * keep[:, None, None], model.test_cfg['minmax_eps'])
-    # The min-max divides by the map's range, which for these tiny random models is only
-    # 0.3-1.3 % of its magnitude (the summed affinity is nearly uniform): float32 rounding
-    # (~1e-7, in their code as in ours) is amplified by max / range. Same 1e-5 after that factor.
-    flat = out['ms_sum'].flatten(1)
-    cond = (flat.abs().amax(1) / (flat.amax(1) - flat.amin(1))).max().item()
-    close(ours[keep], out['ms_maps'], rtol=1e-5 * cond)
+MS_RECORDINGS = ('ms_mctformer_plus', 'ms_mctformer_v2')
+# the data preprocessor of the configs: RGB mean / std in grey levels, applied after bgr_to_rgb
+MEAN_255 = [123.675, 116.28, 103.53]
+STD_255 = [58.395, 57.12, 57.375]
+
+
+def load_ms(name):
+    """A recording of their generation loop (benchmarks/record_authors_parity.py): the config,
+    the checkpoint and one dict of arrays per image."""
+    with np.load(osp.join(DATA, name + '.npz')) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    config = json.loads(str(arrays.pop('config')))
+    ckpt = {'model': {k[len('model.'):]: torch.from_numpy(v) for k, v in arrays.items()
+                      if k.startswith('model.')}}
+    images = [{k.split('.', 1)[1]: torch.from_numpy(v) for k, v in arrays.items()
+               if k.startswith(f'img{i}.')} for i in range(config['num_images'])]
+    return dict(config=config, checkpoint=ckpt,
+                outputs=dict(ms_scales=torch.tensor(config['scales']),
+                             ms_layer_index=torch.tensor(config['layer_index']))), images
+
+
+@pytest.fixture(scope='module', params=MS_RECORDINGS)
+def ms_recording(request):
+    rec, images = load_ms(request.param)
+    model = build(rec, data_preprocessor=SegDataPreProcessor(
+        mean=MEAN_255, std=STD_255, bgr_to_rgb=True, pad_val=0, size_divisor=16),
+        resize_mode='authors')
+    return model, rec['config'], images
+
+
+def predict_loaded_image(model, image):
+    """``MCTformer.test_step`` on the image as the test pipeline gives it (uint8 BGR, CHW),
+    through the data preprocessor (RGB, normalised, padded to 16)."""
+    rgb = image['image_u8']
+    sample = SegDataSample(metainfo=dict(img_shape=tuple(rgb.shape[:2]),
+                                         ori_shape=tuple(rgb.shape[:2])))
+    sample.gt_class_labels = image['label'].long()
+    bgr = rgb.flip(-1).permute(2, 0, 1).contiguous()
+    with torch.no_grad():
+        return model.test_step(dict(inputs=[bgr], data_samples=[sample]))[0]
+
+
+def test_predict_matches_the_authors_generation_loop(ms_recording):
+    """Their loop (PIL bicubic resize of the uint8 image per scale, flips, the patch remainder
+    dropped, maps upsampled to the image, summed, min-max) on VOC-shaped images that are no
+    multiple of 16: our ``predict`` with ``resize_mode='authors'`` gives their saved maps to 1e-5
+    and, at every recorded threshold, the seeds of their evaluation.py rule exactly."""
+    model, config, images = ms_recording
+    assert all(s % PATCH for image in images for s in image['image_u8'].shape[:2])
+    for image in images:
+        out = predict_loaded_image(model, image)
+        classes = image['map_classes']
+        assert out.kept_classes.nonzero()[:, 0].tolist() == classes.tolist()
+        maps = out.seg_logits.data[1:]
+        err = (maps[classes] - image['maps']).abs().max().item()
+        assert err <= 1e-5, f'{tuple(image["image_u8"].shape)}: max |ours - theirs| {err:.1e}'
+        assert not maps[~out.kept_classes].any()
+        for t, theirs in zip(config['thresholds'], image['seeds']):
+            ours = seed_labels(maps, t, out.kept_classes)
+            assert torch.equal(ours, theirs.long()), f'seeds differ at threshold {t}'
+            assert 0 < (theirs > 0).float().mean() < 1  # seeds of background and foreground
+        model.test_cfg['bg_threshold'] = config['thresholds'][0]
+        out = predict_loaded_image(model, image)
+        assert torch.equal(out.pred_sem_seg.data[0], image['seeds'][0].long())
+
+
+def test_bilinear_patch_multiple_differs_from_the_authors_on_these_sizes(ms_recording):
+    """The other resize mode (bilinear on the normalised image to the nearest multiple of 16)
+    gives other token grids on these sizes, hence other maps."""
+    model, _, images = ms_recording
+    model.test_cfg['resize_mode'] = 'bilinear_patch_multiple'
+    try:
+        out = predict_loaded_image(model, images[0])
+    finally:
+        model.test_cfg['resize_mode'] = 'authors'
+    err = (out.seg_logits.data[1:][images[0]['map_classes']] - images[0]['maps']).abs().max()
+    assert err > 1e-2
+
+
+def test_resize_mode_is_checked():
+    rec = load('mctformer_v2_224')
+    with pytest.raises(ValueError, match=r"resize_mode'\] = 'pil'.*'authors'"):
+        build(rec, resize_mode='pil')
 
 
 def test_default_formulation_differs_from_the_authors():
