@@ -54,12 +54,13 @@ def test_entry_points_follow_the_authors_recipes():
     """MCTformer+: HEAD 0acc27a of the authors' code (main.py defaults); V2: commit 9606597."""
     for name in ('mctformer_plus_voc.py', 'mctformer_plus_coco.py'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
-        assert cfg.train_dataloader.batch_size == 32
+        assert cfg.train_dataloader.batch_size == 32 and cfg.train_dataloader.drop_last
         assert cfg.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 32 / 512)
         assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
         assert cfg.train_cfg.max_epochs == 45
-        warmup, cosine = cfg.param_scheduler
-        assert warmup.end == cosine.begin == 5 and cosine.eta_min == 1e-5 and cosine.end == 45
+        sched, = cfg.param_scheduler
+        assert sched.type == 'EpochWarmupCosineLR' and (sched.T, sched.end) == (45, 45)
+        assert (sched.warmup_epochs, sched.warmup_lr, sched.eta_min) == (5, 1e-6, 1e-5)
         assert cfg.model.backbone.img_size == 448 and cfg.model.backbone.drop_path_rate == 0.1
         assert cfg.model.backbone.pos_load_resize == 'nearest'
         cct = cfg.model.cct_loss
@@ -67,6 +68,7 @@ def test_entry_points_follow_the_authors_recipes():
         t = cfg.model.test_cfg
         assert t.scales == (1.0, 0.75, 1.25) and t.flip
         assert (t.top_k, t.attn_reduce, t.fusion, t.minmax_eps) == (12, 'mean', 'sqrt', 1e-8)
+        assert t.resize_mode == 'authors'
         aug = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
         assert aug['mmpretrain.RandomResizedCrop'].scale == 448
         ra = aug['RandAugment']
@@ -77,11 +79,15 @@ def test_entry_points_follow_the_authors_recipes():
         assert cfg.val_evaluator[-1] == dict(type='SeedMetric', thresholds='authors')
     v2 = Config.fromfile(osp.join(ROOT, 'configs/mctformer_voc.py'))
     assert v2.train_dataloader.batch_size == 64 and v2.train_cfg.max_epochs == 60
+    assert v2.train_dataloader.drop_last
     assert v2.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 64 / 512)
     assert v2.model.backbone.img_size == 224
     assert v2.model.backbone.pos_interp == 'scale_factor_offset'
     t = v2.model.test_cfg
     assert (t.scales, t.top_k, t.attn_reduce, t.fusion) == ((1.0, ), 3, 'sum', 'product')
+    assert t.resize_mode == 'authors'
+    demo = Config.fromfile(osp.join(ROOT, 'configs/mctformer_plus_demo.py'))
+    assert demo.model.test_cfg.resize_mode == 'bilinear_patch_multiple'
 
 
 def test_paper_literal_variant_keeps_the_papers_choices():

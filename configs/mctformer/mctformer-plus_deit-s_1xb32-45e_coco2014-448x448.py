@@ -13,7 +13,7 @@ model = dict(
     backbone=dict(img_size=448, num_classes=num_classes),
     cls_head=dict(num_classes=num_classes),
     cam_head=dict(num_classes=num_classes))
-train_dataloader = dict(batch_size=32)
+train_dataloader = dict(batch_size=32, drop_last=True)  # code: drop_last=True
 # code: evaluation.py --curve sweeps the background score 0.00-0.59 in steps of 0.01 and averages
 # the IoU over all classes (an absent class counts 0); SeedMetric reports both conventions
 val_evaluator = [

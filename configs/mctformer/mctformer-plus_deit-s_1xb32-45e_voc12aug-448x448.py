@@ -4,7 +4,8 @@
 # - model (per-class position entries, 28 x 28 grid repeated from DeiT's 14 x 14, cosine and
 #   label-weighted CCT on the last 12 layers, sqrt fusion, mean of the last 12 layers, scales
 #   1.0 / 0.75 / 1.25 + flip, min-max eps 1e-8): configs/_base_/models/mctformer-plus_deit-s.py
-# - schedule (batch 32, lr 5e-4 * 32 / 512, 45 epochs, 5 warm-up, cosine to 1e-5, wd 0.05, AMP):
+# - schedule (batch 32, lr 5e-4 * 32 / 512, 45 epochs, 5 warm-up, cosine to 1e-5 as timm steps it
+#   once an epoch, wd 0.05, AMP):
 #   configs/_base_/schedules/schedule_45e_adamw_cosine.py. The paper gives no batch size or epoch
 #   count for MCTformer+; the paper-literal variant of the model is
 #   configs/mctformer/mctformer-plus_deit-s_1xb64-60e_voc12aug-448x448.py.
@@ -19,8 +20,8 @@ _base_ = [
 ]
 # code: --input-size 448: a learnable 28 x 28 grid (at other sizes only at inference, bicubic)
 model = dict(backbone=dict(img_size=448, drop_path_rate=0.1))
-# code: --batch-size 32 on one GPU
-train_dataloader = dict(batch_size=32)
+# code: --batch-size 32 on one GPU, drop_last=True (330 iterations an epoch on train_aug)
+train_dataloader = dict(batch_size=32, drop_last=True)
 # code: evaluation.py --curve sweeps the background score 0.00-0.59 in steps of 0.01 and averages
 # the IoU over all classes (an absent class counts 0); SeedMetric reports both conventions
 val_evaluator = [

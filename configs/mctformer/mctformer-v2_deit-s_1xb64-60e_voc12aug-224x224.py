@@ -5,7 +5,8 @@
 #   scale 1.0 + flip, min-max eps 1e-8): configs/_base_/models/mctformer-v2_deit-s.py; the paper's
 #   shared class position entry is `backbone.cls_pos_embed='shared'`.
 # - schedule: run.sh --batch-size 64, main.py 60 epochs, lr 5e-4 * 64 / 512, 5 warm-up epochs,
-#   cosine to 1e-5, wd 0.05 (the V2 model keeps `pos_embed` in timm's no-weight-decay set), fp16.
+#   cosine to 1e-5, one rate an epoch as timm's, wd 0.05 (the V2 model keeps `pos_embed` in
+#   timm's no-weight-decay set), fp16.
 # - data: 224 px, the same timm augmentation as MCTformer+ (RandAugment m9 mstd0.5 inc1, random
 #   erasing 0.25 pixel mode).
 _base_ = [
@@ -16,9 +17,16 @@ _base_ = [
 ]
 crop_size = 224
 model = dict(backbone=dict(img_size=224, drop_path_rate=0.1))
+# code: timm's CosineLRScheduler (t_initial=60, warmup 5 epochs from 1e-6, floor 1e-5) stepped after
+# each epoch; the same 60 rates (tests/test_engine/test_epoch_warmup_cosine_lr.py)
+param_scheduler = [
+    dict(type='EpochWarmupCosineLR', T=60, warmup_epochs=5, warmup_lr=1e-6, eta_min=1e-5,
+         by_epoch=True, begin=0, end=60),
+]
 # code: fp16 autocast with timm's NativeScaler (`optim_wrapper.type=OptimWrapper` on CPU)
 optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
-train_dataloader = dict(batch_size=64, dataset=dict(pipeline=[
+# code: drop_last=True
+train_dataloader = dict(batch_size=64, drop_last=True, dataset=dict(pipeline=[
     dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
          backend='pillow'),

@@ -50,6 +50,11 @@ model = dict(
         # paper: silent on the scales (MCTformer's text mentions 0.5 / 1.0 / 1.5 / 2.0)
         scales=(1.0, 0.75, 1.25),
         flip=True,
+        # code: VOC12DatasetMS resizes the uint8 image with PIL bicubic to round(s*W) x round(s*H)
+        # and the patch embedding drops the remainder; same maps to 1e-5 and same seeds
+        # (tests/test_models/test_segmentors/test_authors_parity.py). Ours, bilinear on the
+        # normalised image to the nearest multiple of 16: resize_mode='bilinear_patch_multiple'
+        resize_mode='authors',
         map_type='fused_affinity',
         # code: class-to-patch attention averaged over the last --layer-index 12 layers.
         # paper: top K = 3 layers (Fig. 9) -> top_k=3 (summed, attn_reduce='sum', as V2's code)

@@ -7,4 +7,6 @@ pretrained = 'checkpoints/dinov2-small.pth'
 model = dict(
     data_preprocessor=dict(size_divisor=14),
     backbone=dict(arch='dinov2-small', drop_path_rate=0.0,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    # no authors' code for this backbone: every pixel reaches a token at every scale
+    test_cfg=dict(resize_mode='bilinear_patch_multiple'))

@@ -26,15 +26,13 @@ optim_wrapper = dict(
     # code: --clip-grad None
     clip_grad=None,
 )
-# code: timm CosineLRScheduler stepped once per epoch; its cosine spans all 45 epochs (t_initial=45)
-# and the linear warm-up overrides its first 5 epochs. Ours: per-iteration warm-up over 5 epochs
-# (1e-6 -> lr), then cosine over the remaining 40 epochs to 1e-5 (same start, peak and floor; the
-# per-epoch staircase and the cosine phase differ slightly).
+# code: timm's CosineLRScheduler (t_initial=45, warmup_t=5, warmup_lr_init=1e-6, lr_min=1e-5)
+# stepped after each epoch: epochs 0 and 1 at 1e-6, the peak 3.061e-5 in epoch 6, the cosine over
+# epochs 0-45 with the warm-up inside. The same 45 rates to float rounding
+# (tests/test_engine/test_epoch_warmup_cosine_lr.py).
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / base_lr, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=warmup_epochs,
-         end=max_epochs, T_max=max_epochs - warmup_epochs, convert_to_iter_based=True),
+    dict(type='EpochWarmupCosineLR', T=max_epochs, warmup_epochs=warmup_epochs, warmup_lr=1e-6,
+         eta_min=1e-5, by_epoch=True, begin=0, end=max_epochs),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
 auto_scale_lr = dict(enable=False, base_batch_size=32)
