@@ -11,6 +11,7 @@ from mmseg_mctformer.evaluation import (
     stacked_intersect_and_union,
     threshold_seg_logits,
 )
+from mmseg_mctformer.evaluation.metrics.seed_metric import first_peak
 
 CLASSES = ('background', 'a', 'b')
 
@@ -138,3 +139,23 @@ def test_seed_metric_conventions_agree_when_every_class_occurs():
     assert res['seed/mIoU_absent_as_0'] == res['seed/mIoU'] == 72.22
     assert res['seed/best_threshold_absent_as_0'] == res['seed/best_threshold']
     assert res['seed/absent_classes'] == []
+
+
+def test_seed_metric_reports_the_authors_stopping_rule_beside_the_global_best():
+    """Maps 0.2 / 0.4 / 0.6 / 0.8 over GT a / bg / a / a (classes background, a): mIoU 37.5,
+    25.0, 58.33, 33.33 at thresholds 0.1, 0.3, 0.5, 0.7. The authors' evaluation.py --curve
+    stops at 0.3 (no improvement) and reports 37.5 at 0.1; the best of the sweep is 58.33 at 0.5."""
+    metric = SeedMetric(thresholds=[0.1, 0.3, 0.5, 0.7])
+    metric.dataset_meta = dict(classes=('background', 'a'))
+    metric.process({}, [_sample([[[0.2, 0.4, 0.6, 0.8]]], [[1, 0, 1, 1]])])
+    res = metric.evaluate(1)
+    assert res['seed/mIoU_per_threshold'] == {'0.10': 37.5, '0.30': 25.0, '0.50': 58.33,
+                                              '0.70': 33.33}
+    assert (res['seed/mIoU_first_peak'], res['seed/threshold_first_peak']) == (37.5, 0.1)
+    assert (res['seed/mIoU_absent_as_0'], res['seed/best_threshold_absent_as_0']) == (58.33, 0.5)
+
+
+def test_first_peak_follows_the_authors_loop():
+    assert first_peak([0.1, 0.2, 0.3]) == 2  # never stops: the last threshold
+    assert first_peak([0.3, 0.3, 0.5]) == 0  # equal is no improvement
+    assert first_peak([0.0, 0.4]) == 0  # their best starts at 0: a first 0 stops at once
