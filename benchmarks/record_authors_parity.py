@@ -1,7 +1,7 @@
 """Record the authors' seed-generation loop on VOC-shaped images for the parity tests.
 
 Writes ``tests/data/authors_parity/ms_{mctformer_plus,mctformer_v2}.npz``, which
-``tests/test_models/test_segmentors/test_authors_resize_parity.py`` compares with
+``tests/test_models/test_segmentors/test_authors_parity.py`` compares with
 ``MCTformer.predict`` (``test_cfg.resize_mode='authors'``). No code of theirs is in this project:
 the script imports ``models.py`` / ``engine.py`` / ``datasets.py`` from a checkout of github
 xulianuwa/MCTformer (``--authors-repo``; HEAD 0acc27a for MCTformer+, 96065977 for V2) and needs

@@ -55,6 +55,8 @@ def test_entry_points_follow_the_authors_recipes():
     for name in ('mctformer_plus_voc.py', 'mctformer_plus_coco.py'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
         assert cfg.train_dataloader.batch_size == 32 and cfg.train_dataloader.drop_last
+        # seeds from the last epoch: no model selection by pixel ground truth
+        assert cfg.default_hooks.checkpoint.save_best is None
         assert cfg.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 32 / 512)
         assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
         assert cfg.train_cfg.max_epochs == 45
@@ -74,8 +76,8 @@ def test_entry_points_follow_the_authors_recipes():
         ra = aug['RandAugment']
         assert ra._scope_ == 'mmpretrain'
         assert (ra.magnitude_level, ra.magnitude_std, ra.policies) == (9, 0.5, 'timm_increasing')
-        erasing = aug['mmpretrain.RandomErasing']
-        assert (erasing.erase_prob, erasing.mode) == (0.25, 'rand')
+        erasing = aug['TimmRandomErasing']
+        assert (erasing.erase_prob, erasing.min_area, erasing.min_aspect) == (0.25, 0.02, 0.3)
         assert cfg.val_evaluator[-1] == dict(type='SeedMetric', thresholds='authors')
     v2 = Config.fromfile(osp.join(ROOT, 'configs/mctformer_voc.py'))
     assert v2.train_dataloader.batch_size == 64 and v2.train_cfg.max_epochs == 60

@@ -35,9 +35,10 @@ train_dataloader = dict(batch_size=64, drop_last=True, dataset=dict(pipeline=[
     dict(type='RandAugment', _scope_='mmpretrain', policies='timm_increasing', num_policies=2,
          total_level=10, magnitude_level=9, magnitude_std=0.5,
          hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
-    dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
-         max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],
-         fill_std=[57.375, 57.12, 58.395]),
+    # code: timm RandomErasing(0.25, mode='pixel'): unclipped N(0, 1) in normalised units, boxes
+    # that do not fit retried (tests/test_datasets/test_random_erasing.py); BGR mean / std
+    dict(type='TimmRandomErasing', erase_prob=0.25, min_area=0.02, max_area=1 / 3,
+         min_aspect=0.3, mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395]),
     dict(type='PackWSSSInputs'),
 ]))
 # code: evaluation.py --curve sweeps the background score 0.00-0.59 in steps of 0.01 and averages

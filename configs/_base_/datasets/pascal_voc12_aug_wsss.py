@@ -6,8 +6,9 @@ dataset_type = 'VOCWSSSDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = 448
 # DeiT's training augmentation (timm create_transform defaults of the reference code): random resized
-# crop (bicubic), horizontal flip, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25. timm skips
-# colour jitter when RandAugment is on; configs/_base_/datasets/demo_wsss.py shows the jitter variant.
+# crop (bicubic), horizontal flip, RandAugment rand-m9-mstd0.5-inc1, random erasing 0.25 (pixel
+# mode). timm skips colour jitter when RandAugment is on; configs/_base_/datasets/demo_wsss.py shows
+# the jitter variant.
 train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='mmpretrain.RandomResizedCrop', scale=crop_size, interpolation='bicubic',
@@ -17,9 +18,10 @@ train_pipeline = [
     dict(type='RandAugment', _scope_='mmpretrain', policies='timm_increasing', num_policies=2,
          total_level=10, magnitude_level=9, magnitude_std=0.5,
          hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
-    dict(type='mmpretrain.RandomErasing', erase_prob=0.25, mode='rand', min_area_ratio=0.02,
-         max_area_ratio=1 / 3, fill_color=[103.53, 116.28, 123.675],
-         fill_std=[57.375, 57.12, 58.395]),
+    # code: timm RandomErasing(0.25, mode='pixel'): unclipped N(0, 1) in normalised units, boxes
+    # that do not fit retried (tests/test_datasets/test_random_erasing.py); BGR mean / std
+    dict(type='TimmRandomErasing', erase_prob=0.25, min_area=0.02, max_area=1 / 3,
+         min_aspect=0.3, mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395]),
     dict(type='PackWSSSInputs'),
 ]
 # PackWSSSInputs takes the class count from the dataset

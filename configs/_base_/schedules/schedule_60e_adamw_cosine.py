@@ -32,10 +32,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keeps the latest checkpoints for --resume and the best one by seed mIoU; written atomically
-    # (a kill or a full disk mid-save never costs the last complete checkpoint)
+    # keeps the latest checkpoints for --resume; written atomically (a kill or a full disk mid-save
+    # never costs the last complete checkpoint). The seeds are made by the last epoch's weights,
+    # as the authors' code. `save_best='seed/mIoU'` would also keep the best epoch by seed mIoU,
+    # i.e. model selection with the pixel ground truth of the val split, which weak supervision
+    # does not have: off; opt in with --cfg-options default_hooks.checkpoint.save_best=seed/mIoU
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
-                    save_best='seed/mIoU', rule='greater'),
+                    save_best=None, rule='greater'),
     # sampler epoch + RNG seeded per epoch: a resumed run repeats the uninterrupted one
     sampler_seed=dict(type='ReproducibleSeedHook'),
     visualization=dict(type='SegVisualizationHook'),

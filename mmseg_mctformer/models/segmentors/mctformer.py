@@ -83,7 +83,7 @@ class MCTformer(BaseSegmentor):
       is recovered from ``inputs`` by inverting the data preprocessor's normalisation and
       rounding, exact for images that were uint8 when normalised (the test pipelines load
       uint8). Matches their saved maps to 1e-5 on VOC-shaped images
-      (``tests/test_models/test_segmentors/test_authors_resize_parity.py``); their loop
+      (``tests/test_models/test_segmentors/test_authors_parity.py``); their loop
       upsamples to the size of the first scale's image, ours to ``ori_shape``: the same when the
       first scale is 1.0 and the test pipeline does not resize.
     - ``map_type`` ['fused_affinity']: see :func:`localization_maps`; ``top_k`` [3] layers for the
