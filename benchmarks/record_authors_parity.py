@@ -22,10 +22,13 @@ per scale, then its flip; their ``build_transform`` = ``ToTensor`` + ``Normalize
 or 3 (V2, run.sh). Recorded (``np.savez_compressed``): the weights, the images and labels, the
 min-max normalised maps their loop saves (``cam_npy_dir``) and the seeds of their
 ``evaluation.py`` rule (background score ``t`` in channel 0, the maps of the present classes at
-their class + 1, zeros elsewhere, ``argmax``) at a few thresholds.
+their class + 1, zeros elsewhere, ``argmax``) at a few thresholds, and the mIoU their
+``evaluation.do_python_eval`` (``--type npy --t t``) gives for those maps against a ground-truth
+mask per image (their seed at 0.3 with a 2-pixel ignored border; made here, not theirs).
 
-Shims for a CPU run (none changes a computed value): a stand-in ``sklearn.metrics`` (their mAP
-evaluation only), ``torch.Tensor.cuda`` returning the tensor (the GWRP weights call ``.cuda()``),
+Shims for a CPU run (none changes a computed value): stand-in ``sklearn.metrics`` (their mAP
+evaluation only) and ``pandas`` (``evaluation.py``'s command line only) modules,
+``torch.Tensor.cuda`` returning the tensor (the GWRP weights call ``.cuda()``),
 ``PIL.Image.CUBIC`` = ``BICUBIC`` (the alias Pillow 10 removed). Their ``torch.cuda.amp.autocast``
 is inactive on a CPU: everything runs in float32.
 
@@ -56,6 +59,7 @@ from PIL import Image
 IMAGE_SIZES = ((94, 125), (125, 83), (83, 125))
 LABELS = ((1, 0, 1), (0, 1, 0), (1, 1, 0))
 THRESHOLDS = (0.2, 0.35, 0.5)
+GT_THRESHOLD = 0.3  # the ground truth of the evaluation: their seed at 0.3, border ignored
 VERSIONS = {
     # their model class, test scales, --layer-index
     'plus': ('MCTformerPlus', (1.0, 0.75, 1.25), 12),
@@ -90,6 +94,9 @@ def install_shims():
     metrics.__spec__ = importlib.machinery.ModuleSpec('sklearn.metrics', None)
     sys.modules.setdefault('sklearn', sklearn)
     sys.modules.setdefault('sklearn.metrics', metrics)
+    pandas = types.ModuleType('pandas')
+    pandas.__spec__ = importlib.machinery.ModuleSpec('pandas', None)
+    sys.modules.setdefault('pandas', pandas)
     torch.Tensor.cuda = lambda self, *args, **kwargs: self
     if not hasattr(Image, 'CUBIC'):
         Image.CUBIC = Image.Resampling.BICUBIC
@@ -155,6 +162,7 @@ def main(argv=None):
     install_shims()
     import datasets as their_datasets  # noqa: E402 (their checkout, put on the path above)
     import engine as their_engine
+    import evaluation as their_evaluation
     import models as their_models
 
     torch.manual_seed(args.seed)
@@ -190,11 +198,23 @@ def main(argv=None):
                                                         run_args)
             saved = [np.load(osp.join(tmp, 'npy', n + '.npy'), allow_pickle=True).item()
                      for n in names]
+            gts = []
+            os.makedirs(osp.join(tmp, 'gt'))
+            for name, img, maps_dict in zip(names, images, saved):
+                gt = their_seed(maps_dict, img.shape[:2], args.num_classes, GT_THRESHOLD)
+                gt[:2], gt[-2:], gt[:, :2], gt[:, -2:] = 255, 255, 255, 255
+                Image.fromarray(gt).save(osp.join(tmp, 'gt', name + '.png'))
+                gts.append(gt)
+            their_miou = [
+                their_evaluation.do_python_eval(osp.join(tmp, 'npy'), osp.join(tmp, 'gt'), names,
+                                                args.num_classes + 1, 'npy', t)['mIoU']
+                for t in THRESHOLDS]
         finally:
             os.chdir(cwd)
     assert len(recorder.sums) == len(images), len(recorder.sums)
     arrays = {f'model.{k}': v.half().numpy() for k, v in model.state_dict().items()}
-    for i, (img, label, maps_dict, total) in enumerate(zip(images, LABELS, saved, recorder.sums)):
+    for i, (img, label, maps_dict, total, gt) in enumerate(
+            zip(images, LABELS, saved, recorder.sums, gts)):
         classes = sorted(maps_dict)
         assert classes == [c for c in range(args.num_classes) if label[c]], classes
         arrays.update({
@@ -204,6 +224,7 @@ def main(argv=None):
             f'img{i}.maps': np.stack([maps_dict[c] for c in classes]).astype(np.float32),
             f'img{i}.seeds': np.stack([their_seed(maps_dict, img.shape[:2], args.num_classes, t)
                                        for t in THRESHOLDS]),
+            f'img{i}.gt': gt,
         })
         flat = total[classes].reshape(len(classes), -1)
         ratio = (flat.max(1) - flat.min(1)) / np.abs(flat).max(1)
@@ -213,7 +234,9 @@ def main(argv=None):
                   num_layers=args.num_layers, num_heads=args.num_heads, mlp_ratio=args.mlp_ratio,
                   seed=args.seed, perturb=args.perturb, qkv_gain=args.qkv_gain,
                   scales=list(scales), layer_index=layer_index, thresholds=list(THRESHOLDS),
-                  num_images=len(images))
+                  num_images=len(images), gt_threshold=GT_THRESHOLD,
+                  their_miou=[float(m) for m in their_miou])
+    print(f'their evaluation.py mIoU at {THRESHOLDS}: {their_miou}')
     tmp_out = args.out + '.tmp.npz'
     np.savez_compressed(tmp_out, config=np.array(json.dumps(config)), **arrays)
     os.replace(tmp_out, args.out)

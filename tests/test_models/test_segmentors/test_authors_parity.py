@@ -5,15 +5,19 @@ stored as float16-exact values), its inputs and its outputs. The checkpoint goes
 converter, loads strictly into our :class:`MCTformer` configured with the authors' choices, and
 every output must agree to 1e-5 (relative to the largest magnitude of each recorded tensor).
 """
+import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmseg.models import SegDataPreProcessor
 from mmseg.structures import SegDataSample
+from PIL import Image
 
+from mmseg_mctformer.datasets import save_label_file
 from mmseg_mctformer.models.losses import ContrastiveClassTokenLoss
 from mmseg_mctformer.models.segmentors import MCTformer
 from mmseg_mctformer.models.utils import minmax_normalise, seed_labels
@@ -45,14 +49,14 @@ def close(ours, theirs, rtol=1e-5):
     assert err <= rtol, f'relative error {err:.2e} > {rtol:.0e}'
 
 
-def build(rec, data_preprocessor=None, **test_cfg):
-    """Our model with the authors' choices of the recorded code version (``test_cfg`` updated
-    by the keyword arguments)."""
+def model_cfg(rec, **test_cfg):
+    """Config of our model with the authors' choices of the recorded code version
+    (``test_cfg`` updated by the keyword arguments)."""
     cfg = rec['config']
     plus = cfg['version'] == 'head'
     C, D, L = cfg['num_classes'], cfg['embed_dims'], cfg['num_layers']
     outputs = rec['outputs']
-    model = MCTformer(
+    return dict(
         backbone=dict(
             type='MultiClassTokenViT',
             arch=dict(embed_dims=D, num_layers=L, num_heads=cfg['num_heads'],
@@ -71,12 +75,22 @@ def build(rec, data_preprocessor=None, **test_cfg):
             top_k=min(int(outputs['ms_layer_index']), L),
             attn_reduce='mean' if plus else 'sum',
             fusion='sqrt' if plus else 'product', affinity_layers='all', minmax_eps=1e-8,
-            **test_cfg),
-        data_preprocessor=data_preprocessor)
+            **test_cfg))
+
+
+def converted_state(rec):
+    """Their checkpoint through our converter."""
+    plus = rec['config']['version'] == 'head'
     state, info = convert_mctformer(
         {'model': {k: v.float() for k, v in rec['checkpoint']['model'].items()}})
     assert info['format'] == ('mctformer-plus' if plus else 'mctformer-v2')
-    model.load_state_dict(state, strict=True)
+    return state
+
+
+def build(rec, data_preprocessor=None, **test_cfg):
+    """Our model with the authors' choices, their weights loaded strictly."""
+    model = MCTformer(**model_cfg(rec, **test_cfg), data_preprocessor=data_preprocessor)
+    model.load_state_dict(converted_state(rec), strict=True)
     return model.eval()
 
 
@@ -220,6 +234,57 @@ def test_bilinear_patch_multiple_differs_from_the_authors_on_these_sizes(ms_reco
         model.test_cfg['resize_mode'] = 'authors'
     err = (out.seg_logits.data[1:][images[0]['map_classes']] - images[0]['maps']).abs().max()
     assert err > 1e-2
+
+
+@pytest.mark.parametrize('name', MS_RECORDINGS)
+def test_eval_seeds_tool_gives_the_authors_evaluation(name, tmp_path):
+    """End to end: ``tools/eval_seeds.py`` on the recorded images (PNG files, labels from a
+    ``cls_labels.npy`` file, ground-truth masks) with a config in the authors' resize mode and
+    their converted checkpoint gives, at every threshold, the mIoU their ``evaluation.py``
+    computed from their loop's maps."""
+    tool = osp.join(osp.dirname(osp.dirname(DATA)), '..', 'tools', 'eval_seeds.py')
+    spec = importlib.util.spec_from_file_location('eval_seeds', tool)
+    eval_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_seeds)
+    rec, images = load_ms(name)
+    config = rec['config']
+    for d in ('img', 'gt'):
+        (tmp_path / d).mkdir()
+    names = [f'img{i}' for i in range(len(images))]
+    for n, image in zip(names, images):
+        Image.fromarray(image['image_u8'].numpy()).save(tmp_path / 'img' / f'{n}.png')
+        Image.fromarray(image['gt'].numpy()).save(tmp_path / 'gt' / f'{n}.png')
+    (tmp_path / 'val.txt').write_text('\n'.join(names) + '\n')
+    save_label_file(str(tmp_path / 'cls_labels.npy'),
+                    {n: image['label'].nonzero()[:, 0].tolist()
+                     for n, image in zip(names, images)}, config['num_classes'])
+    ckpt = str(tmp_path / 'theirs.pth')
+    torch.save({'state_dict': converted_state(rec), 'meta': {}}, ckpt)
+    loader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                  dataset=dict(
+                      type='WSSSBaseDataset', data_root=str(tmp_path), ann_file='val.txt',
+                      data_prefix=dict(img_path='img', seg_map_path='gt'), img_suffix='.png',
+                      label_file='cls_labels.npy',
+                      metainfo=dict(classes=('background', 'a', 'b', 'c')),
+                      pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                                dict(type='PackWSSSInputs')]))
+    cfg_path = tmp_path / 'cfg.py'
+    Config(dict(
+        default_scope='mmseg',
+        custom_imports=dict(imports=['mmseg_mctformer'], allow_failed_imports=False),
+        model=dict(type='MCTformer', **model_cfg(rec, resize_mode='authors'),
+                   data_preprocessor=dict(type='WSSSDataPreProcessor', mean=MEAN_255,
+                                          std=STD_255, bgr_to_rgb=True, pad_val=0,
+                                          seg_pad_val=255, size_divisor=16)),
+        val_dataloader=loader, test_dataloader=loader, test_cfg=dict(type='TestLoop'),
+        val_cfg=dict(type='ValLoop'), val_evaluator=dict(type='SeedMetric'),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')), log_level='WARNING',
+    )).dump(str(cfg_path))
+    out = eval_seeds.main([str(cfg_path), ckpt, '--split', 'val', '--thresholds',
+                           *map(str, config['thresholds']), '--work-dir', str(tmp_path / 'w')])
+    assert out['seed/absent_classes'] == []  # every class occurs: both IoU conventions agree
+    ours = [out['seed/mIoU_per_threshold'][f'{t:.2f}'] for t in config['thresholds']]
+    assert ours == pytest.approx(config['their_miou'], abs=0.005)  # ours rounded to 0.01
 
 
 def test_resize_mode_is_checked():
