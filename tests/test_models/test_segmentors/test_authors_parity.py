@@ -287,6 +287,23 @@ def test_eval_seeds_tool_gives_the_authors_evaluation(name, tmp_path):
     assert ours == pytest.approx(config['their_miou'], abs=0.005)  # ours rounded to 0.01
 
 
+def test_authors_resize_is_bounded_by_max_tokens(ms_recording):
+    """A scaled image over ``test_cfg.max_tokens`` patches runs at a smaller size (aspect ratio
+    kept), as in the other mode, and the maps still cover the image."""
+    model, _, images = ms_recording
+    seen = []
+    forward = model._forward_maps
+    model._forward_maps = lambda x: seen.append(tuple(x.shape[-2:])) or forward(x)
+    model.test_cfg['max_tokens'] = 20  # 94 x 125 at scale 1.0: 5 x 7 = 35 tokens
+    try:
+        out = predict_loaded_image(model, images[0])
+    finally:
+        model.test_cfg['max_tokens'] = 10000
+        del model._forward_maps
+    assert all(h * w // PATCH ** 2 <= 20 and h % PATCH == w % PATCH == 0 for h, w in seen)
+    assert out.seg_logits.shape == (94, 125)
+
+
 def test_resize_mode_is_checked():
     rec = load('mctformer_v2_224')
     with pytest.raises(ValueError, match=r"resize_mode'\] = 'pil'.*'authors'"):
