@@ -14,8 +14,10 @@ model = dict(
     cls_head=dict(num_classes=num_classes),
     cam_head=dict(num_classes=num_classes))
 train_dataloader = dict(batch_size=32, drop_last=True)  # code: drop_last=True
-# code: evaluation.py --curve sweeps the background score 0.00-0.59 in steps of 0.01 and averages
-# the IoU over all classes (an absent class counts 0); SeedMetric reports both conventions
+# code: evaluation.py --curve sweeps the background score 0.00, 0.01, ... (up to 0.59), averages
+# the IoU over all classes (an absent class counts 0) and stops at the first threshold that does
+# not improve: SeedMetric's seed/mIoU_first_peak; the best of the whole sweep is
+# seed/mIoU_absent_as_0 (tests/test_evaluation/test_seed_metric.py)
 val_evaluator = [
     dict(type='MultiLabelMAPMetric'),
     dict(type='SeedMetric', thresholds='authors'),

@@ -41,8 +41,10 @@ train_dataloader = dict(batch_size=64, drop_last=True, dataset=dict(pipeline=[
          min_aspect=0.3, mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395]),
     dict(type='PackWSSSInputs'),
 ]))
-# code: evaluation.py --curve sweeps the background score 0.00-0.59 in steps of 0.01 and averages
-# the IoU over all classes (an absent class counts 0); SeedMetric reports both conventions
+# code: evaluation.py --curve sweeps the background score 0.00, 0.01, ... (up to 0.59), averages
+# the IoU over all classes (an absent class counts 0) and stops at the first threshold that does
+# not improve: SeedMetric's seed/mIoU_first_peak; the best of the whole sweep is
+# seed/mIoU_absent_as_0 (tests/test_evaluation/test_seed_metric.py)
 val_evaluator = [
     dict(type='MultiLabelMAPMetric'),
     dict(type='SeedMetric', thresholds='authors'),
