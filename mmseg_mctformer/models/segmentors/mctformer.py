@@ -337,8 +337,8 @@ class MCTformer(BaseSegmentor):
         """The uint8 images behind normalised inputs: (G, 3, H, W) float -> (G, H, W, 3) uint8.
 
         Inverts the data preprocessor's normalisation (``x * std + mean``, when it normalises)
-        and rounds; exact for images that were uint8 when normalised (float32 round-trip error
-        below 1e-4 of a grey level).
+        and rounds; exact for images that were uint8 when normalised (the float32 round trip
+        stays far below half a grey level).
         """
         pre = self.data_preprocessor
         if getattr(pre, '_enable_normalize', False):
