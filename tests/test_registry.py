@@ -45,6 +45,7 @@ TRANSFORM_CFGS = {
     'LoadLocalizationMaps': dict(type='LoadLocalizationMaps', maps_dir='maps'),
     'GenerateAffinityLabel': dict(type='GenerateAffinityLabel'),
     'PackAffinityInputs': dict(type='PackAffinityInputs', num_classes=6),
+    'TimmRandomErasing': dict(type='TimmRandomErasing'),
 }
 METRIC_CFGS = {
     'SeedMetric': dict(type='SeedMetric'),
