@@ -183,7 +183,7 @@ class PseudoLabelHook(Hook):
             test_cfg={k: (list(v) if isinstance(v, tuple) else v) for k, v in test_cfg.items()},
             crf=self.crf,
             save_logits=self.save_logits)
-        if self.fp16:  # absent = float32, as in the records of earlier versions
+        if self.fp16:  # no 'precision' key = float32
             record['precision'] = 'mixed (autocast)'
         return record
 

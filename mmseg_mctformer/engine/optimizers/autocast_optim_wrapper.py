@@ -17,12 +17,10 @@ class AutocastOptimWrapper(OptimWrapper):
     the optimizer state stay float32; autocast runs matrix products and convolutions in bfloat16,
     the ops of PyTorch's float32 autocast list (most losses) in float32 and the others in the dtype
     of their inputs. On a CPU with native bfloat16 (AVX512-BF16 or AMX) the demo's training steps
-    ran 2.1x (stage 1), 1.6x (AffinityNet) and 1.7x (segmentor with its frozen ViT) faster
-    (``benchmarks/bench_demo_stages.py --bf16``, 2-core EPYC,
-    ``benchmarks/results/demo_stages_cpu_bf16.json``); without it the products are emulated and
-    can be slower than float32. Check the results: on the demo, an AffinityNet whose affinities
-    were computed in bf16 gave collapsed masks (``AffinityNet.encode_decode`` now computes them in
-    float32); with that, the bf16 demo is within 1-3 mIoU of float32 (README).
+    run faster than in float32 (``benchmarks/bench_demo_stages.py --bf16``, numbers in
+    ``docs/en/benchmarks.md``); without it the products are emulated and can be slower than
+    float32. Layers whose result bfloat16 cannot represent keep float32 themselves (the
+    AffinityNet computes its affinities in float32: an affinity within 2^-8 of 1 rounds to 1).
 
     The authors train MCTformer with mixed precision too (``torch.cuda.amp`` with float16 and a
     loss scaler, on a GPU); on CUDA use mmengine's ``AmpOptimWrapper`` (what ``--amp`` picks

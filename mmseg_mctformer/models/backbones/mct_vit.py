@@ -43,12 +43,8 @@ POS_INTERPS = ('size', 'scale_factor_offset')
 QK = Tuple[Tensor, Tensor]
 #: Up to this many tokens, a bfloat16 attention on a CPU (``torch.autocast``, ``--amp``) runs as an
 #: explicit softmax in float32 instead of ``F.scaled_dot_product_attention``, whose CPU flash kernel
-#: is slow in bfloat16 for short sequences. Forward + backward of one layer (B, 6 heads, N, 64) on
-#: 2 cores (``benchmarks/bench_attention_paths.py``,
-#: ``benchmarks/results/attention_paths_cpu_bf16.json``): the explicit path is 2.6x as fast at
-#: 32 x 70 tokens (the demo's stage 1), 1.4x at 16 x 140, 1.3x at 16 x 216 (VOC at 224 px:
-#: 196 + 20 tokens); above, the gain is within the run-to-run noise (0.85-1.3x at 8 x 256), and at
-#: 4 x 804 (VOC at 448 px) the fused kernel is 1.9x as fast.
+#: is slow in bfloat16 for short sequences; above it the fused kernel is the faster one
+#: (``benchmarks/bench_attention_paths.py``, numbers in ``docs/en/benchmarks.md``).
 CPU_BF16_EXPLICIT_MAX_TOKENS = 216
 
 
@@ -641,8 +637,8 @@ def class_token_attention(q: Tensor, k: Tensor, num_classes: int, scale: float) 
     Returns:
         Tensor: ``mean_h softmax(q[:, h, :C] k[:, h]^T * scale)`` of shape (B, C, N).
     """
-    # k is a strided view into the qkv projection: made contiguous row by row, the transposed
-    # operand goes to the matrix product as is (a transposing gather of k was 5x slower, CPU)
+    # k is a strided view into the qkv projection: made contiguous, the transposed operand goes
+    # to the matrix product without a transposing gather
     rows = (q[:, :, :num_classes] * scale) @ k.contiguous().transpose(-2, -1)  # (B, H, C, N)
     return rows.softmax(dim=-1).mean(dim=1)
 

@@ -419,9 +419,8 @@ class MCTformer(BaseSegmentor):
                      out_size: Sequence[int]) -> Tensor:
         """Maps of some classes of one image, upsampled and summed over scales and flips.
 
-        Only the classes asked for are upsampled: the seeds keep the image's classes (2 of 20 on
-        a typical VOC image), and upsampling every class to full resolution had been about a
-        seventh of the bf16 seed time on a CPU (1.61 -> 1.38 s for a 375 x 500 image).
+        Only the classes asked for are upsampled to the image size: the seeds keep the image's
+        classes (2 of 20 on a typical VOC image), the other maps are zero.
 
         Args:
             token_maps (list[Tensor]): Output of :meth:`_token_maps`, (F * G, C, h, w) a scale.
