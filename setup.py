@@ -71,11 +71,12 @@ setup(
     # the configs, for `_base_ = ['mmseg_mctformer::_base_/...']` (mmengine reads
     # <package>/.mim/configs; in the repository .mim/configs is a link to configs/)
     package_data={'mmseg_mctformer': ['.mim/model-index.yml', '.mim/configs/*.py',
-                                      '.mim/configs/*/*.py', '.mim/configs/*/*/*.py']},
+                                      '.mim/configs/*/*.py', '.mim/configs/*/*/*.py',
+                                      '.mim/configs/*/metafile.yaml']},
     cmdclass={'build_py': BuildPyWithPth, 'editable_wheel': EditableWheelWithPth},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
-    extras_require=dict(tests=read_requirements('tests.txt')),
+    extras_require=dict(tests=read_requirements('tests.txt'), coco=read_requirements('coco.txt')),
     license='Apache License 2.0',
     zip_safe=False,
 )
