@@ -1,4 +1,4 @@
-"""configs/mctformer/metafile.yaml: listed by the model index, complete, and harmless to mmengine."""
+"""configs/mctformer/metafile.yaml: in the model index, complete, harmless to mmengine."""
 import glob
 import os.path as osp
 
