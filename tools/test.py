@@ -26,8 +26,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='directory to save the predicted masks as PNG '
                         '(sets the evaluator output_dir, as in MMSeg; seed PNGs in stage 1)')
     parser.add_argument('--show', action='store_true', help='show prediction results')
-    parser.add_argument('--show-dir', help='directory where painted images will be saved; if '
-                        'specified, they are saved in work_dir/timestamp/show_dir')
+    parser.add_argument('--show-dir', help='directory where painted images will be saved, '
+                        'relative to the work dir: {work_dir}/{show_dir}/vis_data/vis_image/')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)

@@ -50,6 +50,12 @@ def test_configure_test_flags():
         configure_test(cfg, show_dir='v')
 
 
+def test_show_dir_help_names_the_folder(capsys):
+    with pytest.raises(SystemExit):
+        _tool('test').parse_args(['--help'])
+    assert '{work_dir}/{show_dir}/vis_data/vis_image/' in ' '.join(capsys.readouterr().out.split())
+
+
 def test_test_tool_out_show_dir_tta(tiny_demo_root, tmp_path):
     cfg = load_config(TINY_CFG, _options(tiny_demo_root))
     with DefaultScope.overwrite_default_scope('mmseg'):
@@ -65,7 +71,8 @@ def test_test_tool_out_show_dir_tta(tiny_demo_root, tmp_path):
                                  + common)
     assert 0 <= metrics['seed/mIoU'] <= 100 and metrics['pseudo_label/written'] == 4
     assert len([n for n in os.listdir(out_dir) if n.endswith('.png')]) == 4
-    drawn = glob.glob(str(tmp_path / 'work' / '**' / 'vis' / '**' / '*.png'), recursive=True)
+    # where the --show-dir help says (test_show_dir_help_names_the_folder)
+    drawn = glob.glob(str(tmp_path / 'work' / 'vis' / 'vis_data' / 'vis_image' / '*.png'))
     assert len(drawn) == 4
     tta = _tool('test').main([TINY_CFG, checkpoint, '--tta'] + common)
     assert 0 <= tta['seed/mIoU'] <= 100
