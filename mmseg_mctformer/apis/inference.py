@@ -34,11 +34,19 @@ def inference_seeds(model: nn.Module, img: Union[str, np.ndarray],
             image; their maps are kept. Default: None, which keeps the classes whose predicted
             score exceeds ``test_cfg.score_thr``.
 
+    Raises:
+        TypeError: When ``model`` is not an ``MCTformer``.
+
     Returns:
         dict: ``maps`` (C, H, W) float in [0, 1] (0 for classes not kept), ``seed`` (H, W) long
         (0 = background, c + 1 = class c), ``kept_classes`` (C,) bool, ``class_scores`` (C,)
         float (sigmoid scores) and ``bg_threshold`` (float), at the image's size.
     """
+    from ..models.segmentors import MCTformer
+    if not isinstance(model, MCTformer):
+        raise TypeError(f'inference_seeds: expected an MCTformer (a stage-1 config), got '
+                        f'{type(model).__name__}; use mmseg.apis.inference_model for a '
+                        'segmentor such as DeepLab')
     cfg = getattr(model, 'cfg', None)
     if cfg is None or 'test_pipeline' not in cfg:
         raise ValueError('inference_seeds: the model has no cfg.test_pipeline; build it with '

@@ -73,6 +73,27 @@ def test_inference_seeds_with_and_without_labels(demo):
     # no labels: the classes scored above score_thr (none for score_thr = 1)
     model.test_cfg['score_thr'] = 1.0
     bgr = np.asarray(Image.open(img))[..., ::-1].copy()
-    out = inference_seeds(model, bgr)
+    with pytest.warns(UserWarning, match=r'no class score of .* exceeds test_cfg.score_thr=1.0 '
+                      r'\(highest: class \d, 0\.\d{3}\), so its seed is all background'):
+        out = inference_seeds(model, bgr)
     assert not out['kept_classes'].any() and torch.all(out['seed'] == 0)
     assert out['class_scores'].shape == (6,)
+
+
+def test_no_warning_when_a_class_passes_score_thr(demo, recwarn):
+    cfg_file, checkpoint, img = demo
+    model = init_model(cfg_file, checkpoint, device='cpu')
+    model.test_cfg['score_thr'] = 0.0
+    assert inference_seeds(model, img)['kept_classes'].all()
+    assert not [w for w in recwarn if 'score_thr' in str(w.message)]
+
+
+def test_inference_seeds_refuses_a_segmentor_that_is_not_mctformer():
+    from mmseg.models import EncoderDecoder
+    model = EncoderDecoder(
+        backbone=dict(type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ),
+                      strides=(1, ), dilations=(1, )),
+        decode_head=dict(type='FCNHead', in_channels=64, channels=8, num_convs=1, num_classes=3))
+    with pytest.raises(TypeError, match='expected an MCTformer .* got EncoderDecoder; use '
+                       'mmseg.apis.inference_model'):
+        inference_seeds(model, np.zeros((8, 8, 3), np.uint8))

@@ -23,7 +23,7 @@ from ..utils.localization import (
     localization_maps,
     minmax_normalise,
 )
-from ..utils.seed import seed_labels, seed_scores
+from ..utils.seed import seed_labels, seed_scores, warn_no_class_kept
 
 DEFAULT_TEST_CFG = dict(
     scales=(1.0, 0.5, 1.5, 2.0),
@@ -477,7 +477,10 @@ class MCTformer(BaseSegmentor):
                 raise ValueError(f'MCTformer.predict: gt_class_labels has length '
                                  f'{labels.numel()}, expected num_classes={self.num_classes}')
             return labels > 0
-        return probs > self.test_cfg['score_thr']
+        keep = probs > self.test_cfg['score_thr']
+        if not bool(keep.any()):
+            warn_no_class_kept(sample, probs, self.test_cfg['score_thr'])
+        return keep
 
     def _set_seed_outputs(self, sample: SegDataSample, maps: Tensor, keep: Tensor,
                           kept: Tensor, probs: Tensor) -> None:

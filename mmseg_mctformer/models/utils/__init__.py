@@ -20,7 +20,7 @@ from .random_walk import (
     random_walk,
     transition_matrix,
 )
-from .seed import kept_class_mask, seed_labels, seed_scores
+from .seed import kept_class_mask, seed_labels, seed_scores, warn_no_class_kept
 
 __all__ = [
     'LeanDropPath', 'MAP_TYPES', 'POOL_MODES', 'affinity_pair_labels', 'class_to_patch_attention',
@@ -28,5 +28,5 @@ __all__ = [
     'global_pool', 'gwrp_pool', 'kept_class_mask', 'localization_maps', 'minmax_normalise',
     'neighbour_weights', 'pair_valid_mask', 'pairwise_affinity', 'patch_affinity',
     'radius_offsets', 'random_walk', 'refine_with_affinity', 'refine_with_attention_affinity',
-    'seed_labels', 'seed_scores', 'select_layers', 'transition_matrix'
+    'seed_labels', 'seed_scores', 'select_layers', 'transition_matrix', 'warn_no_class_kept'
 ]

@@ -6,6 +6,7 @@ the pseudo-label writer and the map visualiser) goes through these functions, so
 tie-breaking (ties go to the background, then to the lower class index, as ``torch.argmax``) and
 the handling of the classes that are not kept live in one place.
 """
+import warnings
 from typing import Optional, Sequence, Union
 
 import torch
@@ -100,3 +101,24 @@ def seed_scores(maps: Tensor, bg_threshold: float, classes: Optional[Tensor] = N
     scores[0] = float(bg_threshold)
     scores[classes + 1] = maps
     return scores
+
+
+def warn_no_class_kept(sample, probs: Tensor, score_thr: float) -> None:
+    """Warn that no class score of an image passed ``score_thr``: its seed is all background.
+
+    Without image-level labels the kept classes are those whose score exceeds
+    ``test_cfg.score_thr``; a model trained briefly (or on few images) can score every class
+    below it. The warning names the image, the highest score and the setting to change.
+
+    Args:
+        sample: The image's ``SegDataSample`` (metainfo ``img_path`` when known).
+        probs (Tensor): Class scores (C,) after the sigmoid.
+        score_thr (float): The threshold they were compared with.
+    """
+    name = sample.metainfo.get('img_path', 'an image')
+    top = int(probs.argmax())
+    warnings.warn(
+        f'MCTformer.predict: no class score of {name} exceeds test_cfg.score_thr={score_thr} '
+        f'(highest: class {top}, {float(probs[top]):.3f}), so its seed is all background; lower '
+        'model.test_cfg.score_thr or give the image-level labels (inference_seeds(labels=...))',
+        stacklevel=2)
