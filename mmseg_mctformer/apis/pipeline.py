@@ -35,7 +35,7 @@ from .config_utils import (
 )
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
-#: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (METHOD.md, section 5).
+#: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
 PAPER_VOC = {
     'cls_mAP': None,
     'seed_mIoU': 68.8,
