@@ -1,8 +1,8 @@
 """Class-specific localisation maps of MCTformer / MCTformer+ (inference equations).
 
 Xu et al., "Multi-class Token Transformer for Weakly Supervised Semantic Segmentation" (CVPR 2022)
-and "MCTformer+" (TPAMI). Section 2 of ``docs/en/method.md``; where the paper is silent the functions
-follow the authors' public MCTformer-V2 code:
+and "MCTformer+" (TPAMI). Section 2 of ``docs/en/method.md``; where the paper is silent the
+functions follow the authors' public MCTformer-V2 code:
 
 - class-to-patch attention: head-averaged attention of the last K layers, summed (V2 code) or
   averaged (MCTformer+ code, K = 12), rows ``[:C, C:]``;
