@@ -7,7 +7,7 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..utils.console import DropParamwiseOptions
+from ..utils.console import DropParamwiseOptions, quiet_console_handlers
 
 #: Numbers that make the visualizer name of each runner of a process unique.
 _RUNNER_IDS = itertools.count()
@@ -346,6 +346,33 @@ def build_runner(cfg):
     if isinstance(cfg.get('visualizer'), dict):
         name = cfg.visualizer.get('name', 'visualizer')
         cfg.visualizer['name'] = f'{name}_{next(_RUNNER_IDS)}'
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = _quiet_console_runner(Runner).from_cfg(cfg)
+        runner.logger.info(f'environment, config and hooks: {_log_file(runner.logger)}; '
+                           f'config: {osp.join(runner.work_dir, _config_name(runner))}')
     runner.logger.addFilter(DropParamwiseOptions())  # see mmseg_mctformer.utils.console
     return runner
+
+
+def _quiet_console_runner(runner_cls):
+    """``runner_cls`` whose logger keeps mmengine's start-up records out of the terminal."""
+
+    class QuietConsoleRunner(runner_cls):
+
+        def build_logger(self, *args, **kwargs):
+            logger = super().build_logger(*args, **kwargs)
+            quiet_console_handlers(logger)  # see mmseg_mctformer.utils.console
+            return logger
+
+    return QuietConsoleRunner
+
+
+def _log_file(logger):
+    files = [h.baseFilename for h in logger.handlers if isinstance(h, logging.FileHandler)]
+    return files[0] if files else 'the log file'
+
+
+def _config_name(runner):
+    return osp.basename(runner.cfg.filename) if runner.cfg.filename else f'{runner.timestamp}.py'

@@ -13,7 +13,21 @@ Each filter names the exact message it drops and why; everything else passes.
   ``DefaultOptimWrapperConstructor`` logs one INFO line per parameter and option (about a
   hundred with our ``paramwise_cfg``) when training starts; the settings are in the dumped
   config. :class:`DropParamwiseOptions` is attached to each runner's logger by
-  :func:`mmseg_mctformer.apis.build_runner`.
+  :func:`mmseg_mctformer.apis.build_runner`; it also drops the ``... is skipped since its
+  requires_grad=False`` warnings of the same constructor, one per frozen parameter (the unused
+  final LayerNorm, a frozen context path): freezing them is the configs' intent. It drops too
+  mmengine's ``"FileClient" will be deprecated`` / ``"HardDiskBackend" is the alias`` warnings,
+  which its own ``CheckpointHook`` causes on every start (it builds a ``FileClient`` for backward
+  compatibility and then uses the file backend).
+- ``Only use 'alpha' for pillow backend``: mmcv's ``adjust_color``, called by RandAugment's colour
+  transform with only ``alpha``, warns on every call that ``beta`` / ``gamma`` are ignored.
+- ``The draw is False``: MMSeg's ``SegVisualizationHook`` warns at construction that it will not
+  draw, which is the default of every config (``--show`` / ``--show-dir`` switch it on).
+- The environment block, the whole config and the hook table that mmengine's ``Runner`` logs
+  when it starts (about 400 lines), and ``SeedMetric``'s table of the mIoU at every background
+  threshold (20-60 lines a validation; the best threshold is in the summary):
+  :class:`FileOnlyRecords` keeps them out of the terminal; they stay in the run's log file, and
+  the config is dumped to the work dir.
 """
 import io
 import logging
@@ -24,6 +38,14 @@ from contextlib import contextmanager, redirect_stdout
 ONEDL_MESSAGE = 'Could not import OneDL'
 MMCV_LITE_WARNING = r'Fail to import ``MultiScaleDeformableAttention``'
 PARAMWISE_PREFIX = 'paramwise_options -- '
+FROZEN_SUFFIX = 'since its requires_grad=False'
+FILE_CLIENT_PREFIXES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias')
+KNOWN_WARNINGS = (MMCV_LITE_WARNING, r"Only use 'alpha' for pillow backend",
+                  r'The draw is False, it means that the hook for visualization')
+#: Beginnings of the records that go to the log file only.
+FILE_ONLY_RECORDS = ('Config:\n', 'Hooks will be executed in the following order',
+                     'seed mIoU per background threshold:')
+ENV_MARKER = '\nSystem environment:'
 
 
 @contextmanager
@@ -40,12 +62,34 @@ def quiet_imports():
 
 
 def filter_known_warnings():
-    """Ignore mmcv-lite's warning about its missing compiled ``MultiScaleDeformableAttention``."""
-    warnings.filterwarnings('ignore', message=MMCV_LITE_WARNING, category=UserWarning)
+    """Ignore the ``UserWarning`` messages of ``KNOWN_WARNINGS`` (the module docstring says why)."""
+    for message in KNOWN_WARNINGS:
+        warnings.filterwarnings('ignore', message=message, category=UserWarning)
 
 
 class DropParamwiseOptions(logging.Filter):
-    """Drop mmengine's per-parameter ``paramwise_options -- ...`` INFO lines."""
+    """Drop mmengine's per-parameter ``paramwise_options -- ...`` and ``requires_grad`` lines
+    and its ``FileClient`` deprecation warnings (logger filter: neither console nor file)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(PARAMWISE_PREFIX)
+        msg = str(record.msg)
+        return not (msg.startswith(PARAMWISE_PREFIX) or msg.endswith(FROZEN_SUFFIX)
+                    or msg.startswith(FILE_CLIENT_PREFIXES))
+
+
+class FileOnlyRecords(logging.Filter):
+    """Console-handler filter: mmengine's start-up environment, config and hook table and the
+    per-threshold seed table go to the log file only (the handler that carries this filter drops
+    them; the file handler keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (msg.startswith(FILE_ONLY_RECORDS) or ENV_MARKER in msg[:200])
+
+
+def quiet_console_handlers(logger: logging.Logger) -> None:
+    """Add :class:`FileOnlyRecords` to the console (non-file) handlers of ``logger``."""
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler):
+            handler.addFilter(FileOnlyRecords())

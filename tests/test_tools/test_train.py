@@ -1,4 +1,5 @@
 """tools/train.py behaves like MMSeg's: --help, --cfg-options, --resume, dist_train.sh."""
+import glob
 import os
 import os.path as osp
 
@@ -61,6 +62,24 @@ def test_killed_run_resumes_to_the_same_iteration_count(tiny_demo_root, tmp_path
     # validation ran with both metrics and the best checkpoint by seed mIoU is kept
     best = [f for f in os.listdir(work_dir) if f.startswith('best_seed_mIoU')]
     assert len(best) == 1
+
+
+def test_one_epoch_console_is_short_and_the_config_goes_to_the_work_dir(tiny_demo_root, tmp_path,
+                                                                        capfd):
+    work_dir = str(tmp_path / 'quiet')
+    options = dict(_cfg_options_dict(tiny_demo_root), **{'train_cfg.max_epochs': 1})
+    build_runner(load_config(TINY_CFG, options, work_dir)).train()
+    out, err = capfd.readouterr()
+    console = (out + err).splitlines()
+    assert len(console) < 60, '\n'.join(console)
+    assert not any(line.startswith(('Config:', 'System environment')) for line in console)
+    assert any('environment, config and hooks:' in line for line in console)
+    # the full config and the environment stay in the run's log file and the work dir
+    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
+    with open(logs[0]) as f:
+        log = f.read()
+    assert 'System environment:' in log and 'Config:' in log and 'Hooks will be executed' in log
+    assert osp.isfile(osp.join(work_dir, osp.basename(TINY_CFG)))
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason='torch.distributed missing')
