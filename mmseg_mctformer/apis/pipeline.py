@@ -380,20 +380,31 @@ class WSSSPipeline:
             'seg_gt_mIoU': s.get('segmentation_gt', {}).get('mIoU'),
         }
         rows = []
+        voc = self._is_voc()
         for key, name in ROW_NAMES.items():
             if key in ('seg_gt_mIoU', 'mask_mIoU') and ours[key] is None:
                 continue
-            paper = PAPER_VOC[key]
+            paper = PAPER_VOC[key] if voc else None
             if key == 'pseudo_mIoU' and ours['mask_mIoU'] is not None:
                 paper = None  # the paper's 76.2 is the mask row's: its seeds are not masks
             rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper))
         return rows
 
+    def _is_voc(self):
+        """Whether stage 1 trains on VOC, the dataset of the paper's numbers in the table."""
+        dataset = load_config(self.cls_config, self.cfg_options).train_dataloader.dataset
+        while 'dataset' in dataset:
+            dataset = dataset.dataset
+        return dataset.get('type') in ('VOCWSSSDataset', 'mmseg.VOCWSSSDataset')
+
 
 def format_table(rows):
-    """Markdown table of :meth:`WSSSPipeline.table` rows."""
+    """Markdown table of :meth:`WSSSPipeline.table` rows; the paper's column only on VOC."""
     def fmt(v):
         return '-' if v is None else f'{v:.1f}'
+    if not any(r['paper_voc'] is not None for r in rows):
+        lines = ['| metric | ours |', '| --- | ---: |']
+        return '\n'.join(lines + [f"| {r['metric']} | {fmt(r['ours'])} |" for r in rows])
     lines = ['| metric | ours | paper (VOC) |', '| --- | ---: | ---: |']
     lines += [f"| {r['metric']} | {fmt(r['ours'])} | {fmt(r['paper_voc'])} |" for r in rows]
     return '\n'.join(lines)

@@ -70,7 +70,7 @@ def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, 
     assert read_mask(osp.join(masks['out_dir'], names[0])).shape == (32, 32)
     rows = {r['key']: r for r in pipeline.table()}
     assert rows['mask_mIoU']['ours'] == masks['mask_mIoU']
-    assert rows['mask_mIoU']['paper_voc'] == 76.2 and rows['pseudo_mIoU']['paper_voc'] is None
+    assert rows['mask_mIoU']['paper_voc'] is None  # demo data (VOC: test_pipeline_table.py)
 
     # resume: a deleted mask and a stale temporary file; only the missing mask is written
     cfg = pipeline._aff_cfg()

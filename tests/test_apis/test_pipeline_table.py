@@ -1,0 +1,29 @@
+"""The pipeline's results table: the paper's column (VOC numbers) only for a VOC stage 1."""
+from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
+
+STATE = dict(seeds=dict(cls_mAP=60.0, seed_mIoU=50.0), pseudo_eval=dict(pseudo_mIoU=51.0),
+             masks=dict(mask_mIoU=56.0), segmentation=dict(mIoU=53.0))
+
+
+def _table(config, tmp_path):
+    pipeline = WSSSPipeline(config, 'unused_seg_config.py', str(tmp_path))
+    pipeline.state = dict(STATE)
+    return pipeline.table()
+
+
+def test_voc_rows_carry_the_papers_numbers(tmp_path):
+    rows = {r['key']: r for r in _table('configs/mctformer_plus_voc.py', tmp_path)}
+    assert rows['seed_mIoU']['paper_voc'] == 68.8 and rows['mask_mIoU']['paper_voc'] == 76.2
+    # the paper's 76.2 is the mask row's: its seeds are not masks
+    assert rows['pseudo_mIoU']['paper_voc'] is None
+    text = format_table(list(rows.values()))
+    assert text.splitlines()[0] == '| metric | ours | paper (VOC) |'
+
+
+def test_other_datasets_have_no_paper_column(tmp_path):
+    for config in ('configs/mctformer_plus_demo.py', 'configs/mctformer_plus_coco.py'):
+        rows = _table(config, tmp_path)
+        assert all(r['paper_voc'] is None for r in rows)
+        text = format_table(rows)
+        assert text.splitlines()[0] == '| metric | ours |' and 'paper' not in text
+        assert '| 50.0 |' in text
