@@ -25,7 +25,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
-                      amp=args.amp, resume=args.resume)
+                      amp=args.amp, resume=args.resume, check_paths=True)
     build_runner(cfg).train()
 
 

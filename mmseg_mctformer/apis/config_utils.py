@@ -8,12 +8,14 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..utils.console import DropParamwiseOptions, quiet_console_handlers
+from .config_variables import TOP_LEVEL_VARIABLES, check_config_paths, sync_top_level_variables
 
 #: Numbers that make the visualizer name of each runner of a process unique.
 _RUNNER_IDS = itertools.count()
 
 
-def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False):
+def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False,
+                check_paths=False):
     """Read a config and apply the command-line overrides, as MMSeg's tools do.
 
     Args:
@@ -26,6 +28,11 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
             ``AmpOptimWrapper`` with CUDA, ``AutocastOptimWrapper`` (bfloat16) without.
             Default: False.
         resume (bool): Resume from the latest checkpoint of the work dir. Default: False.
+        check_paths (bool): Check that the weights a training starts from exist
+            (:func:`check_config_paths`). Default: False.
+
+    The top-level ``num_classes``, ``pretrained`` and ``data_root`` reach the keys they stand
+    for (:func:`sync_top_level_variables`), from the file and from ``cfg_options``.
 
     Returns:
         mmengine.Config: The config to build the runner from.
@@ -33,9 +40,11 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)
+    sync_top_level_variables(cfg)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(parse_dict_values(cfg_options))
+        sync_top_level_variables(cfg, forced=set(cfg_options) & set(TOP_LEVEL_VARIABLES))
         if 'pseudo_label_dir' in cfg_options:  # the configs read it when they are parsed
             set_pseudo_label_dir(cfg, cfg.pseudo_label_dir)
     if work_dir is not None:
@@ -49,6 +58,8 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
         resolve_resume_checkpoint(cfg)
     if launcher != 'none':
         adapt_distributed_to_cpu(cfg)
+    if check_paths:
+        check_config_paths(cfg)
     return cfg
 
 
