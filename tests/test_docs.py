@@ -56,8 +56,11 @@ def shell_commands():
     for doc, _, text in blocks(lambda lang: lang in SHELL_LANGS):
         for line in text.replace('\\\n', ' ').splitlines():
             line = line.strip()
-            if line and not line.startswith('#'):
-                commands.append((doc, line))
+            if line.startswith('$ '):  # a prompt
+                line = line[2:]
+            for part in re.split(r'\s(?:&&|\|\||;)\s', line):  # chained commands
+                if part and not part.startswith('#'):
+                    commands.append((doc, part.strip()))
     return commands
 
 
@@ -129,6 +132,10 @@ def check_command(doc, line):
     """Problems of one command line (empty when it is fine)."""
     problems = []
     tokens = shlex.split(line, comments=True)
+    for i, token in enumerate(tokens):  # pipes and redirections end the command's arguments
+        if token in ('|', '>', '>>', '2>&1', '&>', '<') or token.startswith(('>', '2>')):
+            tokens = tokens[:i]
+            break
     while tokens and re.match(r'^\w+=', tokens[0]):  # VAR=value prefixes
         if tokens[0].startswith('MMSEG_TOOLS=$('):
             return problems  # the substitution is run by test_python_c_snippets_run
@@ -187,6 +194,7 @@ def test_check_catches_wrong_commands():
                                                              'configs/nope.py')
     assert any('--work-dir is required' in p for p in check_command(
         'x', 'python tools/run_pipeline.py configs/mctformer_plus_demo.py --seg-config X'))
+    assert check_command('x', 'python tools/train.py configs/mctformer_plus_voc.py | tee log') == []
     assert check_command('x', 'make demo-nope') == [
         "make targets ['demo-nope'] are not in the Makefile"]
 
