@@ -32,6 +32,9 @@ def parse_args(argv=None):
                         help='overrides for the affinity config, xxx=yyy')
     parser.add_argument('--gt-baseline', action='store_true',
                         help='also train the segmentor on the GT masks (upper bound)')
+    parser.add_argument('--allow-gt-masks', action='store_true',
+                        help='let the segmentation stage train on masks that are the ground '
+                        'truth (refused otherwise; its row is then labelled as such)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision for the trainings; on a CPU (bf16) also for the '
                         'maps, validations and random walk')
@@ -47,7 +50,8 @@ def main(argv=None):
     WSSSPipeline(args.config, args.seg_config, args.work_dir, cfg_options=args.cfg_options,
                  seg_cfg_options=args.seg_cfg_options, gt_baseline=args.gt_baseline,
                  launcher=args.launcher, amp=args.amp, aff_config=args.aff_config,
-                 aff_cfg_options=args.aff_cfg_options).run()
+                 aff_cfg_options=args.aff_cfg_options,
+                 allow_gt_masks=args.allow_gt_masks).run()
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ from .config_utils import (
     parse_dict_values,
 )
 from .inference import inference_seeds
+from .leakage_guard import GTMaskLeakageError, check_training_masks
 from .seed_tools import (
     SPLIT_KEYS,
     evaluate_pred_dir,
@@ -22,7 +23,7 @@ from .seed_tools import (
 __all__ = [
     'add_common_args', 'parse_with_local_rank', 'build_runner', 'close_process_group',
     'configure_test', 'enable_amp', 'enable_amp_inference', 'load_config', 'parse_dict_values',
-    'inference_seeds',
+    'inference_seeds', 'GTMaskLeakageError', 'check_training_masks',
     'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels', 'predict_indices',
     'split_dataloader', 'visualize_maps'
 ]

@@ -33,6 +33,7 @@ from .config_utils import (
     set_init_from_stage1,
     set_pseudo_label_dir,
 )
+from .leakage_guard import check_training_masks
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
@@ -166,6 +167,9 @@ class WSSSPipeline:
             Default: None.
         aff_cfg_options (dict, optional): ``--cfg-options`` for the affinity config.
             Default: None.
+        allow_gt_masks (bool): Let the ``segmentation`` stage train on masks that are the
+            ground truth (:func:`~mmseg_mctformer.apis.check_training_masks` refuses them
+            otherwise); ``segmentation_gt`` always may. Default: False.
     """
 
     STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity', 'masks',
@@ -174,7 +178,7 @@ class WSSSPipeline:
 
     def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,
                  gt_baseline=False, launcher='none', amp=False, aff_config=None,
-                 aff_cfg_options=None):
+                 aff_cfg_options=None, allow_gt_masks=False):
         self.cls_config = cls_config
         self.seg_config = seg_config
         self.work_dir = osp.abspath(work_dir)
@@ -188,6 +192,7 @@ class WSSSPipeline:
         self.amp_inference = amp and not torch.cuda.is_available()
         self.aff_config = aff_config
         self.aff_cfg_options = aff_cfg_options or {}
+        self.allow_gt_masks = allow_gt_masks
         self.state_file = osp.join(self.work_dir, 'pipeline_state.json')
         self.state = self._load_state()
 
@@ -341,20 +346,25 @@ class WSSSPipeline:
     def _train_segmentor(self, seg_map_path, name):
         work_dir = self._stage_dir(name)
         resume = _latest_checkpoint(work_dir) is not None
-        runner = build_runner(self._seg_cfg(seg_map_path, work_dir, resume=resume))
+        cfg = self._seg_cfg(seg_map_path, work_dir, resume=resume)
+        gt_masks = check_training_masks(
+            cfg, allow_gt_masks=self.allow_gt_masks or name == 'segmentation_gt',
+            extra_gt_dirs=[self._stage1_gt_dir()], source=f'[pipeline] {name}')
+        runner = build_runner(cfg)
         recorder = _LastMetrics()
         runner.register_hook(recorder, priority='LOWEST')
         runner.train()
         if not recorder.metrics:  # the schedule did not end with a validation
             runner.val()
         return dict(mIoU=_to_float(recorder.metrics.get('mIoU')),
-                    checkpoint=_latest_checkpoint(work_dir))
+                    checkpoint=_latest_checkpoint(work_dir),
+                    gt_masks=gt_masks, label='GT baseline' if gt_masks else 'WSSS')
 
     def _run_segmentation(self):
         labels = self.state.get('masks') or self.state['pseudo_labels']
         return self._train_segmentor(labels['out_dir'], 'segmentation')
 
-    def _run_segmentation_gt(self):
+    def _stage1_gt_dir(self):
         # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
         # train_aug), as the stage-1 config's train dataset reads them
         dataset = self._cls_cfg().train_dataloader.dataset
@@ -364,8 +374,10 @@ class WSSSPipeline:
         if not gt_dir:
             raise KeyError(f'{self.cls_config}: train_dataloader.dataset.data_prefix has no '
                            'seg_map_path (the GT masks of the training split)')
-        gt_dir = osp.join(dataset.get('data_root') or '', gt_dir)
-        return self._train_segmentor(osp.abspath(gt_dir), 'segmentation_gt')
+        return osp.abspath(osp.join(dataset.get('data_root') or '', gt_dir))
+
+    def _run_segmentation_gt(self):
+        return self._train_segmentor(self._stage1_gt_dir(), 'segmentation_gt')
 
     # ------------------------------------------------------------------ table
     def table(self):
@@ -387,6 +399,8 @@ class WSSSPipeline:
             paper = PAPER_VOC[key] if voc else None
             if key == 'pseudo_mIoU' and ours['mask_mIoU'] is not None:
                 paper = None  # the paper's 76.2 is the mask row's: its seeds are not masks
+            if key == 'seg_mIoU' and s.get('segmentation', {}).get('gt_masks'):
+                name += ' [trained on GT masks: not a WSSS result]'
             rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper))
         return rows
 

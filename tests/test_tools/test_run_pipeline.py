@@ -61,6 +61,10 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     assert state['pseudo_eval']['metrics']['num_images'] == len(names) - 1
     for key in ('segmentation', 'segmentation_gt'):
         assert 0 <= state[key]['mIoU'] <= 100 and osp.isfile(state[key]['checkpoint'])
+    # the leakage guard lets only the GT baseline train on the GT masks, and labels it
+    assert state['segmentation']['label'] == 'WSSS' and state['segmentation']['gt_masks'] is None
+    assert state['segmentation_gt']['label'] == 'GT baseline'
+    assert 'SegmentationClassAug (same folder)' in state['segmentation_gt']['gt_masks']
     # init_from_stage1: the segmentor's frozen ViT is stage 1's (the tiny config has no weights)
     stage1 = torch.load(state['stage1']['checkpoint'], weights_only=False)['state_dict']
     seg = torch.load(state['segmentation']['checkpoint'], weights_only=False)['state_dict']
