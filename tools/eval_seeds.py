@@ -7,7 +7,9 @@ Two modes::
     # score masks already written (e.g. by make_pseudo_labels.py) against the split's GT masks
     python tools/eval_seeds.py CONFIG --pred-dir work_dirs/x/pseudo_labels
 
-The JSON summary is printed (and written to ``--out`` when given).
+The JSON summary is printed (and written to ``--out`` when given). Every scalar is also given under
+a split-named key (``seed/train_aug/mIoU``; ``mask/{split}/mIoU`` with ``--pred-dir``), the split
+being the dataset's ``ann_file`` name (:mod:`mmseg_mctformer.evaluation.metric_names`).
 """
 import argparse
 
@@ -22,7 +24,9 @@ from mmseg_mctformer.apis import (
     evaluate_seeds,
     load_config,
     parse_with_local_rank,
+    split_dataloader,
 )
+from mmseg_mctformer.evaluation.metric_names import add_split_keys, split_name
 
 
 def parse_args(argv=None):
@@ -48,26 +52,30 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    split = split_name(split_dataloader(cfg, args.split), args.split)
     if args.pred_dir is not None:
-        result = evaluate_pred_dir(cfg, args.pred_dir, split=args.split)
+        result = add_split_keys(evaluate_pred_dir(cfg, args.pred_dir, split=args.split), split,
+                                task='mask')
     elif args.map_types:
         result = {}
         for map_type in args.map_types:
             cfg.model.test_cfg['map_type'] = map_type
-            result[map_type] = evaluate_seeds(cfg, args.checkpoint, split=args.split,
-                                              thresholds=args.thresholds)
+            result[map_type] = add_split_keys(evaluate_seeds(
+                cfg, args.checkpoint, split=args.split, thresholds=args.thresholds), split)
     else:
-        result = evaluate_seeds(cfg, args.checkpoint, split=args.split,
-                                thresholds=args.thresholds)
+        result = add_split_keys(evaluate_seeds(cfg, args.checkpoint, split=args.split,
+                                               thresholds=args.thresholds), split)
     text = dump(result, file_format='json', indent=2)  # NaN (a class never seen) stays NaN
     print(text)
     if args.map_types:
-        print('| map_type | seed mIoU | best threshold | FP | FN |')
-        print('| --- | ---: | ---: | ---: | ---: |')
+        print(f'| map_type | seed mIoU ({split}) | best threshold | FP | FN | precision | '
+              'recall |')
+        print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
         for map_type, metrics in result.items():
             print(f"| {map_type} | {metrics['seed/mIoU']:.1f} | "
                   f"{metrics['seed/best_threshold']:.2f} | {metrics['seed/FP']:.1f} | "
-                  f"{metrics['seed/FN']:.1f} |")
+                  f"{metrics['seed/FN']:.1f} | {metrics['seed/precision']:.1f} | "
+                  f"{metrics['seed/recall']:.1f} |")
     if args.out:
         with open(args.out, 'w') as f:
             f.write(text + '\n')

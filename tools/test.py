@@ -1,10 +1,13 @@
 """Test (evaluate) a checkpoint: MMSeg's ``tools/test.py`` interface and flags.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show] [--wait-time S] [--show-dir DIR]
-        [--tta] [--work-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+        [--tta] [--format-only [voc|coco]] [--work-dir DIR] [--cfg-options k=v ...]
+        [--launcher pytorch]
 
 On a stage-1 config ``--out`` writes the seed masks (PNG), ``--tta`` switches the model to the
 paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`.
+``--format-only`` writes the predictions for the VOC / COCO evaluation server under ``--out``
+(:func:`mmseg_mctformer.apis.configure_format_only`).
 """
 import argparse
 
@@ -13,6 +16,7 @@ from mmseg_mctformer.apis import (
     add_common_args,
     build_runner,
     close_process_group,
+    configure_format_only,
     configure_test,
     load_config,
     parse_with_local_rank,
@@ -30,6 +34,11 @@ def parse_args(argv=None):
                         'relative to the work dir: {work_dir}/{show_dir}/vis_data/vis_image/')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--format-only', nargs='?', const='auto', choices=['auto', 'voc', 'coco'],
+                        help='write the predictions in the layout of an evaluation server '
+                        '(VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png, COCO: '
+                        'results/coco_seg_results.json) under --out instead of scoring them; '
+                        'the server follows the test dataset unless named')
     add_common_args(parser)
     return parse_with_local_rank(parser, argv)
 
@@ -38,8 +47,10 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
-    configure_test(cfg, out=args.out, show=args.show, wait_time=args.wait_time,
-                   show_dir=args.show_dir, tta=args.tta)
+    configure_test(cfg, out=None if args.format_only else args.out, show=args.show,
+                   wait_time=args.wait_time, show_dir=args.show_dir, tta=args.tta)
+    if args.format_only:
+        configure_format_only(cfg, args.format_only, args.out)
     return build_runner(cfg).test()
 
 

@@ -2,6 +2,7 @@ from .cli import add_common_args, parse_with_local_rank
 from .config_utils import (
     build_runner,
     close_process_group,
+    configure_format_only,
     configure_test,
     enable_amp,
     enable_amp_inference,
@@ -22,7 +23,8 @@ from .seed_tools import (
 
 __all__ = [
     'add_common_args', 'parse_with_local_rank', 'build_runner', 'close_process_group',
-    'configure_test', 'enable_amp', 'enable_amp_inference', 'load_config', 'parse_dict_values',
+    'configure_format_only', 'configure_test', 'enable_amp', 'enable_amp_inference',
+    'load_config', 'parse_dict_values',
     'inference_seeds', 'GTMaskLeakageError', 'check_training_masks',
     'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels', 'predict_indices',
     'split_dataloader', 'visualize_maps'

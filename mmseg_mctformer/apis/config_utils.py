@@ -160,6 +160,53 @@ def _accepts(metric_cfg, arg):
     return cls is not None and arg in inspect.signature(cls.__init__).parameters
 
 
+#: Dataset types whose test split goes to each evaluation server (``--format-only auto``).
+SERVER_DATASETS = dict(
+    voc=('PascalVOCDataset', 'VOCWSSSDataset', 'DemoWSSSDataset'),
+    coco=('COCOWSSSDataset', 'COCOStuffDataset'))
+
+
+def _leaf_dataset(loader):
+    dataset = loader['dataset']
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+def configure_format_only(cfg, server='auto', out=None):
+    """Write the test predictions for an evaluation server instead of scoring them.
+
+    The test evaluator becomes :class:`~mmseg_mctformer.evaluation.SubmissionMetric` (VOC's
+    ``results/VOC2012/Segmentation/comp6_test_cls/*.png`` or COCO's result JSON under ``out``),
+    and ``LoadAnnotations`` leaves the test pipeline (a server's test images have no masks).
+
+    Args:
+        cfg (Config): The config, changed in place.
+        server (str): ``'voc'``, ``'coco'`` or ``'auto'`` (from the test dataset's type, see
+            :data:`SERVER_DATASETS`). Default: ``'auto'``.
+        out (str, optional): Root of the results. Default: None (``{work_dir}/format_only``).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    dataset = _leaf_dataset(cfg.test_dataloader)
+    if server == 'auto':
+        kind = dataset.get('type')
+        kind = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+        matches = [s for s, types in SERVER_DATASETS.items() if kind.split('.')[-1] in types]
+        if not matches:
+            raise ValueError(f'--format-only: no evaluation server known for the test dataset '
+                             f'type {kind!r}; expected one of {SERVER_DATASETS} or --format-only '
+                             'voc|coco')
+        server = matches[0]
+    pipeline = dataset.get('pipeline') or []
+    dataset['pipeline'] = [t for t in pipeline if not (
+        isinstance(t, dict) and str(t.get('type', '')).split('.')[-1] == 'LoadAnnotations')]
+    cfg.test_evaluator = dict(type='SubmissionMetric', server=server,
+                              output_dir=out or osp.join(cfg.work_dir, 'format_only'))
+    return cfg
+
+
 def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=False):
     """Apply MMSeg's ``tools/test.py`` flags to a config, for our metrics too.
 

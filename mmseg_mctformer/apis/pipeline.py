@@ -23,6 +23,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from ..evaluation.metric_names import add_split_keys, split_key, split_name
 from ..utils.checkpoint import find_resume_checkpoint
 from ..utils.io import atomic_write_text
 from .affinity_tools import make_affinity_masks, set_maps_dir
@@ -34,7 +35,7 @@ from .config_utils import (
     set_pseudo_label_dir,
 )
 from .leakage_guard import check_training_masks
-from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
+from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels, split_dataloader
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
 PAPER_VOC = {
@@ -45,6 +46,20 @@ PAPER_VOC = {
     'seg_mIoU': 74.0,
     'seg_gt_mIoU': None,
 }
+#: The splits of the paper's VOC numbers (METHOD.md, section 5).
+PAPER_VOC_SPLITS = {'seed_mIoU': 'train', 'pseudo_mIoU': 'train', 'mask_mIoU': 'train',
+                    'seg_mIoU': 'val', 'seg_gt_mIoU': 'val'}
+#: Per row: the stage that measures it and the metric's ``task/name``
+#: (``task/split/name`` in the state and the tables, :mod:`..evaluation.metric_names`).
+ROW_METRICS = {'cls_mAP': ('seeds', 'cls/mAP'), 'seed_mIoU': ('seeds', 'seed/mIoU'),
+               'pseudo_mIoU': ('pseudo_eval', 'pseudo/mIoU'), 'mask_mIoU': ('masks', 'mask/mIoU'),
+               'seg_mIoU': ('segmentation', 'seg/mIoU'),
+               'seg_gt_mIoU': ('segmentation_gt', 'seg_gt/mIoU')}
+#: Per measuring stage: the task prefix of its plain metric names and the split it measures
+#: (a :data:`~mmseg_mctformer.apis.SPLIT_KEYS` name; None: the pseudo-label split).
+STAGE_SPLITS = {'seeds': (None, 'val'), 'pseudo_eval': ('pseudo', None),
+                'masks': ('mask', 'test'), 'segmentation': ('seg', 'val'),
+                'segmentation_gt': ('seg_gt', 'val')}
 ROW_NAMES = {
     'cls_mAP': 'classification mAP (stage 1, val split)',
     'seed_mIoU': 'seed mIoU (best background threshold)',
@@ -254,7 +269,7 @@ class WSSSPipeline:
                 print_log(f'[pipeline] {stage}: done before, skipped', logger='current')
                 continue
             print_log(f'[pipeline] {stage}: running', logger='current')
-            self._finish(stage, getattr(self, f'_run_{stage}')())
+            self._finish(stage, self._name_split(stage, getattr(self, f'_run_{stage}')()))
         rows = self.table()
         if is_main_process():
             text = format_table(rows)
@@ -263,6 +278,30 @@ class WSSSPipeline:
             atomic_write_text(osp.join(self.work_dir, 'results.json'),
                               json.dumps(rows, indent=2))
         return rows
+
+    def _name_split(self, stage, results):
+        """Add ``split`` and split-named metrics (``seg/val/mIoU``) to a measuring stage's
+        results (the plain keys stay), and log them."""
+        if stage not in STAGE_SPLITS:
+            return results
+        task, role = STAGE_SPLITS[stage]
+        if stage == 'masks':
+            cfg = self._aff_cfg()
+        elif stage.startswith('segmentation'):
+            cfg = self._load_config(self.seg_config, self.seg_cfg_options,
+                                    self._stage_dir(stage), False)
+        else:
+            cfg = self._cls_cfg()
+        split = split_name(split_dataloader(cfg, role), role or 'pseudo_label')
+        metrics = results.get('metrics') or {'mIoU': results.get('mIoU')}
+        results = dict(results, split=split, metrics=add_split_keys(
+            {k: v for k, v in metrics.items() if v is not None}, split, task))
+        named = {k: v for k, v in results['metrics'].items()
+                 if k.count('/') == 2 and k.split('/')[-1] in ('mIoU', 'mAP', 'precision',
+                                                               'recall', 'best_threshold')}
+        print_log(f'[pipeline] {stage} ({split} split): '
+                  + ', '.join(f'{k}={v:.2f}' for k, v in named.items()), logger='current')
+        return results
 
     def _run_stage1(self):
         work_dir = self._stage_dir('stage1')
@@ -401,7 +440,12 @@ class WSSSPipeline:
                 paper = None  # the paper's 76.2 is the mask row's: its seeds are not masks
             if key == 'seg_mIoU' and s.get('segmentation', {}).get('gt_masks'):
                 name += ' [trained on GT masks: not a WSSS result]'
-            rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper))
+            stage, task_name = ROW_METRICS[key]
+            split = s.get(stage, {}).get('split')
+            rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper,
+                             split=split, name=split_key(task_name, split) if split else None,
+                             paper_split=PAPER_VOC_SPLITS.get(key) if paper is not None
+                             else None))
         return rows
 
     def _is_voc(self):
@@ -414,11 +458,13 @@ class WSSSPipeline:
 
 def format_table(rows):
     """Markdown table of :meth:`WSSSPipeline.table` rows; the paper's column only on VOC."""
-    def fmt(v):
-        return '-' if v is None else f'{v:.1f}'
+    def fmt(v, split=None):
+        return '-' if v is None else f'{v:.1f}' + (f' ({split})' if split else '')
     if not any(r['paper_voc'] is not None for r in rows):
-        lines = ['| metric | ours |', '| --- | ---: |']
-        return '\n'.join(lines + [f"| {r['metric']} | {fmt(r['ours'])} |" for r in rows])
-    lines = ['| metric | ours | paper (VOC) |', '| --- | ---: | ---: |']
-    lines += [f"| {r['metric']} | {fmt(r['ours'])} | {fmt(r['paper_voc'])} |" for r in rows]
+        lines = ['| metric | name | ours |', '| --- | --- | ---: |']
+        return '\n'.join(lines + [f"| {r['metric']} | {r.get('name') or '-'} | {fmt(r['ours'])} |"
+                                  for r in rows])
+    lines = ['| metric | name | ours | paper (VOC) |', '| --- | --- | ---: | ---: |']
+    lines += [f"| {r['metric']} | {r.get('name') or '-'} | {fmt(r['ours'])} | "
+              f"{fmt(r['paper_voc'], r.get('paper_split'))} |" for r in rows]
     return '\n'.join(lines)

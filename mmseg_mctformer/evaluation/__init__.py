@@ -6,6 +6,7 @@ from .metrics import (
     PseudoMaskMetric,
     PxAPMetric,
     SeedMetric,
+    SubmissionMetric,
     stacked_intersect_and_union,
     summarize_areas,
     threshold_seg_logits,
@@ -13,6 +14,7 @@ from .metrics import (
 
 __all__ = [
     'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
-    'PxAPMetric', 'SeedMetric', 'evaluate_mask_dir', 'stacked_intersect_and_union',
+    'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'evaluate_mask_dir',
+    'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'
 ]

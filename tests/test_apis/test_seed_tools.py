@@ -117,11 +117,15 @@ def test_seed_tools_end_to_end(tmp_path):
         assert json.load(f)['seed/best_threshold'] == summary['seed/best_threshold']
     assert set(summary['seed/mIoU_per_threshold']) == {'0.20', '0.40'}
     assert 0 <= summary['seed/mIoU'] <= 100 and 0 <= summary['cls/mAP'] <= 100
+    # the split (pseudo_label_dataloader: train_aug.txt) is named beside the plain keys
+    assert summary['seed/train_aug/mIoU'] == summary['seed/mIoU']
+    assert summary['cls/train_aug/mAP'] == summary['cls/mAP']
+    assert 0 <= summary['seed/train_aug/precision'] <= 100
 
     # --pred-dir scores the written PNGs; at the same threshold it equals the sweep's value
     pred = _tool('eval_seeds').main([cfg_file, '--pred-dir', out_dir])
     assert pred['mIoU'] == pytest.approx(summary['seed/mIoU_per_threshold']['0.40'], abs=0.01)
-    assert pred['num_images'] == 3
+    assert pred['num_images'] == 3 and pred['mask/train_aug/mIoU'] == pred['mIoU']
     with pytest.raises(SystemExit):
         _tool('eval_seeds').main([cfg_file])
 

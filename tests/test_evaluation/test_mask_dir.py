@@ -37,6 +37,8 @@ def test_evaluate_mask_dir_hand_computed(tmp_path):
     assert res['mIoU'] == 72.22 and res['aAcc'] == 80.0
     assert res['FP'] == pytest.approx(11.11) and res['FN'] == pytest.approx(16.67)
     assert res['IoU_per_class'] == {'background': 66.67, 'a': 50.0, 'b': 100.0}
+    assert res['precision'] == pytest.approx(88.89) and res['recall'] == pytest.approx(83.33)
+    assert res['recall_per_class'] == {'background': 100.0, 'a': 50.0, 'b': 100.0}
     assert res['num_images'] == 1
 
 

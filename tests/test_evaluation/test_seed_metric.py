@@ -74,6 +74,11 @@ def test_seed_metric_one_image_sweep():
     assert res['seed/FP'] == pytest.approx(11.11)
     assert res['seed/FN'] == pytest.approx(16.67)
     assert res['seed/aAcc'] == 80.0
+    # background: 2 of 3 predicted pixels right, both GT pixels found; 'a': 1 of 1, 1 of 2
+    assert res['seed/precision_per_class'] == {'background': 66.67, 'a': 100.0, 'b': 100.0}
+    assert res['seed/recall_per_class'] == {'background': 100.0, 'a': 50.0, 'b': 100.0}
+    assert res['seed/precision'] == pytest.approx(88.89)
+    assert res['seed/recall'] == pytest.approx(83.33)
 
 
 def test_seed_metric_accumulates_images():
@@ -95,6 +100,8 @@ def test_seed_metric_absent_class_is_nan_and_excluded():
     assert math.isnan(res['seed/IoU_per_class']['b'])
     assert res['seed/mIoU'] == 100.0
     assert res['seed/FP'] == 0.0 and res['seed/FN'] == 0.0
+    assert math.isnan(res['seed/precision_per_class']['b'])
+    assert res['seed/precision'] == 100.0 and res['seed/recall'] == 100.0
 
 
 def test_seed_metric_errors():

@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import configure_test, load_config
+from mmseg_mctformer.apis import configure_format_only, configure_test, load_config
 from mmseg_mctformer.datasets import DemoWSSSDataset
 
 from .conftest import ROOT, TINY_CFG, data_root_options
@@ -76,3 +76,41 @@ def test_test_tool_out_show_dir_tta(tiny_demo_root, tmp_path):
     assert len(drawn) == 4
     tta = _tool('test').main([TINY_CFG, checkpoint, '--tta'] + common)
     assert 0 <= tta['seed/mIoU'] <= 100
+
+
+def _tiny_seg_checkpoint(root, path):
+    cfg = load_config(TINY_SEG_CFG, {f'{k}.dataset.data_root': root for k in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')})
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(DemoWSSSDataset.METAINFO))), path)
+    return path
+
+
+def test_test_tool_format_only_voc_layout(tiny_demo_root, tmp_path):
+    checkpoint = _tiny_seg_checkpoint(tiny_demo_root, str(tmp_path / 'seg.pth'))
+    options = [f'{k}.dataset.data_root={tiny_demo_root}'
+               for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    metrics = _tool('test').main([TINY_SEG_CFG, checkpoint, '--format-only', '--out',
+                                  str(tmp_path / 'sub'), '--work-dir', str(tmp_path / 'w'),
+                                  '--cfg-options'] + options)
+    assert metrics == {}
+    folder = tmp_path / 'sub' / 'results' / 'VOC2012' / 'Segmentation' / 'comp6_test_cls'
+    names = open(osp.join(tiny_demo_root, 'ImageSets/Segmentation/val.txt')).read().split()
+    assert sorted(os.listdir(folder)) == sorted(n + '.png' for n in names)
+    from PIL import Image
+    with Image.open(folder / (names[0] + '.png')) as im:
+        assert im.mode == 'P' and im.size == (32, 32)
+        assert im.getpalette()[3:6] == list(DemoWSSSDataset.METAINFO['palette'][1])
+    # the server's test images have no masks: the test pipeline loads none
+    cfg = configure_format_only(load_config(TINY_SEG_CFG))
+    assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline] == [
+        'LoadImageFromFile', 'PackSegInputs']
+    assert cfg.test_evaluator == dict(type='SubmissionMetric', server='voc',
+                                      output_dir=osp.join(cfg.work_dir, 'format_only'))
+    with pytest.raises(ValueError, match="no evaluation server known.*'ADE20KDataset'"):
+        cfg = load_config(TINY_SEG_CFG)
+        cfg.test_dataloader.dataset.type = 'ADE20KDataset'
+        configure_format_only(cfg)

@@ -17,10 +17,12 @@ from .seed_metric import (
     summarize_areas,
     threshold_seg_logits,
 )
+from .submission_metric import SubmissionMetric
 
 __all__ = [
     'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
-    'PxAPMetric', 'SeedMetric', 'check_pseudo_label_dir', 'default_palette', 'image_size',
+    'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'check_pseudo_label_dir', 'default_palette',
+    'image_size',
     'is_valid_label_png', 'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'
 ]

@@ -94,8 +94,11 @@ class SeedMetric(BaseMetric):
     ``best_threshold``, ``FP`` and ``FN`` at the best threshold (in %; per class
     ``FP_c = (P_c - TP_c) / U_c`` and ``FN_c = (T_c - TP_c) / U_c`` with ``U = T + P - TP``,
     averaged over the classes that occur, background included, as the MCTformer evaluation
-    script does), and two non-scalar entries: ``mIoU_per_threshold`` (``{'0.35': mIoU}``) and
-    ``IoU_per_class`` at the best threshold (``{class name: IoU}``). Both are also logged as tables.
+    script does), ``precision`` and ``recall`` at the best threshold (in %; per class
+    ``TP_c / P_c`` and ``TP_c / T_c``, averaged over the classes predicted, resp. present), and
+    the non-scalar entries ``mIoU_per_threshold`` (``{'0.35': mIoU}``), ``IoU_per_class``,
+    ``precision_per_class`` and ``recall_per_class`` at the best threshold (``{class name: %}``).
+    All are also logged as tables.
     Classes absent from both predictions and labels are left out of the means (``nan``), as in
     :class:`mmseg.evaluation.IoUMetric`. The authors' evaluation script instead counts such a class
     as IoU 0 and averages over all K classes; that convention is reported too, swept on its own:
@@ -214,6 +217,8 @@ class SeedMetric(BaseMetric):
             aAcc=summary['aAcc'],
             FP=summary['FP'],
             FN=summary['FN'],
+            precision=summary['precision'],
+            recall=summary['recall'],
             mIoU_absent_as_0=_pct(mious_zero[best_zero]),
             best_threshold_absent_as_0=float(self.thresholds[best_zero]),
             mIoU_first_peak=_pct(mious_zero[peak]),
@@ -221,6 +226,8 @@ class SeedMetric(BaseMetric):
             absent_classes=absent,
             mIoU_per_threshold={f'{t:.2f}': _pct(m) for t, m in zip(self.thresholds, mious)},
             IoU_per_class=summary['IoU_per_class'],
+            precision_per_class=summary['precision_per_class'],
+            recall_per_class=summary['recall_per_class'],
         )
 
 
@@ -249,11 +256,12 @@ def first_peak(values: Sequence[float]) -> int:
 def summarize_areas(area_intersect: torch.Tensor, area_union: torch.Tensor,
                     area_pred_label: torch.Tensor, area_label: torch.Tensor,
                     class_names: Sequence[str], title: str = 'per class results') -> dict:
-    """mIoU, aAcc and the false-positive / false-negative rates of accumulated class areas.
+    """mIoU, aAcc, false-positive / false-negative rates, precision and recall of class areas.
 
     Per class c, with ``U_c = T_c + P_c - TP_c``: ``FP_c = (P_c - TP_c) / U_c`` and
-    ``FN_c = (T_c - TP_c) / U_c`` (MCTformer's evaluation script, Fig. 9 of the paper). Means run
-    over the classes with ``U_c > 0``; the per-class table (IoU, FP, FN) is logged.
+    ``FN_c = (T_c - TP_c) / U_c`` (MCTformer's evaluation script, Fig. 9 of the paper),
+    ``precision_c = TP_c / P_c`` and ``recall_c = TP_c / T_c``. Means run over the classes where
+    the denominator is > 0; the per-class table (IoU, FP, FN, precision, recall) is logged.
 
     Args:
         area_intersect (torch.Tensor): TP areas, shape (K,).
@@ -264,7 +272,8 @@ def summarize_areas(area_intersect: torch.Tensor, area_union: torch.Tensor,
         title (str): Heading of the logged table. Default: 'per class results'.
 
     Returns:
-        dict: ``mIoU``, ``aAcc``, ``FP``, ``FN`` (float, %) and ``IoU_per_class`` (dict, %).
+        dict: ``mIoU``, ``aAcc``, ``FP``, ``FN``, ``precision``, ``recall`` (float, %) and
+        ``IoU_per_class``, ``precision_per_class``, ``recall_per_class`` (dict, %).
     """
     metrics = IoUMetric.total_area_to_metrics(area_intersect, area_union, area_pred_label,
                                               area_label, metrics=['mIoU'])
@@ -274,19 +283,27 @@ def summarize_areas(area_intersect: torch.Tensor, area_union: torch.Tensor,
     with np.errstate(divide='ignore', invalid='ignore'):
         fp = (pred_area - intersect) / union
         fn = (label_area - intersect) / union
+        precision = intersect / pred_area
+        recall = intersect / label_area
     iou = metrics['IoU']
     table = PrettyTable()
     table.add_column('Class', list(class_names))
     table.add_column('IoU', np.round(iou * 100, 2).tolist())
     table.add_column('FP', np.round(fp * 100, 2).tolist())
     table.add_column('FN', np.round(fn * 100, 2).tolist())
+    table.add_column('Precision', np.round(precision * 100, 2).tolist())
+    table.add_column('Recall', np.round(recall * 100, 2).tolist())
     print_log(f'{title}:\n' + table.get_string(), MMLogger.get_current_instance())
     return dict(
         mIoU=_pct(_nanmean(iou)),
         aAcc=_pct(metrics['aAcc']),
         FP=_pct(_nanmean(fp)),
         FN=_pct(_nanmean(fn)),
+        precision=_pct(_nanmean(precision)),
+        recall=_pct(_nanmean(recall)),
         IoU_per_class={name: _pct(v) for name, v in zip(class_names, iou)},
+        precision_per_class={name: _pct(v) for name, v in zip(class_names, precision)},
+        recall_per_class={name: _pct(v) for name, v in zip(class_names, recall)},
     )
 
 

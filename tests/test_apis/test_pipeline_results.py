@@ -1,0 +1,40 @@
+"""The pipeline's state and results table: split-named metrics, paper splits."""
+import json
+import os.path as osp
+
+from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
+TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
+
+
+def test_stages_name_their_split_in_state_log_and_table(tmp_path, capsys):
+    pipeline = WSSSPipeline(TINY_CFG, TINY_SEG_CFG, str(tmp_path))
+    seeds = dict(cls_mAP=90.0, seed_mIoU=60.0, best_threshold=0.4,
+                 metrics={'cls/mAP': 90.0, 'seed/mIoU': 60.0, 'seed/best_threshold': 0.4,
+                          'seed/precision': 70.0})
+    pipeline._finish('seeds', pipeline._name_split('seeds', seeds))
+    pipeline._finish('pseudo_eval', pipeline._name_split(
+        'pseudo_eval', dict(pseudo_mIoU=55.0, metrics={'mIoU': 55.0, 'recall': 80.0})))
+    pipeline._finish('segmentation', pipeline._name_split(
+        'segmentation', dict(mIoU=50.0, checkpoint=None)))
+    with open(pipeline.state_file) as f:
+        state = json.load(f)
+    # the old keys stay readable; the split-named ones read the same numbers
+    assert state['seeds']['split'] == 'val' and state['seeds']['best_threshold'] == 0.4
+    assert state['seeds']['metrics']['seed/val/mIoU'] == state['seeds']['metrics']['seed/mIoU']
+    assert state['seeds']['metrics']['cls/val/mAP'] == 90.0
+    assert state['pseudo_eval']['split'] == 'train_aug'
+    assert state['pseudo_eval']['metrics']['pseudo/train_aug/recall'] == 80.0
+    assert state['segmentation']['metrics'] == {'mIoU': 50.0, 'seg/val/mIoU': 50.0}
+    log = capsys.readouterr()
+    assert 'seeds (val split): ' in log.out + log.err and 'seg/val/mIoU=50.00' in log.out + log.err
+
+    rows = {r['key']: r for r in pipeline.table()}
+    assert rows['seed_mIoU']['name'] == 'seed/val/mIoU'
+    assert (rows['seed_mIoU']['ours'], rows['seed_mIoU']['paper_split']) == (60.0, 'train')
+    assert rows['seg_mIoU']['name'] == 'seg/val/mIoU'
+    text = format_table(pipeline.table())
+    assert '| seed/val/mIoU | 60.0 | 68.8 (train) |' in text
+    assert '| pseudo/train_aug/mIoU | 55.0 | 76.2 (train) |' in text
