@@ -1,15 +1,19 @@
 """Test (evaluate) a checkpoint: MMSeg's ``tools/test.py`` interface and flags.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show] [--wait-time S] [--show-dir DIR]
-        [--tta] [--format-only [voc|coco]] [--work-dir DIR] [--cfg-options k=v ...]
-        [--launcher pytorch]
+        [--tta] [--crf [--crf-workers N]] [--format-only [voc|coco]] [--work-dir DIR]
+        [--cfg-options k=v ...] [--launcher pytorch]
 
 On a stage-1 config ``--out`` writes the seed masks (PNG), ``--tta`` switches the model to the
 paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`.
-``--format-only`` writes the predictions for the VOC / COCO evaluation server under ``--out``
+``--crf`` scores an MMSeg segmentor with and without a dense CRF (the config key ``test_crf`` sets
+it too), at one scale and, with ``--tta``, also at multi-scale + flip
+(:func:`mmseg_mctformer.apis.test_crf_columns`). ``--format-only`` writes the predictions for
+the VOC / COCO evaluation server under ``--out``
 (:func:`mmseg_mctformer.apis.configure_format_only`).
 """
 import argparse
+import os
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
@@ -20,6 +24,7 @@ from mmseg_mctformer.apis import (
     configure_test,
     load_config,
     parse_with_local_rank,
+    test_crf_columns,
 )
 
 
@@ -34,6 +39,12 @@ def parse_args(argv=None):
                         'relative to the work dir: {work_dir}/{show_dir}/vis_data/vis_image/')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--crf', action='store_true',
+                        help='also score the predictions refined by a dense CRF (CPU workers); '
+                        'with --tta the single-scale and the multi-scale + flip results')
+    parser.add_argument('--crf-workers', type=int,
+                        help='CPU processes for the CRF (default: test_crf.num_workers of the '
+                        'config, else the number of CPUs)')
     parser.add_argument('--format-only', nargs='?', const='auto', choices=['auto', 'voc', 'coco'],
                         help='write the predictions in the layout of an evaluation server '
                         '(VOC: results/VOC2012/Segmentation/comp6_test_cls/*.png, COCO: '
@@ -47,6 +58,11 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    if (args.crf or cfg.get('test_crf')) and not args.format_only:
+        crf = dict(num_workers=args.crf_workers if args.crf_workers is not None else
+                   (cfg.get('test_crf') or {}).get('num_workers', os.cpu_count()))
+        return test_crf_columns(cfg, crf, tta=args.tta, out=args.out, show=args.show,
+                                wait_time=args.wait_time, show_dir=args.show_dir)
     configure_test(cfg, out=None if args.format_only else args.out, show=args.show,
                    wait_time=args.wait_time, show_dir=args.show_dir, tta=args.tta)
     if args.format_only:

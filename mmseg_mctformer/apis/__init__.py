@@ -2,6 +2,7 @@ from .cli import add_common_args, parse_with_local_rank
 from .config_utils import (
     build_runner,
     close_process_group,
+    configure_crf,
     configure_format_only,
     configure_test,
     enable_amp,
@@ -9,6 +10,7 @@ from .config_utils import (
     load_config,
     parse_dict_values,
 )
+from .crf_columns import format_crf_columns, test_crf_columns
 from .inference import inference_seeds
 from .leakage_guard import GTMaskLeakageError, check_training_masks
 from .seed_tools import (
@@ -23,7 +25,8 @@ from .seed_tools import (
 
 __all__ = [
     'add_common_args', 'parse_with_local_rank', 'build_runner', 'close_process_group',
-    'configure_format_only', 'configure_test', 'enable_amp', 'enable_amp_inference',
+    'configure_crf', 'configure_format_only', 'configure_test', 'format_crf_columns',
+    'test_crf_columns', 'enable_amp', 'enable_amp_inference',
     'load_config', 'parse_dict_values',
     'inference_seeds', 'GTMaskLeakageError', 'check_training_masks',
     'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels', 'predict_indices',

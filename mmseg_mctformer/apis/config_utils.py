@@ -207,6 +207,44 @@ def configure_format_only(cfg, server='auto', out=None):
     return cfg
 
 
+def configure_crf(cfg, crf=None):
+    """Score the test predictions with and without a dense CRF (:class:`CRFIoUMetric`).
+
+    Every ``IoUMetric`` of ``test_evaluator`` becomes a
+    :class:`~mmseg_mctformer.evaluation.CRFIoUMetric` (its other arguments kept), and MMSeg's
+    ``SegTTAModel`` becomes :class:`~mmseg_mctformer.models.ProbSegTTAModel` (the CRF then refines
+    the averaged multi-scale + flip probabilities).
+
+    Args:
+        cfg (Config): The config, changed in place.
+        crf (dict, optional): ``num_workers`` (CPU processes for the CRFs) and overrides of
+            :data:`~mmseg_mctformer.evaluation.metrics.crf_iou_metric.SEG_CRF_CFG`; merged over
+            the config key ``test_crf``. Default: None (``test_crf`` alone).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    settings = dict(cfg.get('test_crf') or {}, **(crf or {}))
+    workers = settings.pop('num_workers', None)
+    evaluator = cfg.test_evaluator
+    metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+    metrics = [dict(m) for m in metrics]
+    swapped = 0
+    for metric in metrics:
+        if str(metric.get('type')).split('.')[-1] in ('IoUMetric', 'CRFIoUMetric'):
+            metric.update(type='CRFIoUMetric', crf=settings)
+            if workers is not None:
+                metric['num_workers'] = workers
+            swapped += 1
+    if not swapped:
+        raise KeyError('--crf / test_crf need an IoUMetric in test_evaluator, got types '
+                       f"{[m.get('type') for m in metrics]}")
+    cfg.test_evaluator = metrics if isinstance(evaluator, (list, tuple)) else metrics[0]
+    if cfg.model.get('type') == 'SegTTAModel':
+        cfg.model.type = 'ProbSegTTAModel'
+    return cfg
+
+
 def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=False):
     """Apply MMSeg's ``tools/test.py`` flags to a config, for our metrics too.
 

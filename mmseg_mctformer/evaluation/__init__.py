@@ -1,6 +1,7 @@
 from .mask_dir import evaluate_mask_dir
 from .metrics import (
     DEFAULT_THRESHOLDS,
+    CRFIoUMetric,
     MultiLabelMAPMetric,
     PseudoLabelMetric,
     PseudoMaskMetric,
@@ -13,7 +14,8 @@ from .metrics import (
 )
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
+    'CRFIoUMetric', 'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric',
+    'PseudoMaskMetric',
     'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'evaluate_mask_dir',
     'stacked_intersect_and_union',
     'summarize_areas', 'threshold_seg_logits'

@@ -10,7 +10,12 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import configure_format_only, configure_test, load_config
+from mmseg_mctformer.apis import (
+    configure_crf,
+    configure_format_only,
+    configure_test,
+    load_config,
+)
 from mmseg_mctformer.datasets import DemoWSSSDataset
 
 from .conftest import ROOT, TINY_CFG, data_root_options
@@ -114,3 +119,41 @@ def test_test_tool_format_only_voc_layout(tiny_demo_root, tmp_path):
         cfg = load_config(TINY_SEG_CFG)
         cfg.test_dataloader.dataset.type = 'ADE20KDataset'
         configure_format_only(cfg)
+
+
+def test_test_tool_crf_columns(tiny_demo_root, tmp_path):
+    checkpoint = _tiny_seg_checkpoint(tiny_demo_root, str(tmp_path / 'seg.pth'))
+    options = [f'{k}.dataset.data_root={tiny_demo_root}'
+               for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    # scales whose sizes the tiny ViT's 8 px patches divide (MMSeg's 0.75 gives 24 * 1.5 = 36)
+    config = tmp_path / 'tiny_seg_tta.py'
+    config.write_text(
+        f'_base_ = [{TINY_SEG_CFG!r}]\n'
+        "tta_pipeline = [dict(type='LoadImageFromFile'), dict(type='TestTimeAug', transforms=[\n"
+        "    [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.5, 1.0, 1.5)],\n"
+        "    [dict(type='RandomFlip', prob=p, direction='horizontal') for p in (0.0, 1.0)],\n"
+        "    [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])]\n")
+    work_dir = tmp_path / 'w'
+    results = _tool('test').main([str(config), checkpoint, '--crf', '--crf-workers', '2',
+                                  '--tta', '--work-dir', str(work_dir), '--cfg-options']
+                                 + options)
+    assert list(results) == ['single scale', 'multi-scale + flip']
+    for metrics in results.values():
+        assert 0 <= metrics['mIoU'] <= 100 and 0 <= metrics['crf/mIoU'] <= 100
+    table = open(work_dir / 'crf_columns.md').read()
+    assert table.startswith('| test | mIoU | mIoU + CRF |')
+    ss = results['single scale']
+    assert f"| single scale | {ss['mIoU']:.2f} | {ss['crf/mIoU']:.2f} |" in table
+
+
+def test_configure_crf_swaps_the_metric_and_the_tta_model():
+    cfg = configure_test(load_config(TINY_SEG_CFG), tta=True)
+    cfg.test_crf = dict(num_workers=3, iters=5)
+    configure_crf(cfg, dict(bilateral_srgb=4))
+    assert cfg.test_evaluator['type'] == 'CRFIoUMetric'
+    assert cfg.test_evaluator['num_workers'] == 3
+    assert cfg.test_evaluator['crf'] == dict(iters=5, bilateral_srgb=4)
+    assert cfg.model.type == 'ProbSegTTAModel'
+    stage1 = load_config(TINY_CFG)
+    with pytest.raises(KeyError, match="need an IoUMetric in test_evaluator.*'SeedMetric'"):
+        configure_crf(stage1)

@@ -1,3 +1,4 @@
+from .crf_iou_metric import CRFIoUMetric
 from .multilabel_map import MultiLabelMAPMetric
 from .pseudo_label_metric import (
     PseudoLabelMetric,
@@ -20,7 +21,8 @@ from .seed_metric import (
 from .submission_metric import SubmissionMetric
 
 __all__ = [
-    'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric', 'PseudoMaskMetric',
+    'CRFIoUMetric', 'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric',
+    'PseudoMaskMetric',
     'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'check_pseudo_label_dir', 'default_palette',
     'image_size',
     'is_valid_label_png', 'pending_indices', 'save_label_png', 'stacked_intersect_and_union',
