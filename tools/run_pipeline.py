@@ -8,13 +8,19 @@
 Stage 1 training -> seeds (mAP, seed mIoU) -> pseudo-masks -> their mIoU -> (with --aff-config:
 AffinityNet on the stage-1 maps -> random-walk masks -> their mIoU) -> segmentor training -> val
 mIoU, then a table beside the paper's VOC numbers (also in WORK_DIR/results.md).
+
+``--seeds 0 1 2`` runs the whole pipeline once a seed (``randomness.seed`` of every stage) in
+WORK_DIR/seed{N} and writes mean ± std over the runs, with the per-run numbers, to
+WORK_DIR/results.md (:mod:`mmseg_mctformer.apis.aggregate_runs`).
 """
 import argparse
+import os.path as osp
 
 from mmengine.config import DictAction
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import add_common_args, close_process_group, parse_with_local_rank
+from mmseg_mctformer.apis.aggregate_runs import write_aggregate
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
 
 
@@ -38,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision for the trainings; on a CPU (bf16) also for the '
                         'maps, validations and random walk')
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='run the pipeline once a seed in WORK_DIR/seed{N}, then write mean '
+                        '± std over the runs to WORK_DIR/results.md')
     add_common_args(parser)
     args = parse_with_local_rank(parser, argv)
     if args.work_dir is None:
@@ -45,13 +54,27 @@ def parse_args(argv=None):
     return args
 
 
+def run(args, work_dir, seed=None):
+    """One pipeline run; ``seed`` sets ``randomness.seed`` of every stage."""
+    seeded = {} if seed is None else {'randomness.seed': seed}
+    return WSSSPipeline(
+        args.config, args.seg_config, work_dir,
+        cfg_options=dict(args.cfg_options or {}, **seeded),
+        seg_cfg_options=dict(args.seg_cfg_options or {}, **seeded),
+        gt_baseline=args.gt_baseline, launcher=args.launcher, amp=args.amp,
+        aff_config=args.aff_config,
+        aff_cfg_options=dict(args.aff_cfg_options or {}, **seeded) if args.aff_config else None,
+        allow_gt_masks=args.allow_gt_masks).run()
+
+
 def main(argv=None):
     args = parse_args(argv)
-    WSSSPipeline(args.config, args.seg_config, args.work_dir, cfg_options=args.cfg_options,
-                 seg_cfg_options=args.seg_cfg_options, gt_baseline=args.gt_baseline,
-                 launcher=args.launcher, amp=args.amp, aff_config=args.aff_config,
-                 aff_cfg_options=args.aff_cfg_options,
-                 allow_gt_masks=args.allow_gt_masks).run()
+    if not args.seeds:
+        return run(args, args.work_dir)
+    runs = [osp.join(args.work_dir, f'seed{seed}') for seed in args.seeds]
+    for seed, work_dir in zip(args.seeds, runs):
+        run(args, work_dir, seed)
+    return write_aggregate(runs, args.work_dir)
 
 
 if __name__ == '__main__':
