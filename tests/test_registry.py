@@ -37,6 +37,7 @@ MODEL_CFGS = {
         cam_head=dict(type='PatchCAMHead', num_classes=6, in_channels=32),
         cct_loss=dict(type='ContrastiveClassTokenLoss')),
 }
+MODEL_CFGS['ProbSegTTAModel'] = dict(type='ProbSegTTAModel', module=MODEL_CFGS['MCTformer'])
 TRANSFORM_CFGS = {
     'LoadCheckedImageFromFile': dict(type='LoadCheckedImageFromFile'),
     'LoadImageLevelLabels': dict(type='LoadImageLevelLabels', num_classes=6),
@@ -53,6 +54,8 @@ METRIC_CFGS = {
     'PseudoLabelMetric': dict(type='PseudoLabelMetric', output_dir='pseudo_labels'),
     'PxAPMetric': dict(type='PxAPMetric'),
     'PseudoMaskMetric': dict(type='PseudoMaskMetric'),
+    'CRFIoUMetric': dict(type='CRFIoUMetric', num_workers=2),
+    'SubmissionMetric': dict(type='SubmissionMetric', output_dir='submission', server='coco'),
 }
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),

@@ -292,7 +292,10 @@ class WSSSPipeline:
                                     self._stage_dir(stage), False)
         else:
             cfg = self._cls_cfg()
-        split = split_name(split_dataloader(cfg, role), role or 'pseudo_label')
+        try:
+            split = split_name(split_dataloader(cfg, role), role or 'pseudo_label')
+        except KeyError:  # the config has no such dataloader: name the role
+            split = role or 'pseudo_label'
         metrics = results.get('metrics') or {'mIoU': results.get('mIoU')}
         results = dict(results, split=split, metrics=add_split_keys(
             {k: v for k, v in metrics.items() if v is not None}, split, task))
@@ -388,7 +391,7 @@ class WSSSPipeline:
         cfg = self._seg_cfg(seg_map_path, work_dir, resume=resume)
         gt_masks = check_training_masks(
             cfg, allow_gt_masks=self.allow_gt_masks or name == 'segmentation_gt',
-            extra_gt_dirs=[self._stage1_gt_dir()], source=f'[pipeline] {name}')
+            extra_gt_dirs=[self._stage1_gt_dir(required=False)], source=f'[pipeline] {name}')
         runner = build_runner(cfg)
         recorder = _LastMetrics()
         runner.register_hook(recorder, priority='LOWEST')
@@ -403,13 +406,15 @@ class WSSSPipeline:
         labels = self.state.get('masks') or self.state['pseudo_labels']
         return self._train_segmentor(labels['out_dir'], 'segmentation')
 
-    def _stage1_gt_dir(self):
+    def _stage1_gt_dir(self, required=True):
         # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
         # train_aug), as the stage-1 config's train dataset reads them
         dataset = self._cls_cfg().train_dataloader.dataset
         while 'dataset' in dataset:
             dataset = dataset.dataset
         gt_dir = (dataset.get('data_prefix') or {}).get('seg_map_path')
+        if not gt_dir and not required:
+            return None
         if not gt_dir:
             raise KeyError(f'{self.cls_config}: train_dataloader.dataset.data_prefix has no '
                            'seg_map_path (the GT masks of the training split)')

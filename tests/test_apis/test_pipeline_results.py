@@ -2,6 +2,7 @@
 import json
 import os.path as osp
 
+from mmseg_mctformer.apis import pipeline as pipeline_module
 from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -9,7 +10,9 @@ TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
 TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
 
 
-def test_stages_name_their_split_in_state_log_and_table(tmp_path, capsys):
+def test_stages_name_their_split_in_state_log_and_table(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(pipeline_module, 'print_log', lambda msg, **kwargs: logged.append(msg))
     pipeline = WSSSPipeline(TINY_CFG, TINY_SEG_CFG, str(tmp_path))
     seeds = dict(cls_mAP=90.0, seed_mIoU=60.0, best_threshold=0.4,
                  metrics={'cls/mAP': 90.0, 'seed/mIoU': 60.0, 'seed/best_threshold': 0.4,
@@ -28,8 +31,9 @@ def test_stages_name_their_split_in_state_log_and_table(tmp_path, capsys):
     assert state['pseudo_eval']['split'] == 'train_aug'
     assert state['pseudo_eval']['metrics']['pseudo/train_aug/recall'] == 80.0
     assert state['segmentation']['metrics'] == {'mIoU': 50.0, 'seg/val/mIoU': 50.0}
-    log = capsys.readouterr()
-    assert 'seeds (val split): ' in log.out + log.err and 'seg/val/mIoU=50.00' in log.out + log.err
+    assert any(m.startswith('[pipeline] seeds (val split): ') and 'seed/val/mIoU=60.00' in m
+               and 'cls/val/mAP=90.00' in m for m in logged)
+    assert '[pipeline] segmentation (val split): seg/val/mIoU=50.00' in logged
 
     rows = {r['key']: r for r in pipeline.table()}
     assert rows['seed_mIoU']['name'] == 'seed/val/mIoU'

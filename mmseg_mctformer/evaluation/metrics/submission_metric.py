@@ -98,8 +98,10 @@ class SubmissionMetric(IoUMetric):
         kwargs.pop('format_only', None)
         self.server = server
         self.root = output_dir
-        super().__init__(output_dir=osp.join(output_dir, SERVER_LAYOUTS[server]),
-                         format_only=True, **kwargs)
+        super().__init__(format_only=True, **kwargs)
+        # set after IoUMetric's __init__, which would create the folder when built; the writers
+        # create it when they write
+        self.output_dir = osp.join(output_dir, SERVER_LAYOUTS[server])
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Write the PNG of each prediction (VOC) or keep its per-class RLEs (COCO)."""
