@@ -17,12 +17,14 @@ def parse_args(argv=None):
     parser.add_argument('work_dirs', nargs='+', help='pipeline work dirs, one a run')
     parser.add_argument('--out', required=True,
                         help='folder of the aggregated results.md / results.json')
+    parser.add_argument('--config', help="the runs' stage-1 config (a VOC one adds the paper's "
+                        'numbers)')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    return write_aggregate(args.work_dirs, args.out)
+    return write_aggregate(args.work_dirs, args.out, args.config)
 
 
 if __name__ == '__main__':

@@ -74,7 +74,7 @@ def main(argv=None):
     runs = [osp.join(args.work_dir, f'seed{seed}') for seed in args.seeds]
     for seed, work_dir in zip(args.seeds, runs):
         run(args, work_dir, seed)
-    return write_aggregate(runs, args.work_dir)
+    return write_aggregate(runs, args.work_dir, args.config)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ the per-run numbers kept beside it.
 import json
 import math
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from mmengine.dist import is_main_process
 
@@ -19,20 +19,23 @@ from .pipeline import WSSSPipeline
 AGGREGATE_FILES = ('results.md', 'results.json')
 
 
-def run_rows(work_dir: str) -> List[dict]:
-    """The results rows (:meth:`WSSSPipeline.table`) of one pipeline work dir."""
+def run_rows(work_dir: str, config: Optional[str] = None) -> List[dict]:
+    """The results rows (:meth:`WSSSPipeline.table`) of one pipeline work dir; the paper's numbers
+    only when the stage-1 ``config`` is given and trains on VOC."""
     state_file = osp.join(work_dir, 'pipeline_state.json')
     if not osp.isfile(state_file):
         raise FileNotFoundError(f'aggregate_runs: {work_dir} has no pipeline_state.json; '
                                 'expected the --work-dir of a tools/run_pipeline.py run')
-    return WSSSPipeline(None, None, work_dir).table()
+    return WSSSPipeline(config, None, work_dir).table()
 
 
-def aggregate_runs(work_dirs: Sequence[str]) -> dict:
+def aggregate_runs(work_dirs: Sequence[str], config: Optional[str] = None) -> dict:
     """Aggregate the results rows of several runs.
 
     Args:
         work_dirs (Sequence[str]): Pipeline work dirs (one a run).
+        config (str, optional): Their stage-1 config; a VOC one adds the paper's numbers.
+            Default: None.
 
     Returns:
         dict: ``runs`` (the work dirs) and ``rows``: per metric ``key``, ``metric``, ``name``
@@ -45,7 +48,7 @@ def aggregate_runs(work_dirs: Sequence[str]) -> dict:
     """
     if not work_dirs:
         raise ValueError('aggregate_runs: no work dirs given, expected one or more')
-    per_run = [{r['key']: r for r in run_rows(d)} for d in work_dirs]
+    per_run = [{r['key']: r for r in run_rows(d, config)} for d in work_dirs]
     keys = []
     for rows in per_run:
         keys += [k for k in rows if k not in keys]
@@ -74,24 +77,26 @@ def format_aggregate(summary: dict) -> str:
     def fmt(v):
         return '-' if v is None else f'{v:.1f}'
     runs = summary['runs']
+    paper_column = any(r['paper_voc'] is not None for r in summary['rows'])
     head = '| metric | name | mean ± std (runs) | ' + ' | '.join(
-        f'run {i}' for i in range(len(runs))) + ' | paper (VOC) |'
-    lines = [head, '| --- | --- | ---: | ' + '---: | ' * len(runs) + '---: |']
+        f'run {i}' for i in range(len(runs))) + (' | paper (VOC) |' if paper_column else ' |')
+    lines = [head, '| --- | --- | ---: | ' + '---: | ' * (len(runs) + paper_column)]
     for r in summary['rows']:
         spread = fmt(r['mean']) + ('' if r['std'] is None else f" ± {r['std']:.1f}")
         paper = fmt(r['paper_voc']) + (f" ({r['paper_split']})" if r.get('paper_split') and
                                        r['paper_voc'] is not None else '')
         lines.append(f"| {r['metric']} | {r['name'] or '-'} | {spread} ({r['n']}) | "
-                     + ' | '.join(fmt(v) for v in r['values']) + f' | {paper} |')
+                     + ' | '.join(fmt(v) for v in r['values'])
+                     + (f' | {paper} |' if paper_column else ' |'))
     lines.append('')
     lines += [f'run {i}: {d}' for i, d in enumerate(runs)]
     return '\n'.join(lines)
 
 
-def write_aggregate(work_dirs: Sequence[str], out_dir: str) -> dict:
+def write_aggregate(work_dirs: Sequence[str], out_dir: str, config: Optional[str] = None) -> dict:
     """:func:`aggregate_runs`, written to ``{out_dir}/results.md`` and ``results.json`` (by the
     main process)."""
-    summary = aggregate_runs(work_dirs)
+    summary = aggregate_runs(work_dirs, config)
     if is_main_process():
         text = format_aggregate(summary)
         atomic_write_text(osp.join(out_dir, 'results.md'), text + '\n')

@@ -455,6 +455,8 @@ class WSSSPipeline:
 
     def _is_voc(self):
         """Whether stage 1 trains on VOC, the dataset of the paper's numbers in the table."""
+        if self.cls_config is None:  # a state read without its configs (aggregate_runs)
+            return False
         dataset = load_config(self.cls_config, self.cfg_options).train_dataloader.dataset
         while 'dataset' in dataset:
             dataset = dataset.dataset

@@ -5,10 +5,11 @@ import os.path as osp
 
 import pytest
 
-from mmseg_mctformer.apis.aggregate_runs import aggregate_runs, write_aggregate
+from mmseg_mctformer.apis.aggregate_runs import aggregate_runs, format_aggregate, write_aggregate
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
 
 
 def _tool(name):
@@ -42,8 +43,12 @@ def test_aggregate_mean_std_and_per_run_numbers(tmp_path):
     assert seg['std'] == pytest.approx(0.5 ** 0.5)
     assert rows['cls_mAP']['std'] == 0.0
     text = open(tmp_path / 'out' / 'results.md').read()
-    assert '| seed/val/mIoU | 62.0 ± 2.0 (3) | 60.0 | 62.0 | 64.0 | 68.8 (train) |' in text
+    assert '| seed/val/mIoU | 62.0 ± 2.0 (3) | 60.0 | 62.0 | 64.0 |' in text
     assert '| seg/val/mIoU | 50.5 ± 0.7 (2) | 50.0 | 51.0 | - |' in text
+    assert 'paper' not in text  # without the stage-1 config the dataset is unknown
+    voc = format_aggregate(aggregate_runs(runs, config=osp.join(ROOT, 'configs',
+                                                                'mctformer_plus_voc.py')))
+    assert '| seed/val/mIoU | 62.0 ± 2.0 (3) | 60.0 | 62.0 | 64.0 | 68.8 (train) |' in voc
     with open(tmp_path / 'out' / 'results.json') as f:
         assert json.load(f)['runs'] == [osp.abspath(r) for r in runs]
 
@@ -82,7 +87,7 @@ def test_run_pipeline_seeds(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tool, 'WSSSPipeline', Pipeline)
     work_dir = str(tmp_path / 'w')
-    summary = tool.main(['cls.py', '--seg-config', 'seg.py', '--work-dir', work_dir,
+    summary = tool.main([TINY_CFG, '--seg-config', 'seg.py', '--work-dir', work_dir,
                          '--seeds', '0', '1', '2', '--cfg-options', 'x=1'])
     assert seen == [(s, osp.join(work_dir, f'seed{s}')) for s in (0, 1, 2)]
     seed = {r['key']: r for r in summary['rows']}['seed_mIoU']

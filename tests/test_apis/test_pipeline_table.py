@@ -17,7 +17,8 @@ def test_voc_rows_carry_the_papers_numbers(tmp_path):
     # the paper's 76.2 is the mask row's: its seeds are not masks
     assert rows['pseudo_mIoU']['paper_voc'] is None
     text = format_table(list(rows.values()))
-    assert text.splitlines()[0] == '| metric | ours | paper (VOC) |'
+    assert text.splitlines()[0] == '| metric | name | ours | paper (VOC) |'
+    assert rows['seed_mIoU']['paper_split'] == 'train' and '| 68.8 (train) |' in text
 
 
 def test_other_datasets_have_no_paper_column(tmp_path):
@@ -25,5 +26,5 @@ def test_other_datasets_have_no_paper_column(tmp_path):
         rows = _table(config, tmp_path)
         assert all(r['paper_voc'] is None for r in rows)
         text = format_table(rows)
-        assert text.splitlines()[0] == '| metric | ours |' and 'paper' not in text
+        assert text.splitlines()[0] == '| metric | name | ours |' and 'paper' not in text
         assert '| 50.0 |' in text
