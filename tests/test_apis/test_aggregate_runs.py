@@ -1,5 +1,8 @@
-"""Mean ± std of pipeline results over runs, from states written by the pipeline's own writer."""
-import importlib.util
+"""Mean ± std of pipeline results over runs, from states written by the pipeline's own writer.
+
+The tools (``aggregate_runs.py``, ``run_pipeline.py --seeds``):
+tests/test_tools/test_aggregate_runs.py.
+"""
 import json
 import os.path as osp
 
@@ -9,14 +12,6 @@ from mmseg_mctformer.apis.aggregate_runs import aggregate_runs, format_aggregate
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fake_run(work_dir, seed_miou, seg_miou=None, seed_split='val'):
@@ -63,33 +58,3 @@ def test_aggregate_errors(tmp_path):
     with pytest.raises(ValueError, match=r"cls_mAP was measured on different splits: "
                        r"\['cls/train/mAP', 'cls/val/mAP'\]"):
         aggregate_runs(runs)
-
-
-def test_aggregate_tool(tmp_path):
-    runs = [_fake_run(str(tmp_path / f'r{i}'), 60.0 + i) for i in range(2)]
-    summary = _tool('aggregate_runs').main(runs + ['--out', str(tmp_path / 'out')])
-    assert summary['rows'][1]['mean'] == 60.5
-    assert osp.isfile(tmp_path / 'out' / 'results.md')
-
-
-def test_run_pipeline_seeds(tmp_path, monkeypatch):
-    tool = _tool('run_pipeline')
-    seen = []
-
-    class Pipeline(WSSSPipeline):
-        def run(self):  # the seeded options reach every stage's config
-            seed = self.cfg_options['randomness.seed']
-            assert self.seg_cfg_options['randomness.seed'] == seed
-            assert self.cfg_options['x'] == 1
-            seen.append((seed, self.work_dir))
-            _fake_run(self.work_dir, 60.0 + 2 * seed)
-            return self.table()
-
-    monkeypatch.setattr(tool, 'WSSSPipeline', Pipeline)
-    work_dir = str(tmp_path / 'w')
-    summary = tool.main([TINY_CFG, '--seg-config', 'seg.py', '--work-dir', work_dir,
-                         '--seeds', '0', '1', '2', '--cfg-options', 'x=1'])
-    assert seen == [(s, osp.join(work_dir, f'seed{s}')) for s in (0, 1, 2)]
-    seed = {r['key']: r for r in summary['rows']}['seed_mIoU']
-    assert seed['values'] == [60.0, 62.0, 64.0] and seed['std'] == pytest.approx(2.0)
-    assert '62.0 ± 2.0 (3)' in open(osp.join(work_dir, 'results.md')).read()

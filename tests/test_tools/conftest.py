@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -11,6 +12,14 @@ def data_root_options(root):
     """--cfg-options entries pointing every dataloader of the tiny config at ``root``."""
     keys = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'pseudo_label_dataloader')
     return [f'{k}.dataset.data_root={root}' for k in keys]
+
+
+def load_tool(name):
+    """The module ``tools/{name}.py``, imported in this process (its ``main(argv)`` callable)."""
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(args, timeout=600, **kwargs):

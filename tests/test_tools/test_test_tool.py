@@ -1,6 +1,5 @@
 """tools/test.py with MMSeg's flags (--out, --show-dir, --show, --wait-time, --tta)."""
 import glob
-import importlib.util
 import os
 import os.path as osp
 
@@ -18,16 +17,12 @@ from mmseg_mctformer.apis import (
 )
 from mmseg_mctformer.datasets import DemoWSSSDataset
 
-from .conftest import ROOT, TINY_CFG, data_root_options
+from .conftest import ROOT, TINY_CFG, data_root_options, load_tool
 
 TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_tool = load_tool
 
 
 def _options(root):
