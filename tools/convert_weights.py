@@ -12,6 +12,8 @@ their keys and convert into a whole segmentor state dict: load it strictly with 
 ``tools/test.py CONFIG DST``) in a config with ``backbone.cls_pos_embed='per_class'`` (the tool
 prints the settings the checkpoint needs). Checkpoints saved by our training load safely too.
 
+Every source key that is not converted is printed (and kept in the output's ``meta.dropped_keys``);
+a checkpoint of another model (e.g. a DeepLab segmentor) is refused with the file named.
 The output (``{'state_dict', 'meta'}``, written atomically) loads through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` of the backbone.
 """
@@ -62,18 +64,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    state = convert_checkpoint(args.src, args.src_format, embed_dims=args.embed_dims,
-                               allow_unsafe=args.unsafe_load)
+    dropped = []
+    try:
+        state = convert_checkpoint(args.src, args.src_format, embed_dims=args.embed_dims,
+                                   allow_unsafe=args.unsafe_load, dropped=dropped)
+    except (KeyError, ValueError) as err:
+        raise SystemExit(f'convert_weights.py: {err.args[0] if err.args else err}') from err
     prefix = 'backbone.' if 'backbone.cls_token' in state else ''
     if args.dst_format == 'mmpretrain':
         if prefix:
             raise SystemExit(f'{args.src}: an MCTformer segmentor checkpoint has no mmpretrain '
                              'VisionTransformer layout; use --dst-format mmseg_mctformer')
         state = to_mmpretrain(state)
-    save_converted(state, args.dst, meta=dict(source=args.src, src_format=args.src_format))
+    save_converted(state, args.dst, meta=dict(source=args.src, src_format=args.src_format,
+                                              dropped_keys=dropped))
     cls_token, pos_embed = state[prefix + 'cls_token'], state[prefix + 'pos_embed']
     print(f'{args.src} -> {args.dst}: {len(state)} tensors, class token '
           f'{tuple(cls_token.shape)}, position table {tuple(pos_embed.shape)}')
+    print(f'{len(dropped)} source keys not converted' + (f': {dropped}' if dropped else ''))
     if prefix:
         C = cls_token.shape[1]
         grid = int(round((pos_embed.shape[1] - C)**0.5))

@@ -3,8 +3,9 @@
 The split is the config's top-level ``pseudo_label_dataloader`` (a test-style dataloader over the
 training images); without it, ``test_dataloader``. ``--split`` picks another one. A rerun skips the
 masks already written; with ``--launcher pytorch|slurm`` every rank labels its share. The folder's
-``pseudo_label_info.json`` records what produced it (checkpoint, config, threshold, map settings);
-a rerun with other settings is refused unless ``--overwrite`` is given. Example::
+``pseudo_label_info.json`` records what produced it (checkpoint, config, threshold, map settings,
+precision: ``--amp``); a rerun with other settings is refused unless ``--overwrite`` is given.
+Example::
 
     python tools/make_pseudo_labels.py configs/mctformer_plus_voc.py work_dirs/x/epoch_60.pth \\
         --out work_dirs/x/pseudo_labels --bg-threshold 0.45
@@ -38,7 +39,10 @@ def parse_args(argv=None):
                         help='dense-CRF post-processing (needs `pip install pydensecrf2`)')
     parser.add_argument('--overwrite', action='store_true',
                         help='regenerate a folder written with other settings (checkpoint, '
-                        'threshold, map settings, CRF) instead of refusing')
+                        'threshold, map settings, CRF, precision) instead of refusing')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (mmengine autocast: bfloat16 on a CPU, float16 with '
+                        'CUDA), as tools/run_pipeline.py --amp on a CPU; recorded in the folder')
     add_common_args(parser)
     return parse_with_local_rank(parser, argv)
 
@@ -48,7 +52,8 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     result = make_pseudo_labels(cfg, args.checkpoint, out_dir=args.out, split=args.split,
                                 bg_threshold=args.bg_threshold, save_logits=args.save_logits,
-                                crf=dict() if args.crf else None, overwrite=args.overwrite)
+                                crf=dict() if args.crf else None, overwrite=args.overwrite,
+                                fp16=args.amp)
     print(json.dumps(result))
     return result
 

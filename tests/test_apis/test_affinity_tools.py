@@ -1,7 +1,9 @@
 """The affinity stage end to end on a tiny model: training from maps, resumable mask writing, and
 the pipeline's affinity / masks stages and table row."""
+import json
 import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -34,6 +36,9 @@ def maps_dir(tiny_demo_root, tmp_path_factory):
         np.savez(out / f'{name}.npz', classes=classes,
                  maps=np.array(maps, dtype=np.float16).reshape(len(classes), *gt.shape))
         (out / f'{name}.png').write_bytes(b'')  # the seed PNG beside the maps
+    # the record of the stage-1 writer (tools/make_pseudo_labels.py --save-logits)
+    (out / 'pseudo_label_info.json').write_text(json.dumps(
+        dict(checkpoint='stage1.pth (fake)', checkpoint_sha256=STAGE1_SHA, test_cfg={})))
     return str(out)
 
 
@@ -41,6 +46,7 @@ def _options(root, keys=('train_dataloader', 'test_dataloader')):
     return {f'{k}.dataset.data_root': root for k in keys}
 
 
+STAGE1_SHA = 'f' * 64
 STAGE1_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                   'pseudo_label_dataloader')
 
@@ -59,7 +65,8 @@ def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, 
     pipeline = WSSSPipeline(TINY_CFG, TINY_SEG, str(tmp_path / 'pipe'), aff_config=TINY_AFF,
                             cfg_options=_options(tiny_demo_root, STAGE1_LOADERS),
                             aff_cfg_options=_options(tiny_demo_root))
-    pipeline.state = dict(stage1=dict(checkpoint='unused'), seeds=dict(best_threshold=0.4),
+    pipeline.state = dict(stage1=dict(checkpoint='unused', checkpoint_sha256=STAGE1_SHA),
+                          seeds=dict(best_threshold=0.4),
                           pseudo_labels=dict(out_dir=maps_dir), pseudo_eval=dict(pseudo_mIoU=50.))
     pipeline._finish('affinity', pipeline._run_affinity())
     assert osp.isfile(pipeline.state['affinity']['checkpoint'])
@@ -80,3 +87,82 @@ def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, 
     assert (again['written'], again['skipped']) == (1, 15)
     assert again['mIoU'] == pytest.approx(masks['mask_mIoU'])
     assert not [n for n in os.listdir(masks['out_dir']) if n.startswith('.')]
+
+
+@pytest.fixture(scope='module')
+def aff_checkpoints(tmp_path_factory):
+    """Two AffinityNet checkpoints of the tiny config (random weights, two seeds) and a
+    DeepLab-like one (another architecture)."""
+    import torch
+    from mmseg.registry import MODELS
+    out = tmp_path_factory.mktemp('aff_ckpt')
+    cfg = Config.fromfile(TINY_AFF)
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = MODELS.build(cfg.model)
+        paths.append(str(out / f'aff_{seed}.pth'))
+        torch.save(dict(state_dict=model.state_dict(), meta={}), paths[-1])
+    paths.append(str(out / 'deeplab.pth'))
+    torch.save(dict(state_dict={'decode_head.conv_seg.weight': torch.zeros(7, 8, 1, 1),
+                                'backbone.context_path.cls_token': torch.zeros(1, 1, 32)}),
+               paths[-1])
+    return paths
+
+
+def _aff_cfg(root, maps):
+    cfg = Config.fromfile(TINY_AFF)
+    cfg.merge_from_dict(_options(root))
+    cfg.work_dir = osp.join(osp.dirname(maps), 'aff_work')
+    set_maps_dir(cfg, maps)
+    return cfg
+
+
+def _pngs(folder):
+    return {n: os.stat(osp.join(folder, n)).st_mtime_ns for n in os.listdir(folder)
+            if n.endswith('.png')}
+
+
+def test_mask_folder_refuses_other_settings(tiny_demo_root, maps_dir, aff_checkpoints,
+                                            tmp_path):
+    """A rerun into a mask folder with another threshold, checkpoint or maps is refused (not
+    "0 written" and the old masks' mIoU); --overwrite regenerates; a wrong architecture is
+    refused before anything is written."""
+    cfg = _aff_cfg(tiny_demo_root, maps_dir)
+    out = str(tmp_path / 'masks')
+    first = make_affinity_masks(cfg, aff_checkpoints[0], out, bg_threshold=0.4, evaluate=False)
+    assert (first['written'], first['skipped']) == (16, 0)
+    record = json.loads(open(osp.join(out, 'affinity_mask_info.json')).read())
+    assert record['bg_threshold'] == 0.4 and record['maps']['checkpoint_sha256'] == STAGE1_SHA
+    assert 'precision' not in record  # float32
+    written = _pngs(out)
+    with pytest.raises(ValueError, match=r'bg_threshold: 0.4 -> 0.6.*--overwrite'):
+        make_affinity_masks(cfg, aff_checkpoints[0], out, bg_threshold=0.6)
+    with pytest.raises(ValueError, match='checkpoint_sha256'):
+        make_affinity_masks(cfg, aff_checkpoints[1], out, bg_threshold=0.4)
+    # maps of another stage-1 checkpoint
+    other_maps = str(tmp_path / 'other_maps')
+    shutil.copytree(maps_dir, other_maps)
+    with open(osp.join(other_maps, 'pseudo_label_info.json'), 'w') as f:
+        json.dump(dict(checkpoint='other.pth', checkpoint_sha256='0' * 64, test_cfg={}), f)
+    with pytest.raises(ValueError, match="maps: .*'0000"):
+        make_affinity_masks(_aff_cfg(tiny_demo_root, other_maps), aff_checkpoints[0], out,
+                            bg_threshold=0.4)
+    # mixed precision is another setting (tools/make_affinity_masks.py --amp)
+    with pytest.raises(ValueError, match="precision: None -> 'mixed"):
+        make_affinity_masks(cfg, aff_checkpoints[0], out, bg_threshold=0.4, fp16=True)
+    assert _pngs(out) == written  # nothing rewritten by the refused runs
+    # same settings: resumed, nothing to write
+    again = make_affinity_masks(cfg, aff_checkpoints[0], out, bg_threshold=0.4, evaluate=False)
+    assert (again['written'], again['skipped']) == (0, 16)
+    # --overwrite: the folder is regenerated with the new settings
+    new = make_affinity_masks(cfg, aff_checkpoints[0], out, bg_threshold=0.6, evaluate=False,
+                              overwrite=True)
+    assert new['written'] == 16
+    assert json.loads(open(osp.join(out, 'affinity_mask_info.json')).read())['bg_threshold'] \
+        == 0.6
+    # a checkpoint of another architecture: refused, no mask written
+    wrong = str(tmp_path / 'wrong')
+    with pytest.raises(ValueError, match=r'deeplab.pth does not fit .*AffinityNet.*0 of its'):
+        make_affinity_masks(cfg, aff_checkpoints[2], wrong, evaluate=False)
+    assert not _pngs(wrong)

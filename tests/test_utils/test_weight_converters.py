@@ -319,3 +319,48 @@ def test_convert_weights_tool_on_authors_checkpoint(tmp_path, capsys):
     assert state['backbone.pos_embed'].shape == (1, 3 + 28 * 28, 12)
     torch.testing.assert_close(state['cam_head.conv.weight'], src['model']['head.weight'])
     torch.testing.assert_close(state['backbone.pos_embed'][:, 3:], src['model']['pos_embed_pat'])
+
+
+def test_authors_checkpoint_with_dist_token_keeps_position_table():
+    """A `dist_token` beside the authors' (1, C + G*G, D) table has no position entry: only the
+    token is dropped (and named), the class tokens' entries stay."""
+    src = _authors_v1(fc=True)
+    src['dist_token'] = randn(1, 1, D)
+    src['odd.extra'] = randn(2)
+    dropped = []
+    state = convert_checkpoint({'model': src}, dropped=dropped)
+    torch.testing.assert_close(state['backbone.pos_embed'], src['pos_embed'])
+    assert any(d.startswith('dist_token (1, 1, 16) (no pos_embed entry)') for d in dropped)
+    assert 'odd.extra' in dropped
+    # a distilled table (C + 1 + G*G entries): entry C (after the C class tokens) goes
+    src['pos_embed'] = randn(1, 3 + 1 + 4, D)
+    state = convert_checkpoint({'model': src})
+    expected = torch.cat([src['pos_embed'][:, :3], src['pos_embed'][:, 4:]], dim=1)
+    torch.testing.assert_close(state['backbone.pos_embed'], expected)
+    src['pos_embed'] = randn(1, 3 + 6, D)  # neither layout
+    with pytest.raises(ValueError, match=r'the state dict.*dist_token.*\(1, 9, 16\)'):
+        convert_checkpoint({'model': src})
+
+
+def test_convert_weights_tool_names_dropped_keys_and_refuses_segmentors(tmp_path, capsys):
+    src = timm_state(distilled=True)
+    torch.save({'model': src}, tmp_path / 'deit.pth')
+    _load_tool().main([str(tmp_path / 'deit.pth'), str(tmp_path / 'ours.pth')])
+    out = capsys.readouterr().out
+    assert '4 source keys not converted' in out
+    for key in ('head.weight', 'head.bias', 'head_dist.weight', 'dist_token'):
+        assert key in out
+    meta = torch.load(tmp_path / 'ours.pth', weights_only=True)['meta']
+    assert len(meta['dropped_keys']) == 4
+    # a DeepLab checkpoint whose context path is a ViT: another model, the file named
+    seg = {f'backbone.context_path.{k}': v for k, v in tiny().state_dict().items()}
+    seg['decode_head.conv_seg.weight'] = randn(6, 8, 1, 1)
+    torch.save({'state_dict': seg}, tmp_path / 'deeplab.pth')
+    with pytest.raises(SystemExit, match=r"deeplab.pth.*under \['backbone.context_path.'\].*"
+                       'segmentor'):
+        _load_tool().main([str(tmp_path / 'deeplab.pth'), str(tmp_path / 'x.pth')])
+    torch.save({'state_dict': {'decode_head.conv_seg.weight': randn(6, 8, 1, 1)}},
+               tmp_path / 'resnet.pth')
+    with pytest.raises(SystemExit, match='resnet.pth.*cannot recognise'):
+        _load_tool().main([str(tmp_path / 'resnet.pth'), str(tmp_path / 'x.pth')])
+    assert not (tmp_path / 'x.pth').exists()

@@ -15,31 +15,16 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import TestLoop
 from mmseg.registry import DATASETS, HOOKS
 
-from ...evaluation.metrics.pseudo_label_metric import (
-    check_pseudo_label_dir,
-    pending_indices,
-    remove_stale_tmp,
-)
+from ...evaluation.metrics.pseudo_label_metric import pending_indices, pseudo_label_dir
+from ...utils.checkpoint import checkpoint_record
 
 
 def prepare_pseudo_label_dir(out_dir: str, record: dict, overwrite: bool = False) -> None:
     """On the main process: remove stale temporary files and check ``out_dir`` against ``record``
     (:func:`~mmseg_mctformer.evaluation.metrics.pseudo_label_metric.check_pseudo_label_dir`); then
-    every rank raises its error, if any (no rank is left waiting at a barrier)."""
-    error = [None]
-    if is_main_process():
-        try:
-            check_pseudo_label_dir(out_dir, record, overwrite)
-            removed = remove_stale_tmp(out_dir)
-            if removed:
-                print_log(f'PseudoLabelHook: removed {removed} stale temporary files in '
-                          f'{out_dir}', logger='current')
-        except (ValueError, OSError) as e:
-            error = [f'{type(e).__name__}: {e}']
-    broadcast_object_list(error)
-    if error[0] is not None:
-        raise (ValueError if error[0].startswith('ValueError') else OSError)(
-            error[0].split(': ', 1)[1])
+    every rank raises its error, if any (:meth:`mmseg_mctformer.utils.label_dir.LabelDir.prepare`).
+    """
+    pseudo_label_dir(out_dir).prepare(record, overwrite)
 
 
 def subset_dataset(dataset, indices):
@@ -167,16 +152,16 @@ class PseudoLabelHook(Hook):
         """What produces the masks (see :func:`check_pseudo_label_dir`), JSON-able."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         test_cfg = dict(getattr(model, 'test_cfg', None) or {})
-        checkpoint = self.checkpoint
-        if checkpoint is None:
-            checkpoint = (f'weights of {osp.abspath(getattr(runner, "work_dir", "."))} at the end '
-                          f'of training (iteration {getattr(runner, "iter", "?")})')
-        elif osp.isfile(checkpoint):
-            stat = osp.getsize(checkpoint), int(osp.getmtime(checkpoint))
-            checkpoint = f'{osp.abspath(checkpoint)} ({stat[0]} bytes, mtime {stat[1]})'
+        checkpoint = dict(checkpoint=self.checkpoint)
+        if self.checkpoint is None:
+            checkpoint['checkpoint'] = (
+                f'weights of {osp.abspath(getattr(runner, "work_dir", "."))} at the end of '
+                f'training (iteration {getattr(runner, "iter", "?")})')
+        elif osp.isfile(self.checkpoint):
+            checkpoint = checkpoint_record(self.checkpoint)
         cfg = getattr(runner, 'cfg', None)
         record = dict(
-            checkpoint=checkpoint,
+            **checkpoint,
             config=getattr(cfg, 'filename', None),
             bg_threshold=(self.bg_threshold if self.bg_threshold is not None else
                           test_cfg.get('bg_threshold')),

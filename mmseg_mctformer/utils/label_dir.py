@@ -1,0 +1,274 @@
+"""A folder of label PNGs named after images: the pseudo labels of stage 1 and the random-walk
+masks of the affinity stage.
+
+:class:`LabelDir` owns what both writers need of such a folder: the record of the settings that
+produced it (a rerun with other settings is refused), the list of images whose PNG is still
+missing (resume), the validity test of a PNG, the palette, the atomic PNG writer and the clean-up
+of the temporary files a killed writer left behind.
+"""
+import json
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.fileio import dump
+from mmengine.logging import print_log
+from PIL import Image
+
+from .io import atomic_output
+
+#: Suffix of the temporary files of :func:`mmseg_mctformer.utils.io.atomic_output`.
+TMP_SUFFIX = '.tmp'
+
+
+def default_palette(num_classes: int) -> List[List[int]]:
+    """MMSeg's PASCAL VOC palette (``get_palette('voc')``) for ``num_classes`` labels.
+
+    Beyond its 21 colours the same bit-interleaved colour map continues
+    (:func:`mmseg_mctformer.datasets.utils.voc_colormap`).
+    """
+    from mmseg.utils import get_palette
+    if num_classes <= 21:
+        return [list(c) for c in get_palette('voc')[:num_classes]]
+    from ..datasets.utils import voc_colormap
+    return voc_colormap(num_classes)
+
+
+def dataset_palette(metainfo: Optional[dict], owner: str = 'LabelDir') -> list:
+    """The ``palette`` of a dataset's metainfo, else :func:`default_palette` of its classes."""
+    meta = metainfo or {}
+    if meta.get('palette'):
+        return meta['palette']
+    if not meta.get('classes'):
+        raise ValueError(f'{owner}: dataset_meta has neither palette nor classes')
+    return default_palette(len(meta['classes']))
+
+
+class naming_errors:
+    """Re-raise an ``OSError`` of the body as one that names the file being written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, OSError) or self.path in str(exc):
+            return False
+        msg = f'cannot write {self.path}: {exc.strerror or exc}'
+        raise (OSError(exc.errno, msg) if exc.errno is not None else OSError(msg)) from exc
+
+
+def save_label_png(path: str, label: np.ndarray, palette: Sequence[Sequence[int]]) -> None:
+    """Save a label mask as an indexed (palette) PNG, atomically.
+
+    An error while writing (e.g. ``ENOSPC``, disk full) leaves neither the PNG nor a temporary
+    file, and is raised again as an ``OSError`` that names ``path``.
+
+    Args:
+        path (str): Destination ``.png`` file.
+        label (np.ndarray): Labels of shape (H, W), values 0..255.
+        palette (Sequence[Sequence[int]]): RGB colour of each label value (at most 256).
+    """
+    label = np.asarray(label)
+    if label.ndim != 2:
+        raise ValueError(f'save_label_png({path}): label must have shape (H, W), got {label.shape}')
+    if label.size and (label.min() < 0 or label.max() > 255):
+        raise ValueError(f'save_label_png({path}): label values must lie in 0..255, got '
+                         f'{label.min()}..{label.max()}')
+    image = Image.fromarray(label.astype(np.uint8))  # 'L', becomes 'P' with the palette
+    flat = [int(v) for color in list(palette)[:256] for v in color]
+    image.putpalette(flat + [0] * (768 - len(flat)))
+    with naming_errors(path), atomic_output(path, suffix='.png') as tmp:
+        image.save(tmp, format='PNG')
+
+
+def is_valid_label_png(path: str, size: Tuple[int, int]) -> bool:
+    """Whether ``path`` is a complete, readable PNG of ``size`` = (width, height)."""
+    if not osp.isfile(path):
+        return False
+    try:
+        with Image.open(path) as im:
+            if im.format != 'PNG' or im.size != tuple(size):
+                return False
+            im.load()
+    except Exception:
+        return False
+    return True
+
+
+def image_size(img_path: str) -> Tuple[int, int]:
+    """(width, height) of an image, read from its header."""
+    with Image.open(img_path) as im:
+        return im.size
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+class LabelDir:
+    """A folder of ``{image basename}.png`` label masks with a record of what produced it.
+
+    - Record: :meth:`check` writes ``record`` (JSON) to ``{path}/{record_file}`` before any mask.
+      A later run into the same folder resumes it when the keys ``record_keys`` agree; otherwise
+      it is refused with a ``ValueError`` that lists the differences, unless ``overwrite``: then
+      the masks are deleted and the folder is regenerated. A folder with masks but no record is
+      treated as different.
+    - Resume: :meth:`pending` lists the images whose PNG is missing, does not decode or has
+      another size than the image (or whose ``.npz`` maps are unreadable, with ``save_logits``).
+    - Clean-up: :meth:`remove_stale_tmp` removes the temporary files of a killed writer.
+    - Writing: :meth:`save` writes one palette PNG atomically (:func:`save_label_png`).
+
+    Args:
+        path (str): The folder.
+        record_file (str): Name of the settings record inside it.
+        record_keys (Sequence[str]): Record keys whose change changes the masks (the others are
+            informative).
+        kind (str): What the folder holds, for the messages. Default: ``'label'``.
+        overwrite_hint (str): How a user of the tool regenerates the folder, for the messages.
+            Default: ``'overwrite=True'``.
+    """
+
+    def __init__(self, path: str, record_file: str, record_keys: Sequence[str],
+                 kind: str = 'label', overwrite_hint: str = 'overwrite=True') -> None:
+        self.path = path
+        self.record_file = record_file
+        self.record_keys = tuple(record_keys)
+        self.kind = kind
+        self.overwrite_hint = overwrite_hint
+
+    @property
+    def record_path(self) -> str:
+        return osp.join(self.path, self.record_file)
+
+    def png_path(self, img_path: str) -> str:
+        """``{path}/{image basename}.png``."""
+        return osp.join(self.path, osp.splitext(osp.basename(img_path))[0] + '.png')
+
+    def read_record(self) -> Optional[dict]:
+        """The folder's record, or None when it has none.
+
+        Raises:
+            ValueError: If the record does not parse (naming the file).
+        """
+        if not osp.isfile(self.record_path):
+            return None
+        with open(self.record_path) as f:
+            try:
+                return json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{self.kind} folder {self.path}: its record '
+                                 f'{self.record_path} is corrupt ({e})') from e
+
+    def differences(self, old: dict, new: dict) -> List[str]:
+        """``'key: old -> new'`` for every key of :attr:`record_keys` that differs."""
+        return [f'{key}: {old.get(key)!r} -> {new.get(key)!r}' for key in self.record_keys
+                if _jsonable(old.get(key)) != _jsonable(new.get(key))]
+
+    def masks(self) -> List[str]:
+        """Names of the mask files (``.png``, ``.npz``) of the folder."""
+        if not osp.isdir(self.path):
+            return []
+        return [n for n in os.listdir(self.path) if n.endswith(('.png', '.npz'))]
+
+    def check(self, record: dict, overwrite: bool = False) -> bool:
+        """Make the folder hold masks of ``record``'s settings only (see the class docstring).
+
+        Call it on one rank (the main process) before the others start writing.
+
+        Args:
+            record (dict): The settings of this run (JSON-able).
+            overwrite (bool): Delete masks made with other settings instead of refusing.
+                Default: False.
+
+        Returns:
+            bool: Whether masks of other settings were deleted.
+        """
+        os.makedirs(self.path, exist_ok=True)
+        masks = self.masks()
+        problem = None
+        try:
+            old = self.read_record()
+        except ValueError as e:
+            old, problem = None, str(e).split(': ', 1)[1]
+        if old is not None:
+            diffs = self.differences(old, record)
+            if diffs:
+                problem = 'it was made with other settings (' + '; '.join(diffs) + ')'
+            else:
+                return False  # same settings: resume, the record stays as it is
+        elif problem is None and masks:
+            problem = (f'it holds {len(masks)} masks but no record {self.record_file} of their '
+                       'settings')
+        if problem is not None and not masks:
+            problem = None  # a record without masks protects nothing: replaced
+        deleted = False
+        if problem is not None:
+            if not overwrite:
+                raise ValueError(
+                    f'{self.kind} folder {self.path}: {problem}. Choose another output folder, '
+                    f'or pass {self.overwrite_hint} to delete its masks and regenerate them.')
+            for name in masks:
+                os.remove(osp.join(self.path, name))
+            print_log(f'{self.kind} folder {self.path}: {problem}; deleted {len(masks)} files, '
+                      'regenerating', logger='current')
+            deleted = True
+        with atomic_output(self.record_path) as tmp:
+            dump(record, tmp, file_format='json', indent=2)
+        return deleted
+
+    def prepare(self, record: dict, overwrite: bool = False) -> None:
+        """:meth:`check` the folder and :meth:`remove_stale_tmp` on the main process; then every
+        rank raises its error, if any (no rank is left waiting at a barrier)."""
+        from mmengine.dist import broadcast_object_list, is_main_process
+        error = [None]
+        if is_main_process():
+            try:
+                self.check(record, overwrite)
+                removed = self.remove_stale_tmp()
+                if removed:
+                    print_log(f'{self.kind} folder {self.path}: removed {removed} stale '
+                              'temporary files', logger='current')
+            except (ValueError, OSError) as e:
+                error = [f'{type(e).__name__}: {e}']
+        broadcast_object_list(error)
+        if error[0] is not None:
+            raise (ValueError if error[0].startswith('ValueError') else OSError)(
+                error[0].split(': ', 1)[1])
+
+    def is_done(self, img_path: str, save_logits: bool = False) -> bool:
+        """Whether the mask of ``img_path`` is complete: the PNG exists, decodes and has the
+        image's size, and (with ``save_logits``) the ``.npz`` maps load."""
+        png = self.png_path(img_path)
+        if not is_valid_label_png(png, image_size(img_path)):
+            return False
+        if save_logits:
+            try:
+                with np.load(png[:-4] + '.npz') as f:
+                    f['maps'], f['classes']
+            except Exception:
+                return False
+        return True
+
+    def pending(self, dataset, save_logits: bool = False) -> List[int]:
+        """Indices of ``dataset`` (its data infos give ``img_path``) whose mask is not done."""
+        return [i for i in range(len(dataset))
+                if not self.is_done(dataset.get_data_info(i)['img_path'], save_logits)]
+
+    def remove_stale_tmp(self) -> int:
+        """Remove the temporary files a killed writer left in the folder; return how many."""
+        removed = 0
+        for name in os.listdir(self.path) if osp.isdir(self.path) else []:
+            if name.startswith('.') and name.endswith(TMP_SUFFIX):
+                os.remove(osp.join(self.path, name))
+                removed += 1
+        return removed
+
+    def save(self, img_path: str, label: np.ndarray, palette: Sequence[Sequence[int]]) -> str:
+        """Write the (H, W) ``label`` of ``img_path`` as a palette PNG; return its path."""
+        path = self.png_path(img_path)
+        save_label_png(path, label, palette)
+        return path
