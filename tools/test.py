@@ -5,7 +5,9 @@
         [--cfg-options k=v ...] [--launcher pytorch]
 
 On a stage-1 config ``--out`` writes the seed masks (PNG), ``--tta`` switches the model to the
-paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`.
+paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`. A
+checkpoint that lacks keys of the config's model (another architecture) is refused before
+anything runs.
 ``--crf`` scores an MMSeg segmentor with and without a dense CRF (the config key ``test_crf`` sets
 it too), at one scale and, with ``--tta``, also at multi-scale + flip
 (:func:`mmseg_mctformer.apis.test_crf_columns`). ``--format-only`` writes the predictions for
@@ -26,6 +28,7 @@ from mmseg_mctformer.apis import (
     parse_with_local_rank,
     test_crf_columns,
 )
+from mmseg_mctformer.utils import check_checkpoint_file
 
 
 def parse_args(argv=None):
@@ -67,7 +70,10 @@ def main(argv=None):
                    wait_time=args.wait_time, show_dir=args.show_dir, tta=args.tta)
     if args.format_only:
         configure_format_only(cfg, args.format_only, args.out)
-    return build_runner(cfg).test()
+    runner = build_runner(cfg)
+    # mmengine loads with strict=False: refuse a checkpoint of another architecture
+    check_checkpoint_file(runner.model, args.checkpoint)
+    return runner.test()
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ from mmseg_mctformer.apis import (
     load_config,
     parse_with_local_rank,
 )
+from mmseg_mctformer.utils import check_checkpoint_file
 
 
 def parse_args(argv=None):
@@ -35,7 +36,10 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher,
                       amp=args.amp, resume=args.resume, check_paths=True)
     check_training_masks(cfg, allow_gt_masks=args.allow_gt_masks, source=args.config)
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    if cfg.get('load_from'):  # mmengine loads with strict=False: refuse another architecture
+        check_checkpoint_file(runner.model, cfg.load_from)
+    runner.train()
 
 
 if __name__ == '__main__':

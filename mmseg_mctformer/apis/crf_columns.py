@@ -10,6 +10,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
+from ..utils import check_checkpoint_file
 from ..utils.io import atomic_write_text
 from .config_utils import build_runner, configure_crf, configure_test
 
@@ -38,7 +39,10 @@ def test_crf_columns(cfg, crf=None, tta=False, **test_kwargs):
         run_cfg = copy.deepcopy(cfg)
         configure_test(run_cfg, tta=use_tta, **test_kwargs)
         configure_crf(run_cfg, crf)
-        results[name] = build_runner(run_cfg).test()
+        runner = build_runner(run_cfg)
+        # mmengine loads with strict=False: refuse a checkpoint of another architecture
+        check_checkpoint_file(runner.model, run_cfg.load_from)
+        results[name] = runner.test()
     text = format_crf_columns(results)
     print_log('test mIoU with and without dense CRF:\n' + text, logger='current')
     if is_main_process():

@@ -79,7 +79,10 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict, filename: str,
     Returns:
         tuple[int, int]: Matched keys and the model's key count.
     """
+    from mmengine.model import BaseTTAModel
     if is_model_wrapper(model):
+        model = model.module
+    if isinstance(model, BaseTTAModel):  # tools/test.py --tta: the checkpoint is the module's
         model = model.module
     own = list(model.state_dict().keys())
     matched = [k for k in own if k in state_dict]
@@ -163,6 +166,12 @@ def is_complete_checkpoint(path: str) -> bool:
     return True
 
 
+def is_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies in ``folder`` or below it (symbolic links resolved)."""
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return osp.commonpath([path, folder]) == folder
+
+
 def _step_checkpoints(work_dir: str):
     """``epoch_N.pth`` / ``iter_N.pth`` files of ``work_dir``, newest (highest N) first."""
     found = []
@@ -177,8 +186,10 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint that ``--resume`` should continue from, never a truncated one.
 
     ``work_dir/last_checkpoint`` (written by the checkpoint hook) wins when it names a complete
-    file. Otherwise the newest complete ``epoch_N.pth`` / ``iter_N.pth`` of ``work_dir`` is taken
-    with a warning that says why; incomplete files are named in the warning.
+    file inside ``work_dir``. A path outside it (a work dir copied with ``cp -r`` keeps the
+    original's absolute path) is taken as the file of the same name in ``work_dir``, never the
+    original's. Otherwise the newest complete ``epoch_N.pth`` / ``iter_N.pth`` of ``work_dir`` is
+    taken with a warning that says why; incomplete files are named in the warning.
 
     Args:
         work_dir (str): The run's work dir.
@@ -194,6 +205,12 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     if osp.isfile(marker):
         with open(marker) as f:
             last = f.read().strip()
+        if last and not is_inside(last, work_dir):
+            local = osp.join(work_dir, osp.basename(last))
+            print_log(f'Resume: {marker} names {last}, outside the work dir {work_dir} (a copied '
+                      f'work dir?); taking {local} instead', logger='current',
+                      level=logging.WARNING)
+            last = local
         if not last:
             reason = f'{marker} is empty'
         elif not osp.isfile(last):

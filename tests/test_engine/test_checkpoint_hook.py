@@ -157,3 +157,31 @@ def test_disk_full_mid_save_then_resume(tiny_demo_root, tmp_path, monkeypatch):
     assert ckpt['meta']['epoch'] == 2
     assert not osp.exists(osp.join(work, 'epoch_1.pth'))  # max_keep_ckpts=1, after the save
     assert _marker(work) == osp.join(work, 'epoch_2.pth')
+
+
+def test_resume_in_copied_work_dir_removes_nothing_outside_it(tmp_path):
+    """The message hub of a checkpoint copied with its work dir names the original's best
+    checkpoint: a new best replaces the copy's, the original's stays."""
+    from unittest import mock
+
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.runner.checkpoint import save_checkpoint
+    orig, copy = tmp_path / 'orig', tmp_path / 'copy'
+    orig.mkdir()
+    (orig / 'best_acc_epoch_1.pth').write_bytes(b'original best')
+    copy.mkdir()
+    (copy / 'best_acc_epoch_1.pth').write_bytes(b'copied best')
+    hub = MessageHub.get_instance('copied_work_dir')
+    hub.update_info('best_ckpt', str(orig / 'best_acc_epoch_1.pth'))
+    runner = mock.MagicMock(work_dir=str(copy), epoch=2, iter=8, message_hub=hub,
+                            logger=MMLogger.get_instance('copied_work_dir'))
+    runner.save_checkpoint = lambda out_dir, filename, backend_args=None, **kw: \
+        save_checkpoint(dict(state_dict=dict(w=torch.zeros(1))), osp.join(out_dir, filename),
+                        backend_args=backend_args)
+    hook = AtomicCheckpointHook(interval=1, save_best='acc', rule='greater')
+    hook.before_train(runner)
+    assert hook.best_ckpt_path == str(copy / 'best_acc_epoch_1.pth')
+    hook._save_best_checkpoint(runner, dict(acc=0.9))
+    assert (orig / 'best_acc_epoch_1.pth').read_bytes() == b'original best'
+    assert not (copy / 'best_acc_epoch_1.pth').exists()
+    assert (copy / 'best_acc_epoch_2.pth').exists()

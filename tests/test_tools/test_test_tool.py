@@ -76,6 +76,14 @@ def test_test_tool_out_show_dir_tta(tiny_demo_root, tmp_path):
     assert len(drawn) == 4
     tta = _tool('test').main([TINY_CFG, checkpoint, '--tta'] + common)
     assert 0 <= tta['seed/mIoU'] <= 100
+    # a checkpoint of another architecture (a DeepLab segmentor): refused, nothing written
+    deeplab = str(tmp_path / 'deeplab.pth')
+    torch.save(dict(state_dict={'backbone.context_path.cls_token': torch.zeros(1, 1, 32),
+                                'decode_head.conv_seg.weight': torch.zeros(7, 8, 1, 1)}), deeplab)
+    with pytest.raises(ValueError, match=r'deeplab.pth does not fit the model \(MCTformer\): 0 '
+                       r'of its \d+ keys matched.*missing e.g. \[.backbone'):
+        _tool('test').main([TINY_CFG, deeplab, '--out', str(tmp_path / 'out2')] + common)
+    assert not glob.glob(str(tmp_path / 'out2' / '*.png'))
 
 
 def _tiny_seg_checkpoint(root, path):

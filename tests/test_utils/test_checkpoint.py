@@ -1,6 +1,7 @@
 """Checkpoint checks: foreign weights are refused, truncated files are never resumed."""
 import os
 import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -92,3 +93,18 @@ def test_find_resume_checkpoint(tmp_path):
     os.remove(osp.join(work, 'epoch_2.pth'))
     with pytest.raises(RuntimeError, match=r'no complete checkpoint .*epoch_3\.pth'):
         find_resume_checkpoint(work)
+
+
+def test_copied_work_dir_resumes_its_own_checkpoint(tmp_path):
+    """`cp -r` keeps the original's absolute path in last_checkpoint: the copy resumes its own
+    file of that name, never the original's."""
+    orig, copy = str(tmp_path / 'orig'), str(tmp_path / 'copy')
+    os.makedirs(orig)
+    _save(osp.join(orig, 'epoch_2.pth'), 2)
+    with open(osp.join(orig, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(orig, 'epoch_2.pth'))
+    shutil.copytree(orig, copy)
+    assert find_resume_checkpoint(copy) == osp.join(copy, 'epoch_2.pth')
+    os.remove(osp.join(copy, 'epoch_2.pth'))  # the copy lacks it: nothing of the original
+    _save(osp.join(copy, 'epoch_1.pth'), 1)
+    assert find_resume_checkpoint(copy) == osp.join(copy, 'epoch_1.pth')

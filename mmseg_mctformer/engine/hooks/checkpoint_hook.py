@@ -11,6 +11,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
+from ...utils.checkpoint import is_inside
 from ...utils.io import atomic_write_bytes, atomic_write_text
 
 #: ``backend_args`` of the atomic local file backend.
@@ -92,7 +93,10 @@ class AtomicCheckpointHook(CheckpointHook):
       after the new one is complete and ``last_checkpoint`` names it;
     - SIGINT / SIGTERM arriving during a save are delivered once the save is committed
       (:func:`deferred_signals`);
-    - temporary files left by a killed run are removed when training starts.
+    - temporary files left by a killed run are removed when training starts;
+    - nothing outside ``out_dir`` is ever removed: a resumed run whose checkpoint names a best
+      checkpoint of another folder (a work dir copied with ``cp -r``) takes the file of the same
+      name in ``out_dir`` as its previous best.
 
     ``--resume`` picks the checkpoint with
     :func:`mmseg_mctformer.utils.checkpoint.find_resume_checkpoint` (our tools do), which also
@@ -113,11 +117,33 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if self.atomic and is_main_process():
+        if not self.atomic:
+            return
+        self._localise_best_paths(runner)
+        if is_main_process():
             for tmp in glob.glob(osp.join(self.out_dir, '.*.pth.*.tmp')):
                 runner.logger.warning(f'removing {tmp}, a checkpoint left incomplete by an '
                                       'interrupted run')
                 os.remove(tmp)
+
+    def _localise_best_paths(self, runner) -> None:
+        """Map the previous best checkpoints of a resumed run that lie outside ``out_dir`` onto
+        the files of the same name in ``out_dir`` (the message hub of a checkpoint stores
+        absolute paths)."""
+        def local(path, info_key):
+            if not path or is_inside(path, self.out_dir):
+                return path
+            new = osp.join(self.out_dir, osp.basename(path))
+            runner.logger.warning(f'the resumed checkpoint names the best checkpoint {path}, '
+                                  f'outside {self.out_dir}; taking {new} as the previous best '
+                                  '(nothing outside the work dir is removed)')
+            runner.message_hub.update_info(info_key, new)
+            return new
+
+        if getattr(self, 'best_ckpt_path', None):
+            self.best_ckpt_path = local(self.best_ckpt_path, 'best_ckpt')
+        for key, path in list(getattr(self, 'best_ckpt_path_dict', {}).items()):
+            self.best_ckpt_path_dict[key] = local(path, f'best_ckpt_{key}')
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not self.atomic:
@@ -166,5 +192,5 @@ class AtomicCheckpointHook(CheckpointHook):
             kept = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
                     *getattr(self, 'best_ckpt_path_dict', {}).values()}
             for path in proxy.pending:
-                if path not in kept and osp.isfile(path):
+                if path not in kept and osp.isfile(path) and is_inside(path, self.out_dir):
                     os.remove(path)

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from .pseudo_label_metric import default_palette, save_label_png
+from ...utils.label_dir import dataset_palette, save_label_png
 
 
 @METRICS.register_module()
@@ -19,7 +19,7 @@ class PseudoMaskMetric(IoUMetric):
 
     Each prediction's ``pred_sem_seg`` (0 = background, c + 1 = class c) becomes
     ``{output_dir}/{image basename}.png`` through
-    :func:`mmseg_mctformer.engine.hooks.pseudo_label_hook.save_label_png` (dataset palette,
+    :func:`mmseg_mctformer.utils.label_dir.save_label_png` (dataset palette,
     temporary file then ``os.replace``), so an interrupted run leaves no partial file. Every rank
     writes the images of its own shard (``Runner.test`` with the default sampler); a padding
     duplicate rewrites the same file. With ``format_only=False`` the masks are also scored
@@ -42,7 +42,7 @@ class PseudoMaskMetric(IoUMetric):
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Write (and score) the masks of one batch."""
         num_classes = len(self.dataset_meta['classes'])
-        palette = self.dataset_meta.get('palette') or default_palette(num_classes)
+        palette = dataset_palette(self.dataset_meta, 'PseudoMaskMetric')
         for sample in data_samples:
             pred = sample['pred_sem_seg']['data'].squeeze(0)  # (H, W)
             if not self.format_only:
