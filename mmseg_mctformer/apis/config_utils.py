@@ -431,7 +431,8 @@ def build_runner(cfg):
     after stage 1 in ``tools/run_pipeline.py``) the first one's visualizer, and its config and
     scalars would land in the first stage's ``vis_data``.
     Ranks started by ``torchrun`` (``launcher='pytorch'``) end with their launcher
-    (:func:`mmseg_mctformer.utils.process.die_with_parent`).
+    (:func:`mmseg_mctformer.utils.process.die_with_parent`); a SIGTERM leaves a line in the
+    runner's log (:func:`mmseg_mctformer.utils.process.log_termination`).
     """
     from mmengine.runner import Runner
     from mmseg.registry import RUNNERS
@@ -449,6 +450,8 @@ def build_runner(cfg):
         runner.logger.info(f'environment, config and hooks: {_log_file(runner.logger)}; '
                            f'config: {osp.join(runner.work_dir, _config_name(runner))}')
     runner.logger.addFilter(DropParamwiseOptions())  # see mmseg_mctformer.utils.console
+    from ..utils.process import log_termination
+    log_termination(runner)
     return runner
 
 

@@ -31,7 +31,9 @@ Each filter names the exact message it drops and why; everything else passes.
 """
 import io
 import logging
+import os
 import sys
+import tempfile
 import warnings
 from contextlib import contextmanager, redirect_stdout
 
@@ -93,3 +95,26 @@ def quiet_console_handlers(logger: logging.Logger) -> None:
         if isinstance(handler, logging.StreamHandler) and not isinstance(
                 handler, logging.FileHandler):
             handler.addFilter(FileOnlyRecords())
+
+
+@contextmanager
+def captured_c_stderr():
+    """Capture what C libraries write to file descriptor 2 during the body.
+
+    libjpeg (inside OpenCV) reports a corrupt JPEG with ``Corrupt JPEG data: ...`` on stderr and
+    decodes it anyway; the message names no file. The caller gets the text and can say which file
+    it was about. Yields a list that receives the captured text (one string) when the body ends.
+    Output of other threads during the body is captured too (and so passed on by the caller).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    captured = []
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode('utf-8', errors='replace'))

@@ -65,3 +65,53 @@ def die_with_parent(signum=signal.SIGTERM, interval=1.0):
     threading.Thread(target=_watch_parent, args=(parent, signum, interval), daemon=True,
                      name='die_with_parent').start()
     return parent
+
+
+_LOGGED_RUNNER = [None, None]  # the runner whose log receives the line, and its process id
+
+
+def _log_and_die(signum, frame):
+    signal.signal(signum, signal.SIG_DFL)
+    runner, pid = _LOGGED_RUNNER
+    try:
+        if runner is not None and pid == os.getpid():  # not in a forked dataloader worker
+            marker = os.path.join(runner.work_dir, 'last_checkpoint')
+            last = open(marker).read().strip() if os.path.isfile(marker) else None
+            runner.logger.error(
+                f'received {signal.Signals(signum).name} at epoch {runner.epoch}, iteration '
+                f'{runner.iter}: stopping; --resume continues from '
+                f'{last or "the start (no checkpoint yet)"}')
+            for h in runner.logger.handlers:
+                h.flush()
+    finally:
+        os.kill(os.getpid(), signum)
+
+
+def log_termination(runner, signums=(signal.SIGTERM, )):
+    """Write a line into ``runner``'s log when the process is terminated by a signal, then end
+    as the signal would have (the exit status stays "killed by SIGTERM").
+
+    A ``kill`` (a scheduler's time limit, ``die_with_parent``) otherwise ends a run with nothing
+    in its log, so the log reads as if the run were still going. The line names the signal, the
+    epoch and iteration reached and the checkpoint a ``--resume`` continues from. The latest
+    runner of the process gets the line. Only signals whose handler is the default one (or this
+    one) are taken: a handler set by someone else is kept. Outside the main thread this is a
+    no-op.
+
+    Args:
+        runner: Provides ``logger``, ``epoch``, ``iter`` and ``work_dir``.
+        signums (Sequence[int]): Signals to log. Default: ``(signal.SIGTERM,)``.
+
+    Returns:
+        list[int]: The signals that log into ``runner``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    installed = []
+    for signum in signums:
+        if signal.getsignal(signum) in (signal.SIG_DFL, _log_and_die):
+            signal.signal(signum, _log_and_die)
+            installed.append(signum)
+    if installed:
+        _LOGGED_RUNNER[:] = [runner, os.getpid()]
+    return installed

@@ -103,6 +103,15 @@ def test_seed_tools_end_to_end(tmp_path):
     assert _tool('make_pseudo_labels').main(
         [cfg_file, checkpoint, '--out', out_dir, '--bg-threshold', '0.3',
          '--overwrite'])['written'] == 3
+    # --amp (the pipeline's bfloat16 maps on a CPU) is another setting, recorded
+    with pytest.raises(ValueError, match=r"precision: None -> 'mixed \(autocast\)'"):
+        _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
+                                          '--bg-threshold', '0.3', '--amp'])
+    assert _tool('make_pseudo_labels').main(
+        [cfg_file, checkpoint, '--out', out_dir, '--bg-threshold', '0.3', '--amp',
+         '--overwrite'])['written'] == 3
+    info = json.loads((tmp_path / 'pl' / 'pseudo_label_info.json').read_text())
+    assert info['precision'] == 'mixed (autocast)'
     _tool('make_pseudo_labels').main([cfg_file, checkpoint, '--out', out_dir,
                                       '--bg-threshold', '0.4', '--overwrite'])
     for name in names:

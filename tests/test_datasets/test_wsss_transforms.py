@@ -174,3 +174,30 @@ def test_pack_wsss_inputs_names_a_mask_smaller_than_its_image():
     with pytest.raises(ValueError, match=r'mask masks/a\.png has size \(4, 6\) .* image '
                                          r'img/a\.jpg \(8, 6\)'):
         PackWSSSInputs(num_classes=2)(results)
+
+
+def test_load_checked_image_names_a_corrupt_jpeg(tmp_path, monkeypatch):
+    """Garbage in the middle of the scan data (markers intact): libjpeg's "Corrupt JPEG data"
+    names no file; the loader's warning (or error) does."""
+    import mmseg_mctformer.datasets.transforms.loading as loading
+    rng = np.random.default_rng(0)
+    ok, buf = cv2.imencode('.jpg', rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = bytearray(buf.tobytes())
+    middle = (data.find(b'\xff\xda') + len(data)) // 2
+    data[middle:middle + 40] = b'\x55' * 40
+    path = str(tmp_path / 'garbled.jpg')
+    with open(path, 'wb') as f:
+        f.write(bytes(data))
+    logged = []
+    monkeypatch.setattr(loading, 'print_log', lambda msg, **kw: logged.append(msg))
+    out = LoadCheckedImageFromFile()(dict(img_path=path))
+    assert out['img'].shape == (64, 64, 3)  # decoded (with wrong pixels), and said so
+    assert len(logged) == 1 and 'garbled.jpg' in logged[0] and 'Corrupt JPEG data' in logged[0]
+    with pytest.raises(OSError, match=r'garbled\.jpg: the JPEG decoder reported "Corrupt JPEG'):
+        LoadCheckedImageFromFile(corrupt='error')(dict(img_path=path))
+    cv2.imwrite(str(tmp_path / 'fine.jpg'), np.zeros((8, 8, 3), np.uint8))
+    logged.clear()
+    LoadCheckedImageFromFile()(dict(img_path=str(tmp_path / 'fine.jpg')))
+    assert logged == []
+    with pytest.raises(ValueError, match="corrupt must be 'warn' or 'error'"):
+        LoadCheckedImageFromFile(corrupt='ignore')

@@ -166,3 +166,39 @@ def test_first_peak_follows_the_authors_loop():
     assert first_peak([0.1, 0.2, 0.3]) == 2  # never stops: the last threshold
     assert first_peak([0.3, 0.3, 0.5]) == 0  # equal is no improvement
     assert first_peak([0.0, 0.4]) == 0  # their best starts at 0: a first 0 stops at once
+
+
+def test_seed_metric_sweep_in_bounded_chunks_gives_the_same_areas(monkeypatch):
+    """A large image is swept a few thresholds at a time (at most max_elements labels), with
+    the areas of the one-pass sweep; an error names the image's file."""
+    import mmseg_mctformer.evaluation.metrics.seed_metric as seed_metric
+    torch.manual_seed(0)
+    maps = torch.rand(2, 30, 40).tolist()
+    gt = torch.randint(0, 3, (30, 40)).tolist()
+    sample = dict(_sample(maps, gt), img_path='big.jpg')
+    whole = _metric(thresholds=list(DEFAULT_THRESHOLDS))
+    whole.process({}, [sample])
+    chunk_sizes = []
+    real = seed_metric.seed_labels
+
+    def recording(maps, thresholds, kept=None):
+        labels = real(maps, thresholds, kept)
+        chunk_sizes.append(labels.numel())
+        return labels
+
+    monkeypatch.setattr(seed_metric, 'seed_labels', recording)
+    bounded = _metric(thresholds=list(DEFAULT_THRESHOLDS), max_elements=3 * 30 * 40)
+    bounded.process({}, [sample])
+    assert max(chunk_sizes) <= 3 * 30 * 40 and len(chunk_sizes) == 7  # 20 = 6 x 3 + 2
+    for a, b in zip(whole.results[0], bounded.results[0]):
+        assert a.tolist() == b.tolist()
+    chunk_sizes.clear()
+    tiny = _metric(thresholds=list(DEFAULT_THRESHOLDS), max_elements=10)  # beyond 1 image
+    tiny.process({}, [sample])
+    assert chunk_sizes == [30 * 40] * 20
+    bad = dict(sample, gt_sem_seg=dict(data=torch.zeros(1, 5, 5, dtype=torch.long)))
+    with pytest.raises(ValueError, match=r'big.jpg \(maps \(3, 30, 40\), 20 thresholds\).*'
+                       'does not match'):
+        bounded.process({}, [bad])
+    with pytest.raises(ValueError, match='max_elements'):
+        SeedMetric(max_elements=0)

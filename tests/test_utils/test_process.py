@@ -1,4 +1,5 @@
-"""die_with_parent: a rank whose launcher is killed with -9 ends too."""
+"""die_with_parent: a rank whose launcher is killed with -9 ends too; log_termination: a SIGTERM
+leaves a line in the run's log."""
 import os
 import os.path as osp
 import signal
@@ -57,3 +58,36 @@ def test_child_dies_with_its_killed_parent(tmp_path):
             os.kill(child, signal.SIGKILL)
         if parent.poll() is None:
             parent.kill()
+
+
+_TERMINATED = textwrap.dedent('''
+    import importlib.util, os, signal, sys, time
+    from unittest import mock
+    from mmengine.logging import MMLogger
+    spec = importlib.util.spec_from_file_location(
+        'process', sys.argv[1] + '/mmseg_mctformer/utils/process.py')
+    process = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(process)
+    work_dir = sys.argv[2]
+    logger = MMLogger.get_instance('terminated', log_file=os.path.join(work_dir, 'run.log'))
+    runner = mock.MagicMock(work_dir=work_dir, logger=logger, epoch=1, iter=7)
+    assert process.log_termination(runner) == [signal.SIGTERM]
+    for step in range(100):  # the training loop
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)
+    print('not terminated')
+''')
+
+
+def test_sigterm_mid_iteration_leaves_a_log_line(tmp_path):
+    with open(tmp_path / 'last_checkpoint', 'w') as f:
+        f.write(str(tmp_path / 'epoch_1.pth'))
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, '-c', _TERMINATED, ROOT, str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGTERM, result.stderr[-2000:]
+    assert 'not terminated' not in result.stdout
+    log = (tmp_path / 'run.log').read_text()
+    assert 'received SIGTERM at epoch 1, iteration 7: stopping; --resume continues from ' + \
+        str(tmp_path / 'epoch_1.pth') in log

@@ -1,12 +1,15 @@
 """Loading transforms for weakly supervised semantic segmentation."""
+import logging
 from typing import Optional
 
 import mmcv
 import mmengine.fileio as fileio
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as _LoadImageFromFile
+from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 
+from ...utils.console import captured_c_stderr
 from ..utils import as_label_list, labels_from_mask, read_mask
 
 _JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
@@ -19,20 +22,29 @@ class LoadCheckedImageFromFile(_LoadImageFromFile):
     Raises ``FileNotFoundError`` for a missing file and ``OSError`` for an empty file, a JPEG
     without its end-of-image marker (truncated; OpenCV would silently decode it partially) or
     bytes that do not decode. With ``ignore_empty=True`` such images return ``None`` instead
-    (the dataset then draws another sample in training).
+    (the dataset then draws another sample in training). A JPEG whose decoder reports corrupt
+    data (libjpeg's ``Corrupt JPEG data: ...``, which names no file; the image decodes with wrong
+    pixels) is logged as a warning that names the file, or refused with ``corrupt='error'``.
 
     Required keys: ``img_path``. Added keys: ``img``, ``img_shape``, ``ori_shape``.
 
     Args:
         check_truncated (bool): Reject JPEGs that do not end with the end-of-image marker.
             Default: True.
+        corrupt (str): What a JPEG decoder message does: ``'warn'`` (a warning naming the file
+            and quoting the message) or ``'error'`` (``OSError``; ``None`` with
+            ``ignore_empty``). Default: ``'warn'``.
         **kwargs: Arguments of :class:`mmcv.transforms.LoadImageFromFile` (``to_float32``,
             ``color_type``, ``imdecode_backend``, ``ignore_empty``, ``backend_args``).
     """
 
-    def __init__(self, check_truncated: bool = True, **kwargs) -> None:
+    def __init__(self, check_truncated: bool = True, corrupt: str = 'warn', **kwargs) -> None:
         super().__init__(**kwargs)
+        if corrupt not in ('warn', 'error'):
+            raise ValueError(f"LoadCheckedImageFromFile: corrupt must be 'warn' or 'error', got "
+                             f'{corrupt!r}')
         self.check_truncated = check_truncated
+        self.corrupt = corrupt
 
     def _fail(self, exc_type, msg: str):
         if self.ignore_empty:
@@ -52,13 +64,27 @@ class LoadCheckedImageFromFile(_LoadImageFromFile):
                 and not img_bytes.rstrip(b'\x00\r\n ').endswith(_JPEG_EOI)):
             return self._fail(OSError, f'Image file {filename} is a truncated JPEG (no '
                               'end-of-image marker)')
+        is_jpeg = img_bytes[:2] == _JPEG_SOI
+        messages = ['']
         try:
-            img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
-                                   backend=self.imdecode_backend)
+            if is_jpeg:
+                with captured_c_stderr() as messages:
+                    img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
+                                           backend=self.imdecode_backend)
+            else:
+                img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
+                                       backend=self.imdecode_backend)
         except Exception as err:  # decoders raise many types; re-raise naming the file
             if self.ignore_empty:
                 return None
             raise OSError(f'Image file {filename} cannot be decoded: {err}') from err
+        message = ' '.join(messages[0].split())
+        if message:
+            text = f'Image file {filename}: the JPEG decoder reported "{message}"'
+            if self.corrupt == 'error':
+                return self._fail(OSError, text + ' (corrupt data)')
+            print_log(text + ' (corrupt data: the image decodes with wrong pixels)',
+                      logger='current', level=logging.WARNING)
         if img is None:
             return self._fail(OSError, f'Image file {filename} cannot be decoded (corrupt or '
                               'not an image)')
@@ -70,7 +96,8 @@ class LoadCheckedImageFromFile(_LoadImageFromFile):
         return results
 
     def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f', check_truncated={self.check_truncated})'
+        return super().__repr__()[:-1] + (f', check_truncated={self.check_truncated}, '
+                                          f'corrupt={self.corrupt!r})')
 
 
 @TRANSFORMS.register_module()

@@ -19,6 +19,8 @@ from prettytable import PrettyTable
 
 from ...models.utils.seed import seed_labels
 
+#: Default bound on T' * H * W, the labels of one chunk of the threshold sweep (int64: 128 MiB).
+DEFAULT_MAX_ELEMENTS = 2**24
 #: Default sweep: 0.00, 0.05, ..., 0.95.
 DEFAULT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
 #: The sweep of the authors' evaluation script (``evaluation.py --curve``): 0.00, 0.01, ..., 0.59.
@@ -112,6 +114,11 @@ class SeedMetric(BaseMetric):
     ``mIoU_first_peak`` and ``threshold_first_peak`` (:func:`first_peak`); it is the number to
     compare with their papers' seed mIoU, ``mIoU_absent_as_0`` the best the sweep holds.
 
+    Memory is bounded: the sweep of an image runs over chunks of thresholds whose seed masks hold
+    at most ``max_elements`` labels (one threshold at a time for images beyond ``max_elements``
+    pixels), so a large image needs a few copies of one (H, W) mask instead of T of them; the
+    areas are the same. An error while scoring an image names its file.
+
     Args:
         thresholds (Sequence[float] | str): Background thresholds to sweep, or a preset:
             ``'default'`` (0.00, 0.05, ..., 0.95) or ``'authors'`` (0.00, 0.01, ..., 0.59, the
@@ -120,6 +127,8 @@ class SeedMetric(BaseMetric):
         collect_device (str): Device used to collect results across ranks, 'cpu' or 'gpu'.
             Default: 'cpu'.
         prefix (str, optional): Prefix of the metric names. Default: 'seed'.
+        max_elements (int): Most labels (thresholds x pixels) of one chunk of the sweep.
+            Default: ``2 ** 24`` (:data:`DEFAULT_MAX_ELEMENTS`).
     """
     default_prefix: Optional[str] = 'seed'
 
@@ -128,8 +137,12 @@ class SeedMetric(BaseMetric):
                  ignore_index: int = 255,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
+                 max_elements: int = DEFAULT_MAX_ELEMENTS,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if int(max_elements) < 1:
+            raise ValueError(f'SeedMetric: max_elements must be >= 1, got {max_elements}')
+        self.max_elements = int(max_elements)
         if isinstance(thresholds, str):
             if thresholds not in THRESHOLD_PRESETS:
                 raise ValueError(f'SeedMetric: unknown thresholds preset {thresholds!r}, expected '
@@ -167,9 +180,36 @@ class SeedMetric(BaseMetric):
                                  f'expected {num_classes} (len(dataset_meta["classes"]), '
                                  'background included)')
             label = data_sample['gt_sem_seg']['data'].squeeze(0).to(logits.device)
-            preds = seed_labels(logits[1:], self.thresholds, data_sample.get('kept_classes'))
-            areas = stacked_intersect_and_union(preds, label, num_classes, self.ignore_index)
-            self.results.append(tuple(a.numpy().astype(np.int64) for a in areas))
+            try:
+                areas = self.sweep_areas(logits, label, data_sample.get('kept_classes'))
+            except (RuntimeError, ValueError, MemoryError) as err:  # OOM, sizes: name the image
+                raise type(err)(f'SeedMetric: {data_sample.get("img_path")} (maps '
+                                f'{tuple(logits.shape)}, {len(self.thresholds)} thresholds): '
+                                f'{err}') from err
+            self.results.append(areas)
+
+    def sweep_areas(self, logits: torch.Tensor, label: torch.Tensor,
+                    kept_classes: Optional[torch.Tensor] = None) -> tuple:
+        """The (T, K) int64 class areas of one image over the sweep, in chunks of thresholds
+        whose (T', H, W) seed masks hold at most ``max_elements`` labels.
+
+        Args:
+            logits (torch.Tensor): ``seg_logits`` (C + 1, H, W), channel 0 unused.
+            label (torch.Tensor): GT (H, W).
+            kept_classes (torch.Tensor, optional): See :func:`seed_labels`.
+
+        Returns:
+            tuple[np.ndarray]: ``intersect, union, pred, label`` areas, each (T, K).
+        """
+        num_classes = logits.shape[0]
+        step = max(1, self.max_elements // max(1, label.numel()))
+        chunks = []
+        for start in range(0, len(self.thresholds), step):
+            preds = seed_labels(logits[1:], self.thresholds[start:start + step], kept_classes)
+            chunks.append(stacked_intersect_and_union(preds, label, num_classes,
+                                                      self.ignore_index))
+            del preds
+        return tuple(torch.cat(parts).numpy().astype(np.int64) for parts in zip(*chunks))
 
     def compute_metrics(self, results: list) -> Dict[str, object]:
         """Compute the sweep from the accumulated areas.

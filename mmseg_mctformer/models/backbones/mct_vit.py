@@ -476,8 +476,9 @@ class MultiClassTokenViT(BaseModule):
         if name in state_dict:
             t = state_dict[name]
             if t.ndim != 3 or t.shape[0] != 1 or t.shape[2] != D or t.shape[1] not in (1, C):
+                wanted = f'(1, 1, {D})' + ('' if C == 1 else f' or (1, {C}, {D})')
                 raise ValueError(f'MultiClassTokenViT: checkpoint key {name!r} has shape '
-                                 f'{tuple(t.shape)}, expected (1, 1, {D}) or (1, {C}, {D})')
+                                 f'{tuple(t.shape)}, expected {wanted}')
             if t.shape[1] != C:
                 if self.cls_token_init == 'pretrained':
                     state_dict[name] = t.expand(1, C, D).clone()

@@ -227,6 +227,10 @@ def test_load_shape_mismatch_names_key():
         model.load_state_dict(dict(state, cls_token=torch.zeros(1, 2, 16)))
     with pytest.raises(ValueError, match=r"'pos_embed' has shape \(1, 6, 16\)"):
         model.load_state_dict(dict(state, pos_embed=torch.zeros(1, 6, 16)))
+    # one class token: the expected shape is said once
+    single = tiny(num_classes=1)
+    with pytest.raises(ValueError, match=r"\(1, 2, 16\), expected \(1, 1, 16\)$"):
+        single.load_state_dict(dict(single.state_dict(), cls_token=torch.zeros(1, 2, 16)))
 
 
 def test_init_cfg_pretrained(tmp_path):
