@@ -10,7 +10,10 @@ optionally ``segmentation_gt`` (the same segmentor on the GT masks: the fully su
 bound).
 
 Every finished stage writes its results into ``<work_dir>/pipeline_state.json`` (atomically); a
-rerun skips finished stages and resumes an interrupted training from its last checkpoint.
+rerun skips finished stages and resumes an interrupted training from its last checkpoint. Each
+stage that consumes a checkpoint records the SHA-256 of its inputs (``inputs``: upstream stage ->
+checkpoint SHA-256); a rerun refuses finished stages whose inputs no longer match, and the
+affinity and masks stages refuse maps written by another stage-1 checkpoint.
 """
 import json
 import numbers
@@ -24,9 +27,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from ..evaluation.metric_names import add_split_keys, split_key, split_name
-from ..utils.checkpoint import find_resume_checkpoint
+from ..utils.checkpoint import file_sha256, find_resume_checkpoint
 from ..utils.io import atomic_write_text
-from .affinity_tools import make_affinity_masks, set_maps_dir
+from .affinity_tools import check_maps_source, make_affinity_masks, set_maps_dir
 from .config_utils import (
     build_runner,
     enable_amp_inference,
@@ -231,6 +234,34 @@ class WSSSPipeline:
     def _stage_dir(self, name):
         return osp.join(self.work_dir, name)
 
+    # ------------------------------------------------------------- provenance
+    def _checkpoint_sha256(self, stage):
+        """SHA-256 of the checkpoint a finished stage produced (``stage1``, ``affinity``)."""
+        result = self.state[stage]
+        if not result.get('checkpoint_sha256'):  # a state written without it: the file now
+            result['checkpoint_sha256'] = file_sha256(result['checkpoint'])
+        return result['checkpoint_sha256']
+
+    def _inputs(self, *stages):
+        """``inputs`` of a stage result: upstream stage -> SHA-256 of its checkpoint."""
+        return {stage: self._checkpoint_sha256(stage) for stage in stages}
+
+    def check_inputs(self):
+        """Refuse finished stages whose recorded inputs are not the current upstream checkpoints
+        (e.g. stage 1 retrained after the pseudo-labels were made).
+
+        Raises:
+            ValueError: Naming the stage, the upstream stage and both SHA-256.
+        """
+        for stage, result in self.state.items():
+            for upstream, sha in (result.get('inputs') or {}).items():
+                now = (self.state.get(upstream) or {}).get('checkpoint_sha256')
+                if now is not None and now != sha:
+                    raise ValueError(
+                        f'{self.state_file}: stage {stage!r} used the {upstream} checkpoint with '
+                        f'SHA-256 {sha}, the {upstream} stage now holds {now}. Delete {stage!r} '
+                        'and the stages after it from the state file to rerun them.')
+
     # ---------------------------------------------------------------- configs
     def _load_config(self, path, cfg_options, work_dir, resume):
         cfg = load_config(path, cfg_options, work_dir, self.launcher, amp=self.amp,
@@ -260,6 +291,7 @@ class WSSSPipeline:
     # ----------------------------------------------------------------- stages
     def run(self):
         """Run every unfinished stage and return the results table (a list of rows)."""
+        self.check_inputs()
         for stage in self.STAGES:
             if stage == 'segmentation_gt' and not self.gt_baseline:
                 continue
@@ -319,7 +351,8 @@ class WSSSPipeline:
                                'needs default_hooks.checkpoint')
         # a validation after the last epoch measured the final weights already
         final = recorder.metrics if recorder.epoch == runner.max_epochs else {}
-        return dict(checkpoint=checkpoint, final_val_metrics=_jsonable(final))
+        return dict(checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
+                    final_val_metrics=_jsonable(final))
 
     def _run_seeds(self):
         metrics = self.state['stage1'].get('final_val_metrics')
@@ -330,7 +363,7 @@ class WSSSPipeline:
             cls_mAP=_to_float(metrics.get('cls/mAP')),
             seed_mIoU=_to_float(metrics.get('seed/mIoU')),
             best_threshold=_to_float(metrics.get('seed/best_threshold')),
-            metrics=_jsonable(metrics))
+            metrics=_jsonable(metrics), inputs=self._inputs('stage1'))
 
     def _run_pseudo_labels(self):
         out_dir = self._stage_dir('pseudo_labels')
@@ -338,7 +371,7 @@ class WSSSPipeline:
                            bg_threshold=self.state['seeds']['best_threshold'],
                            save_logits=self.aff_config is not None, fp16=self.amp_inference)
         background = write_background_masks(self._cls_cfg(), out_dir)
-        return dict(out_dir=out_dir, background_only=background)
+        return dict(out_dir=out_dir, background_only=background, inputs=self._inputs('stage1'))
 
     def _run_pseudo_eval(self):
         result = evaluate_pred_dir(self._cls_cfg(), self.state['pseudo_labels']['out_dir'])
@@ -362,6 +395,7 @@ class WSSSPipeline:
                                bg_threshold=self.state['seeds']['best_threshold'],
                                save_logits=True, fp16=self.amp_inference)
         maps_seconds = time.perf_counter() - start
+        check_maps_source(maps_dir, self._checkpoint_sha256('stage1'), 'pipeline affinity stage')
         work_dir = self._stage_dir('affinity')
         resume = _latest_checkpoint(work_dir) is not None
         runner = build_runner(self._aff_cfg(resume=resume))
@@ -370,11 +404,14 @@ class WSSSPipeline:
         if checkpoint is None:
             raise RuntimeError(f'the affinity training finished without a checkpoint in '
                                f'{work_dir}; the config needs default_hooks.checkpoint')
-        return dict(checkpoint=checkpoint, maps_seconds=maps_seconds,
-                    seconds=time.perf_counter() - start)
+        return dict(checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
+                    maps_seconds=maps_seconds, seconds=time.perf_counter() - start,
+                    inputs=self._inputs('stage1'))
 
     def _run_masks(self):
         start = time.perf_counter()
+        check_maps_source(self.state['pseudo_labels']['out_dir'],
+                          self._checkpoint_sha256('stage1'), 'pipeline masks stage')
         result = make_affinity_masks(self._aff_cfg(), self.state['affinity']['checkpoint'],
                                      self._stage_dir('masks'),
                                      bg_threshold=self.state['seeds']['best_threshold'])
@@ -383,7 +420,8 @@ class WSSSPipeline:
         return dict(out_dir=result['out_dir'], mask_mIoU=_to_float(result.get('mIoU')),
                     metrics=_jsonable({k: v for k, v in result.items()
                                        if k not in ('IoU_per_class', 'out_dir')}),
-                    seconds=time.perf_counter() - start)
+                    seconds=time.perf_counter() - start,
+                    inputs=self._inputs('stage1', 'affinity'))
 
     def _train_segmentor(self, seg_map_path, name):
         work_dir = self._stage_dir(name)
@@ -400,7 +438,9 @@ class WSSSPipeline:
             runner.val()
         return dict(mIoU=_to_float(recorder.metrics.get('mIoU')),
                     checkpoint=_latest_checkpoint(work_dir),
-                    gt_masks=gt_masks, label='GT baseline' if gt_masks else 'WSSS')
+                    gt_masks=gt_masks, label='GT baseline' if gt_masks else 'WSSS',
+                    inputs=self._inputs('stage1', *(['affinity'] if 'affinity' in self.state
+                                                    and name == 'segmentation' else [])))
 
     def _run_segmentation(self):
         labels = self.state.get('masks') or self.state['pseudo_labels']

@@ -166,3 +166,21 @@ def test_mask_folder_refuses_other_settings(tiny_demo_root, maps_dir, aff_checkp
     with pytest.raises(ValueError, match=r'deeplab.pth does not fit .*AffinityNet.*0 of its'):
         make_affinity_masks(cfg, aff_checkpoints[2], wrong, evaluate=False)
     assert not _pngs(wrong)
+
+
+def test_pipeline_refuses_maps_of_another_stage1_checkpoint(tiny_demo_root, maps_dir, tmp_path):
+    """The maps' record names another stage-1 checkpoint than the pipeline state: the affinity
+    and masks stages refuse them (before any training or writing)."""
+    pipeline = WSSSPipeline(TINY_CFG, TINY_SEG, str(tmp_path / 'pipe'), aff_config=TINY_AFF,
+                            cfg_options=_options(tiny_demo_root, STAGE1_LOADERS),
+                            aff_cfg_options=_options(tiny_demo_root))
+    pipeline.state = dict(stage1=dict(checkpoint='other.pth', checkpoint_sha256='0' * 64),
+                          seeds=dict(best_threshold=0.4), pseudo_labels=dict(out_dir=maps_dir),
+                          affinity=dict(checkpoint='aff.pth', checkpoint_sha256='1' * 64))
+    for stage in ('affinity', 'masks'):
+        with pytest.raises(ValueError, match=rf'pipeline {stage} stage: the maps in .* were '
+                           rf'written by stage1.pth \(fake\) \(SHA-256 {STAGE1_SHA}\), expected '
+                           r'the stage-1 checkpoint with SHA-256 0000'):
+            getattr(pipeline, f'_run_{stage}')()
+    assert not osp.exists(tmp_path / 'pipe' / 'affinity')
+    assert not osp.exists(tmp_path / 'pipe' / 'masks')
