@@ -76,3 +76,36 @@ def test_killed_and_resumed_run_repeats_the_uninterrupted_one(tiny_demo_root, tm
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_iteration_loop_fetch_is_seeded_by_its_iteration():
+    """The batch of iteration k (fetched before the iteration's hooks) is drawn with the same
+    random state in an uninterrupted run and in a run resumed at k (mmengine skips the trained
+    batches at the sampler, without fetching them)."""
+    from unittest import mock
+
+    from mmseg_mctformer.engine.hooks import ReproducibleSeedHook
+    from mmseg_mctformer.engine.hooks.seed_hook import SeededFetches
+
+    class Augment:  # a data iterator whose batches draw from the global random state
+        def __next__(self):
+            return float(np.random.rand())
+
+    def loop_runner():
+        loop = mock.MagicMock(iter=0, dataloader_iterator=Augment())
+        runner = mock.MagicMock(seed=5, train_loop=loop)
+        runner.train_dataloader = mock.MagicMock(num_workers=0, sampler=None, batch_sampler=None)
+        ReproducibleSeedHook().before_train(runner)
+        assert isinstance(loop.dataloader_iterator, SeededFetches)
+        return loop
+
+    uninterrupted = loop_runner()
+    drawn = []
+    for k in range(4):
+        uninterrupted.iter = k
+        drawn.append(next(uninterrupted.dataloader_iterator))
+        torch.rand(3)  # the step's own randomness (dropout ...)
+    resumed = loop_runner()
+    resumed.iter = 3
+    np.random.rand(7)  # whatever a fresh process drew before
+    assert next(resumed.dataloader_iterator) == drawn[3]

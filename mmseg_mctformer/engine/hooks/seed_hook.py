@@ -46,6 +46,35 @@ def _sampler_of(loader):
     return sampler
 
 
+class SeededFetches:
+    """Proxy of an iteration-based loop's data iterator: the batch of iteration k is fetched
+    with the random state ``derive_seed(seed, 'data', k, rank)``.
+
+    The data of iteration k is fetched (and augmented, in the main process with
+    ``num_workers=0``) before the ``before_train_iter`` hooks run, so its random state is the one
+    the previous iteration left; after a resume that is a fresh run's state, and the first
+    batch's augmentation differs from the uninterrupted run's. Keyed by the loop's iteration, the
+    fetch is the same in both (however the resume skips the trained batches: at the sampler or
+    by fetching them).
+    """
+
+    def __init__(self, iterator, loop, seed: int, rank: int = 0) -> None:
+        self._iterator = iterator
+        self._loop = loop
+        self.seed = seed
+        self.rank = rank
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        seed_all(derive_seed(self.seed, 'data', self._loop.iter, self.rank))
+        return next(self._iterator)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
 @HOOKS.register_module()
 class ReproducibleSeedHook(DistSamplerSeedHook):
     """mmengine's ``DistSamplerSeedHook`` that also makes a resumed run exact.
@@ -56,7 +85,9 @@ class ReproducibleSeedHook(DistSamplerSeedHook):
 
     - ``before_train_epoch``: the sampler's epoch (as ``DistSamplerSeedHook``), then Python,
       NumPy and torch are seeded with ``derive_seed(seed, epoch, rank)`` (iteration-based loops:
-      ``derive_seed(seed, 'iter', iter, rank)`` at every iteration);
+      ``derive_seed(seed, 'iter', iter, rank)`` at every iteration, and the k-th batch is
+      fetched with ``derive_seed(seed, 'data', k, rank)``, :class:`SeededFetches`: the data of
+      the first iteration after a resume is drawn as in the uninterrupted run);
     - dataloader workers are seeded per epoch from torch's worker seed
       (:func:`seeded_worker_init_fn`), so with non-persistent workers they follow the epoch too;
     - the sampler's seed is the runner's seed after a resume (mmengine builds the sampler before
@@ -64,8 +95,9 @@ class ReproducibleSeedHook(DistSamplerSeedHook):
 
     Exact for epoch-based loops resumed from epoch checkpoints, with any ``num_workers`` when
     ``persistent_workers=False`` (persistent workers keep their random state across epochs,
-    which a resumed run cannot rebuild: a warning says so). Iteration-based loops get exact
-    model-side randomness; their data augmentation in persistent workers is not replayed.
+    which a resumed run cannot rebuild: a warning says so). Iteration-based loops are exact with
+    ``num_workers=0`` (augmentation in the main process); their data augmentation in workers is
+    not replayed.
     """
 
     def before_train(self, runner) -> None:
@@ -78,6 +110,11 @@ class ReproducibleSeedHook(DistSamplerSeedHook):
                           'the workers\' random state across epochs; a resumed run cannot '
                           'repeat it exactly (set persistent_workers=False for exact resumes)',
                           logger='current', level=logging.WARNING)
+        loop = runner.train_loop
+        if (not self._epoch_based(runner) and hasattr(loop, 'dataloader_iterator')
+                and not isinstance(loop.dataloader_iterator, SeededFetches)):
+            loop.dataloader_iterator = SeededFetches(loop.dataloader_iterator, loop, runner.seed,
+                                                     rank)
         sampler = _sampler_of(loader)
         if hasattr(sampler, 'set_epoch') and getattr(sampler, 'seed', None) not in (
                 None, runner.seed) and hasattr(sampler, 'shuffle'):

@@ -56,7 +56,10 @@ class TwoPathBackbone(BaseModule):
             then needs one forward per image instead of two. An approximation: a ViT's features
             are not exactly flip-equivariant (its position embeddings are not symmetric), so the
             head sees the flip of the features rather than the features of the flip (on the demo:
-            segmentor val mIoU in the README). Default: False.
+            segmentor val mIoU in the README). Which of an image and its mirror runs is fixed by
+            their hashes (the smaller one), not by which one came first, so the features of an
+            image do not depend on the cache's history: a resumed run, whose cache starts empty,
+            trains on the features of the uninterrupted run. Default: False.
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
@@ -162,12 +165,18 @@ class TwoPathBackbone(BaseModule):
         self.context_cache_hits += len(keys) - len(missing)
         self.context_cache_misses += len(missing)
         if missing:
+            # with the flip reuse, the one of image and mirror with the smaller hash runs
+            mirror = {i: self.context_cache_flip and self._cache_key(x[i].flip(-1)) < keys[i]
+                      for i in missing}
+            inputs = torch.stack([x[i].flip(-1) if mirror[i] else x[i] for i in missing])
             with torch.no_grad():
-                outs = self._context(x[missing])
+                outs = self._context(inputs)
             for j, i in enumerate(missing):
-                per_sample[i] = tuple(o[j].clone() for o in outs)
+                feats = tuple(o[j].clone() for o in outs)
+                per_sample[i] = tuple(o.flip(-1) for o in feats) if mirror[i] else feats
                 if len(self._context_cache) < self.context_cache_size:
-                    self._context_cache[keys[i]] = per_sample[i]
+                    key = self._cache_key(inputs[j]) if mirror[i] else keys[i]
+                    self._context_cache[key] = feats
         return tuple(torch.stack(level) for level in zip(*per_sample))
 
     def train(self, mode: bool = True):

@@ -133,3 +133,19 @@ def test_context_cache_flip_reuses_the_mirrored_features():
     assert (plain.context_cache_hits, plain.context_cache_misses) == (0, 4)
     with pytest.raises(ValueError, match='context_cache_flip'):
         build(frozen_context_path=True, context_cache_flip=True)
+
+
+def test_context_cache_flip_features_do_not_depend_on_the_cache_history():
+    """Which of an image and its mirror runs is fixed by their hashes: a model that saw the
+    mirrors first (an uninterrupted run) and a fresh one (a resumed run, empty cache) give the
+    same features, bit for bit."""
+    torch.manual_seed(0)
+    seen = build(frozen_context_path=True, context_cache_size=8, context_cache_flip=True)
+    fresh = build(frozen_context_path=True, context_cache_size=8, context_cache_flip=True)
+    fresh.load_state_dict(seen.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    seen._cached_context(x.flip(-1))  # the mirrors first
+    after_history = seen._cached_context(x)
+    assert seen.context_cache_hits == 4
+    for a, b in zip(after_history, fresh._cached_context(x)):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
