@@ -23,6 +23,22 @@ def _cfg_options_dict(root):
     return dict(item.split('=', 1) for item in _options(root))
 
 
+def test_load_from_another_architecture_is_refused(tiny_demo_root, tmp_path):
+    """load_from (fine-tuning) with a DeepLab checkpoint on the stage-1 config: refused before
+    training, naming the file (mmengine alone loads it with strict=False and warnings)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'train_tool', osp.join(osp.dirname(TINY_CFG), '..', '..', 'tools', 'train.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    deeplab = str(tmp_path / 'deeplab.pth')
+    torch.save(dict(state_dict={'decode_head.conv_seg.weight': torch.zeros(7, 8, 1, 1)}), deeplab)
+    with pytest.raises(ValueError, match=r'deeplab.pth does not fit the model \(MCTformer\)'):
+        tool.main([TINY_CFG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                   f'load_from={deeplab}'] + _options(tiny_demo_root))
+    assert not [f for f in os.listdir(tmp_path / 'work') if f.endswith('.pth')]
+
+
 def test_train_help():
     result = run_tool(['tools/train.py', '--help'])
     assert result.returncode == 0, result.stderr
