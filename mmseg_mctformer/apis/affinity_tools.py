@@ -89,7 +89,8 @@ def maps_source(maps_dir: str) -> dict:
     return source
 
 
-def check_maps_source(maps_dir: str, checkpoint_sha256: str, what: str) -> None:
+def check_maps_source(maps_dir: str, checkpoint_sha256: str, what: str,
+                      checkpoint: Optional[str] = None) -> None:
     """Refuse maps that were not written by the stage-1 checkpoint of SHA-256
     ``checkpoint_sha256``.
 
@@ -97,6 +98,8 @@ def check_maps_source(maps_dir: str, checkpoint_sha256: str, what: str) -> None:
         maps_dir (str): Folder of the maps (with the ``pseudo_label_info.json`` of their writer).
         checkpoint_sha256 (str): The expected stage-1 checkpoint.
         what (str): Who expects it (named in the message).
+        checkpoint (str, optional): Its path: a record without ``checkpoint_sha256`` (written
+            before records had it) is accepted when it names this file. Default: None.
 
     Raises:
         ValueError: If the folder has no record, or its record names another checkpoint.
@@ -106,6 +109,9 @@ def check_maps_source(maps_dir: str, checkpoint_sha256: str, what: str) -> None:
         raise ValueError(f'{what}: the maps folder {maps_dir} has no record '
                          f'{RECORD_FILE} of the stage-1 checkpoint that wrote it; expected '
                          f'maps of the checkpoint with SHA-256 {checkpoint_sha256}')
+    if (checkpoint is not None and 'checkpoint_sha256' not in record
+            and str(record.get('checkpoint', '')).startswith(osp.abspath(checkpoint) + ' (')):
+        return
     if record.get('checkpoint_sha256') != checkpoint_sha256:
         raise ValueError(
             f'{what}: the maps in {maps_dir} were written by {record.get("checkpoint")} '

@@ -395,7 +395,8 @@ class WSSSPipeline:
                                bg_threshold=self.state['seeds']['best_threshold'],
                                save_logits=True, fp16=self.amp_inference)
         maps_seconds = time.perf_counter() - start
-        check_maps_source(maps_dir, self._checkpoint_sha256('stage1'), 'pipeline affinity stage')
+        check_maps_source(maps_dir, self._checkpoint_sha256('stage1'), 'pipeline affinity stage',
+                          self.state['stage1']['checkpoint'])
         work_dir = self._stage_dir('affinity')
         resume = _latest_checkpoint(work_dir) is not None
         runner = build_runner(self._aff_cfg(resume=resume))
@@ -411,7 +412,8 @@ class WSSSPipeline:
     def _run_masks(self):
         start = time.perf_counter()
         check_maps_source(self.state['pseudo_labels']['out_dir'],
-                          self._checkpoint_sha256('stage1'), 'pipeline masks stage')
+                          self._checkpoint_sha256('stage1'), 'pipeline masks stage',
+                          self.state['stage1']['checkpoint'])
         result = make_affinity_masks(self._aff_cfg(), self.state['affinity']['checkpoint'],
                                      self._stage_dir('masks'),
                                      bg_threshold=self.state['seeds']['best_threshold'])
