@@ -4,6 +4,9 @@ Example::
 
     python tools/make_demo_data.py data/demo --num-train 2000 --num-val 300 --img-size 112
     python tools/make_demo_data.py data/demo_emoji --source emoji   # the second object source
+    # geometric shapes of random colour on fractal or photo textures (only the shape tells the
+    # class): shapes, shapes-photo, shapes-small (15-30 % of the side), shapes-10 (10 classes)
+    python tools/make_demo_data.py data/shapes --source shapes --num-train 1000 --num-val 150
 """
 import argparse
 import time
@@ -26,8 +29,11 @@ def parse_args(argv=None):
     parser.add_argument('--fashion-mnist-dir', default=FASHION_MNIST_DIR,
                         help='folder of the Fashion-MNIST *-ubyte.gz files')
     parser.add_argument('--source', choices=OBJECT_SOURCES, default='fashion-mnist',
-                        help='object images: Fashion-MNIST (dataset-fashion-mnist) or colour '
-                        'emoji (fonts-noto-color-emoji)')
+                        help='object images: Fashion-MNIST (dataset-fashion-mnist), colour '
+                        'emoji (fonts-noto-color-emoji), or random-colour geometric shapes on '
+                        'fractal textures (shapes, shapes-small: objects 15-30%% of the side, '
+                        'shapes-10: ten classes) or on photographs (shapes-photo: matplotlib '
+                        'sample data)')
     parser.add_argument('--emoji-font', default=EMOJI_FONT, help='Noto Color Emoji font file')
     parser.add_argument('--force', action='store_true', help='regenerate even if complete')
     return parser.parse_args(argv)

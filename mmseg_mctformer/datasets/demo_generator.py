@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .shape_generator import SHAPE_SOURCES, load_photo_bank, render_shape_scene, shape_classes
 from .utils import multi_hot, voc_colormap
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
@@ -71,7 +72,18 @@ EMOJI_GROUPS = {
     'building': (0x1F3E0, 0x1F3E1, 0x1F3E2, 0x1F3E3, 0x1F3E5, 0x1F3E6, 0x1F3E8, 0x1F3EB),
 }
 EMOJI_CLASSES = ('background', ) + tuple(EMOJI_GROUPS)
-OBJECT_SOURCES = ('fashion-mnist', 'emoji')
+#: Object sources: the demo's two, and the shape scenes of
+#: :mod:`~mmseg_mctformer.datasets.shape_generator` (:data:`SHAPE_SOURCES`).
+OBJECT_SOURCES = ('fashion-mnist', 'emoji') + tuple(SHAPE_SOURCES)
+
+
+def source_classes(source: str) -> Tuple[str, ...]:
+    """``('background', foreground names...)`` of an object source."""
+    if source == 'emoji':
+        return EMOJI_CLASSES
+    if source in SHAPE_SOURCES:
+        return shape_classes(source)
+    return DEMO_CLASSES
 
 
 def _read_idx(path: str, magic: int) -> np.ndarray:
@@ -242,9 +254,9 @@ def render_rgba_scene(rng: np.random.Generator,
             return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, labels
 
 
-def _save_mask(path: str, mask: np.ndarray) -> None:
+def _save_mask(path: str, mask: np.ndarray, num_classes: int = len(DEMO_CLASSES)) -> None:
     palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[:len(DEMO_PALETTE)] = DEMO_PALETTE
+    palette[:num_classes] = voc_colormap(num_classes)
     palette[IGNORE_INDEX] = (224, 224, 192)
     img = Image.fromarray(mask, mode='P')
     img.putpalette(palette.ravel().tolist())
@@ -287,13 +299,21 @@ def _write_split(root: str, split: str, num: int, seed: int, img_size: int,
                  fashion_mnist_dir: str, table: dict, stats: dict, source: str = 'fashion-mnist',
                  emoji_font: str = EMOJI_FONT) -> List[str]:
     fm_split, split_id = _SPLITS[split]
+    class_names = source_classes(source)
     if source == 'emoji':
         objects, render = load_emoji_objects(emoji_font), render_rgba_scene
-        class_names = EMOJI_CLASSES
+    elif source in SHAPE_SOURCES:
+        spec = SHAPE_SOURCES[source]
+        bank = load_photo_bank() if spec['background'] == 'photo' else None
+        objects = class_names[1:]
+
+        def render(rng, shapes, size):
+            return render_shape_scene(rng, shapes, size, max_objects=spec['max_objects'],
+                                      scale_range=spec['scale_range'], photo_bank=bank)
     else:
         images, labels = load_fashion_mnist(fm_split, fashion_mnist_dir)
         objects = {demo: images[labels == fm] for fm, demo in FASHION_MNIST_TO_DEMO.items()}
-        render, class_names = render_scene, DEMO_CLASSES
+        render = render_scene
     names = []
     for i in range(num):
         rng = np.random.default_rng([seed, split_id, i])
@@ -305,8 +325,8 @@ def _write_split(root: str, split: str, num: int, seed: int, img_size: int,
              cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
         if not ok:
             raise OSError(f'could not write {name}.jpg under {root}')
-        _save_mask(osp.join(root, 'SegmentationClassAug', name + '.png'), mask)
-        table[name] = multi_hot(img_labels, len(DEMO_CLASSES) - 1)
+        _save_mask(osp.join(root, 'SegmentationClassAug', name + '.png'), mask, len(class_names))
+        table[name] = multi_hot(img_labels, len(class_names) - 1)
         stats['images'] += 1
         stats['labels'] += len(img_labels)
         for c in img_labels:
@@ -377,7 +397,7 @@ def generate_demo_dataset(out_dir: str,
             os.makedirs(osp.join(tmp, sub))
         table, splits = {}, {}
         for split, num in (('train', num_train), ('val', num_val)):
-            class_names = EMOJI_CLASSES if source == 'emoji' else DEMO_CLASSES
+            class_names = source_classes(source)
             stats = dict(images=0, labels=0, class_images={c: 0 for c in class_names[1:]})
             names = _write_split(tmp, split, num, seed, img_size, fashion_mnist_dir, table, stats,
                                  source, emoji_font)
