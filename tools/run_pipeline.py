@@ -15,6 +15,7 @@ WORK_DIR/results.md (:mod:`mmseg_mctformer.apis.aggregate_runs`).
 """
 import argparse
 import os.path as osp
+import sys
 
 from mmengine.config import DictAction
 
@@ -22,6 +23,7 @@ import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` 
 from mmseg_mctformer.apis import add_common_args, close_process_group, parse_with_local_rank
 from mmseg_mctformer.apis.aggregate_runs import write_aggregate
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.apis.stage1_guard import WeakStage1Error
 
 
 def parse_args(argv=None):
@@ -47,6 +49,10 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+',
                         help='run the pipeline once a seed in WORK_DIR/seed{N}, then write mean '
                         '± std over the runs to WORK_DIR/results.md')
+    parser.add_argument('--allow-weak-stage1', action='store_true',
+                        help='go on when stage 1 has not learned (classification mAP near the '
+                        'labels\' base rate, or the best seed threshold at the sweep\'s edge); '
+                        'without it the pipeline stops before the pseudo-masks')
     add_common_args(parser)
     args = parse_with_local_rank(parser, argv)
     if args.work_dir is None:
@@ -64,19 +70,24 @@ def run(args, work_dir, seed=None):
         gt_baseline=args.gt_baseline, launcher=args.launcher, amp=args.amp,
         aff_config=args.aff_config,
         aff_cfg_options=dict(args.aff_cfg_options or {}, **seeded) if args.aff_config else None,
-        allow_gt_masks=args.allow_gt_masks).run()
+        allow_gt_masks=args.allow_gt_masks, allow_weak_stage1=args.allow_weak_stage1).run()
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if not args.seeds:
-        return run(args, args.work_dir)
-    runs = [osp.join(args.work_dir, f'seed{seed}') for seed in args.seeds]
-    for seed, work_dir in zip(args.seeds, runs):
-        run(args, work_dir, seed)
+    try:
+        if not args.seeds:
+            return run(args, args.work_dir)
+        runs = [osp.join(args.work_dir, f'seed{seed}') for seed in args.seeds]
+        for seed, work_dir in zip(args.seeds, runs):
+            run(args, work_dir, seed)
+    except WeakStage1Error as err:
+        sys.exit(f'run_pipeline: {err}')
     return write_aggregate(runs, args.work_dir, args.config)
 
 
 if __name__ == '__main__':
-    main()
-    close_process_group()
+    try:
+        main()
+    finally:
+        close_process_group()

@@ -53,13 +53,13 @@ train_dataloader = dict(
     batch_size=16, num_workers=2, persistent_workers=False,  # the labels' CRF runs in the workers
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline,
+                 ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline,
                  indices=1000))
 test_dataloader = dict(
     batch_size=16, num_workers=1, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
+                 ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
 test_evaluator = dict(type='PseudoMaskMetric', output_dir='work_dirs/demo/masks')
 max_epochs = 1
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',

@@ -69,7 +69,7 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True, type='DemoWSSSDataset', data_root=data_root,
         data_prefix=dict(img_path='JPEGImages', seg_map_path=pseudo_label_dir),
-        ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline,
+        ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline,
         skip_empty=False))
 val_dataloader = dict(
     batch_size=16, num_workers=1,

@@ -39,6 +39,7 @@ from .config_utils import (
 )
 from .leakage_guard import check_training_masks
 from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels, split_dataloader
+from .stage1_guard import check_stage1, sweep_thresholds
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
 PAPER_VOC = {
@@ -188,6 +189,10 @@ class WSSSPipeline:
         allow_gt_masks (bool): Let the ``segmentation`` stage train on masks that are the
             ground truth (:func:`~mmseg_mctformer.apis.check_training_masks` refuses them
             otherwise); ``segmentation_gt`` always may. Default: False.
+        allow_weak_stage1 (bool): Go on to the pseudo-masks when the seeds stage shows that stage 1
+            has not learned (:func:`~mmseg_mctformer.apis.stage1_guard.check_stage1`; a warning
+            instead of :class:`~mmseg_mctformer.apis.stage1_guard.WeakStage1Error`).
+            Default: False.
     """
 
     STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity', 'masks',
@@ -196,7 +201,8 @@ class WSSSPipeline:
 
     def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,
                  gt_baseline=False, launcher='none', amp=False, aff_config=None,
-                 aff_cfg_options=None, allow_gt_masks=False):
+                 aff_cfg_options=None, allow_gt_masks=False,
+                 allow_weak_stage1=False):
         self.cls_config = cls_config
         self.seg_config = seg_config
         self.work_dir = osp.abspath(work_dir)
@@ -211,6 +217,7 @@ class WSSSPipeline:
         self.aff_config = aff_config
         self.aff_cfg_options = aff_cfg_options or {}
         self.allow_gt_masks = allow_gt_masks
+        self.allow_weak_stage1 = allow_weak_stage1
         self.state_file = osp.join(self.work_dir, 'pipeline_state.json')
         self.state = self._load_state()
 
@@ -365,7 +372,15 @@ class WSSSPipeline:
             best_threshold=_to_float(metrics.get('seed/best_threshold')),
             metrics=_jsonable(metrics), inputs=self._inputs('stage1'))
 
+    def _check_stage1(self):
+        """Raise before the pseudo-masks when the seeds show an untrained stage 1."""
+        cfg = self._cls_cfg()
+        check_stage1(self.state['seeds'].get('metrics') or {}, sweep_thresholds(cfg),
+                     allow=self.allow_weak_stage1,
+                     where=f"stage 1 ({self.state['stage1']['checkpoint']}, val split)")
+
     def _run_pseudo_labels(self):
+        self._check_stage1()
         out_dir = self._stage_dir('pseudo_labels')
         make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
                            bg_threshold=self.state['seeds']['best_threshold'],

@@ -8,19 +8,38 @@ from .demo_generator import DEMO_CLASSES, DEMO_PALETTE, read_meta
 from .utils import voc_colormap
 from .wsss_base import WSSSBaseDataset
 
+#: What ``meta.json`` must hold, for the error messages (docs/en/user_guides/own_dataset.md).
+META_FORMAT = '{"classes": ["background", "<class 1>", ..., "<class C>"]}'
 
-def generated_classes(data_root: Optional[str]) -> Optional[tuple]:
-    """The ``classes`` that ``tools/make_demo_data.py`` recorded in ``<data_root>/meta.json``.
 
-    Returns None when there is no such file or entry (a folder laid out by hand).
+def generated_classes(data_root: Optional[str]) -> tuple:
+    """The ``classes`` recorded in ``<data_root>/meta.json`` (by ``tools/make_demo_data.py`` or
+    by hand: ``{"classes": ["background", ...]}``).
+
+    Raises:
+        FileNotFoundError: If there is no ``data_root`` or no ``meta.json`` in it.
+        ValueError: If the file cannot be read or its ``classes`` are malformed.
     """
+    if not data_root:
+        raise FileNotFoundError(
+            'DemoWSSSDataset: no data_root, so no meta.json to read the class names from; set '
+            f'data_root to the dataset folder (with a meta.json {META_FORMAT}) or give '
+            'metainfo=dict(classes=(...)) in the config')
+    path = osp.join(data_root, 'meta.json')
     try:
-        meta = read_meta(data_root, strict=True) if data_root else None
+        meta = read_meta(data_root, strict=True)
     except ValueError as err:
         raise ValueError(f'DemoWSSSDataset: {err}') from err
+    if meta is None:
+        raise FileNotFoundError(
+            f'DemoWSSSDataset: {path} is missing; it names the classes of the dataset, e.g. '
+            f'{META_FORMAT} (tools/make_demo_data.py writes it; see '
+            'docs/en/user_guides/own_dataset.md), or give metainfo=dict(classes=(...)) in the '
+            'config')
     classes = meta.get('classes') if isinstance(meta, dict) else None
     if classes is None:
-        return None
+        raise ValueError(f'DemoWSSSDataset: {path} has no "classes" entry; expected '
+                         f'{META_FORMAT}')
     if (not isinstance(classes, list) or len(classes) < 2 or classes[0] != 'background'
             or not all(isinstance(c, str) for c in classes)):
         raise ValueError(f'DemoWSSSDataset: "classes" of {osp.join(data_root, "meta.json")} must '
@@ -33,15 +52,17 @@ def generated_classes(data_root: Optional[str]) -> Optional[tuple]:
 class DemoWSSSDataset(WSSSBaseDataset):
     """Generated scenes with image-level labels, in the VOC layout.
 
-    Written by ``tools/make_demo_data.py``; splits ``ImageSets/Segmentation/{train_aug,train,
-    val}.txt``, labels also in ``cls_labels.npy``. The class names are those the generator
-    recorded in ``<data_root>/meta.json`` (``--source emoji``: ``fruit``, ``animal``, ...), else
-    the Fashion-MNIST ones (``tshirt``, ``trouser``, ``dress``, ``sandal``, ``bag``,
-    ``ankle_boot``), after ``background``. Mask ids are kept as written (class ``i`` of the list
-    is id ``i``); ``metainfo=dict(classes=...)`` given in the config takes precedence.
+    Written by ``tools/make_demo_data.py`` (or laid out by hand: docs/en/user_guides/
+    own_dataset.md); splits ``ImageSets/Segmentation/{train,val}.txt``, labels also in
+    ``cls_labels.npy``. The class names are those of ``<data_root>/meta.json`` (``background``
+    first; ``--source emoji``: ``fruit``, ``animal``, ...); a folder without it is an error naming
+    the file, unless ``metainfo=dict(classes=...)`` is given in the config, which takes
+    precedence. Mask ids are kept as written (class ``i`` of the list is id ``i``).
+    :attr:`METAINFO` holds the Fashion-MNIST demo's names (``tshirt``, ``trouser``, ``dress``,
+    ``sandal``, ``bag``, ``ankle_boot``), which its ``meta.json`` records as well.
 
     Args:
-        ann_file (str): Split file, e.g. ``'ImageSets/Segmentation/train_aug.txt'``.
+        ann_file (str): Split file, e.g. ``'ImageSets/Segmentation/train.txt'``.
         **kwargs: See :class:`WSSSBaseDataset`.
     """
 
@@ -53,7 +74,7 @@ class DemoWSSSDataset(WSSSBaseDataset):
         self._names_from_data = False
         if not (metainfo and 'classes' in metainfo):
             classes = generated_classes(kwargs.get('data_root'))
-            if classes is not None and classes != tuple(DEMO_CLASSES):
+            if classes != tuple(DEMO_CLASSES):
                 metainfo = dict(metainfo or {}, classes=classes,
                                 palette=voc_colormap(len(classes)))
                 self._names_from_data = True

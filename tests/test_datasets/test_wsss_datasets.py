@@ -210,6 +210,16 @@ def test_demo_dataset_metainfo_and_guards(tmp_path):
                                                    'sandal', 'bag', 'ankle_boot')
     assert len(DemoWSSSDataset.METAINFO['palette']) == 7
     make_layout(tmp_path, dict(a=np.array([[6, 0]], np.uint8)))
+    # a folder without meta.json: an error naming the file, never another dataset's names
+    with pytest.raises(FileNotFoundError, match=r'meta\.json is missing.*"classes"'):
+        DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    with pytest.raises(FileNotFoundError, match='no data_root'):
+        DemoWSSSDataset(ann_file=str(tmp_path / SPLIT))
+    (tmp_path / 'meta.json').write_text(json.dumps({'version': 1}))
+    with pytest.raises(ValueError, match=r'meta\.json has no "classes" entry'):
+        DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
+    (tmp_path / 'meta.json').write_text(
+        json.dumps(dict(classes=list(DemoWSSSDataset.METAINFO['classes']))))
     ds = DemoWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
     assert ds.num_classes == 6 and ds.get_data_info(0)['gt_class_labels'] == [5]
     with pytest.raises(ValueError, match='class subsets are not supported'):

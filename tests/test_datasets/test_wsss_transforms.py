@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from PIL import Image
 
 import mmseg_mctformer  # noqa: F401  (registration)
 from mmseg_mctformer.datasets import (
+    DEMO_CLASSES,
     LoadCheckedImageFromFile,
     LoadImageLevelLabels,
     PackWSSSInputs,
@@ -42,6 +45,7 @@ def demo_layout(tmp_path):
         cv2.imwrite(str(tmp_path / 'JPEGImages' / f'{name}.jpg'), img)
         Image.fromarray(mask, mode='L').save(tmp_path / 'SegmentationClassAug' / f'{name}.png')
     (tmp_path / SPLIT).write_text('p\nq\n')
+    (tmp_path / 'meta.json').write_text(json.dumps(dict(classes=list(DEMO_CLASSES))))
     return tmp_path
 
 

@@ -27,6 +27,8 @@ def test_multilabel_map_hand_computed():
     assert res['cls/AP_per_class']['b'] == 100.0
     assert math.isnan(res['cls/AP_per_class']['c'])
     assert res['cls/mAP'] == pytest.approx(91.67)
+    # a is in 2 of the 3 images, b in 1 (c has no positive and is left out): random scores
+    assert res['cls/label_rate'] == pytest.approx(50.0)
 
 
 def test_multilabel_map_errors():

@@ -37,7 +37,8 @@ def test_pipeline_runs_every_stage_and_resumes(tiny_demo_root, tmp_path):
     seg_options = [f'{k}.dataset.data_root={tiny_demo_root}'
                    for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     args = ['tools/run_pipeline.py', TINY_CFG, '--seg-config', TINY_SEG_CFG, '--work-dir',
-            work_dir, '--gt-baseline', '--cfg-options', 'train_cfg.max_epochs=1'] + \
+            work_dir, '--gt-baseline', '--allow-weak-stage1', '--cfg-options',
+            'train_cfg.max_epochs=1'] + \
         data_root_options(tiny_demo_root) + ['--seg-cfg-options'] + seg_options
     result = run_tool(args)
     assert result.returncode == 0, result.stderr[-4000:]

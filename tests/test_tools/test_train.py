@@ -71,7 +71,7 @@ def test_killed_run_resumes_to_the_same_iteration_count(tiny_demo_root, tmp_path
         assert f.read() == osp.join(work_dir, 'epoch_1.pth')
 
     result = run_tool(['tools/train.py', TINY_CFG, '--work-dir', work_dir, '--resume',
-                       '--cfg-options'] + options)
+                       '--allow-weak-stage1', '--cfg-options'] + options)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'resumed' in (result.stdout + result.stderr).lower()
     ckpt = torch.load(osp.join(work_dir, f'epoch_{MAX_EPOCHS}.pth'), map_location='cpu',
@@ -105,7 +105,8 @@ def test_one_epoch_console_is_short_and_the_config_goes_to_the_work_dir(tiny_dem
 def test_dist_train_two_processes_gloo(tiny_demo_root, tmp_path):
     work_dir = str(tmp_path / 'dist')
     result = run_tool(['tools/dist_train.sh', TINY_CFG, '2', '--work-dir', work_dir,
-                       '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1']
+                       '--allow-weak-stage1', '--cfg-options', 'train_cfg.max_epochs=1',
+                       'train_cfg.val_interval=1']
                       + _options(tiny_demo_root))
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr

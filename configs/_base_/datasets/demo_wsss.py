@@ -21,7 +21,7 @@ _prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 train_dataloader = dict(
     batch_size=32, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline))
+                 ann_file='ImageSets/Segmentation/train.txt', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
@@ -30,4 +30,4 @@ test_dataloader = val_dataloader
 pseudo_label_dataloader = dict(
     batch_size=8, num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
+                 ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))

@@ -16,8 +16,10 @@ class MultiLabelMAPMetric(BaseMetric):
 
     Per class AP is mmpretrain's :meth:`AveragePrecision.calculate` (in %); the mean runs over the
     classes that have at least one positive image (a class never present has no defined AP and is
-    reported as ``nan``). Reported keys (with the ``prefix``): ``mAP`` and the non-scalar
-    ``AP_per_class`` (``{class name: AP}``, foreground classes only).
+    reported as ``nan``). Reported keys (with the ``prefix``): ``mAP``, ``label_rate`` (the
+    fraction of images holding a class, in %, averaged over the same classes: the mAP that random
+    scores reach in expectation, read by :mod:`mmseg_mctformer.apis.stage1_guard`) and the
+    non-scalar ``AP_per_class`` (``{class name: AP}``, foreground classes only).
 
     Args:
         collect_device (str): Device used to collect results across ranks, 'cpu' or 'gpu'.
@@ -58,7 +60,7 @@ class MultiLabelMAPMetric(BaseMetric):
             results (list): Tuples ``(scores, labels)`` of (C,) arrays.
 
         Returns:
-            dict: ``mAP`` (float, %) and ``AP_per_class`` (dict).
+            dict: ``mAP`` and ``label_rate`` (float, %) and ``AP_per_class`` (dict).
         """
         scores = torch.from_numpy(np.stack([r[0] for r in results]))  # (N, C)
         labels = torch.from_numpy(np.stack([r[1] for r in results]))  # (N, C)
@@ -67,10 +69,13 @@ class MultiLabelMAPMetric(BaseMetric):
         names = self._foreground_names(scores.shape[1])
         valid = ~np.isnan(ap)
         mean_ap = float(ap[valid].mean()) if valid.any() else float('nan')
+        rate = labels.float().mean(0).numpy()
+        label_rate = float(rate[valid].mean() * 100) if valid.any() else float('nan')
         print_log(f'classification mAP {mean_ap:.2f} over {int(valid.sum())} classes with '
                   'positives', MMLogger.get_current_instance())
         return OrderedDict(
             mAP=round(mean_ap, 2),
+            label_rate=round(label_rate, 2),
             AP_per_class={n: round(float(v), 2) for n, v in zip(names, ap)},
         )
 
