@@ -105,8 +105,14 @@ def check_stage1(metrics: Mapping,
     problems = stage1_problems(metrics, thresholds, min_map_gain)
     if not problems:
         return problems
+    seeds = ''
+    if metrics.get('seed/mIoU') is not None and metrics.get('seed/best_threshold') is not None:
+        seeds = (f" (measured: seed mIoU {float(metrics['seed/mIoU']):.1f} at threshold "
+                 f"{float(metrics['seed/best_threshold']):.2f})")
     message = (f'{where} has not learned on this dataset: ' + '; '.join(problems) + '. Seeds, '
-               'pseudo-masks and a segmentor trained on them would be noise. Train stage 1 '
+               f'pseudo-masks and a segmentor trained on them would be noise{seeds}. The '
+               'pseudo-masks use the image labels, not the class scores: with a weak mAP alone '
+               'and seeds well above the all-background mIoU they may still serve. Train stage 1 '
                'longer or with the small-data recipe (docs/en/user_guides/own_dataset.md), or '
                f'pass {ALLOW_FLAG} to go on anyway.')
     if not allow:

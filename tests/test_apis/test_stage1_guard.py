@@ -36,7 +36,8 @@ def test_problems_name_the_numbers():
 
 
 def test_check_raises_unless_allowed():
-    with pytest.raises(WeakStage1Error, match=r'has not learned.*--allow-weak-stage1'):
+    with pytest.raises(WeakStage1Error, match=r'has not learned.*seed mIoU 12\.0 at threshold '
+                       r'0\.95.*--allow-weak-stage1'):
         check_stage1(WEAK, SWEEP)
     assert len(check_stage1(WEAK, SWEEP, allow=True)) == 2
     assert check_stage1(GOOD, SWEEP) == []
