@@ -362,7 +362,9 @@ def generate_demo_dataset(out_dir: str,
             Default: :data:`FASHION_MNIST_DIR`.
         force (bool): Regenerate even when the folder is complete. Default: False.
         source (str): Object images: ``'fashion-mnist'`` or ``'emoji'`` (see the module
-            docstring). Default: ``'fashion-mnist'``.
+            docstring), or a shape source of :data:`OBJECT_SOURCES` (``'shapes'``,
+            ``'shapes-photo'``, ``'shapes-small'``, ``'shapes-10'``:
+            :mod:`~mmseg_mctformer.datasets.shape_generator`). Default: ``'fashion-mnist'``.
         emoji_font (str): The Noto Color Emoji font of ``source='emoji'``.
             Default: :data:`EMOJI_FONT`.
 
