@@ -50,7 +50,7 @@ class CurveHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         for key, value in (outputs or {}).items():
             if key.startswith('loss'):
-                self._sums[key] += float(value)
+                self._sums[key] += float(value.detach() if hasattr(value, 'detach') else value)
         self._count += 1
 
     def after_train_epoch(self, runner):
