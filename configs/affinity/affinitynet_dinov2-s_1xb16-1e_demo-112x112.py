@@ -62,7 +62,9 @@ test_dataloader = dict(
                  ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
 test_evaluator = dict(type='PseudoMaskMetric', output_dir='work_dirs/demo/masks')
 max_epochs = 1
+# FusedFallbackOptimWrapperConstructor: fused where PyTorch has the kernel (CPU: torch >= 2.4)
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     constructor='FusedFallbackOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4, fused=True))
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,

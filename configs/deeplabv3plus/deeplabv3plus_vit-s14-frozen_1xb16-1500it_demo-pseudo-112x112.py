@@ -80,7 +80,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 max_iters = 1500
 optimizer = dict(_delete_=True, type='AdamW', lr=1e-2, weight_decay=0.01, fused=True)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+# FusedFallbackOptimWrapperConstructor: fused where PyTorch has the kernel (CPU: torch >= 2.4)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None,
+                     constructor='FusedFallbackOptimWrapperConstructor')
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=20, end=max_iters, by_epoch=False)

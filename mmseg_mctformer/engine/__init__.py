@@ -6,11 +6,11 @@ from .hooks import (
     pseudo_label_loop,
     subset_dataset,
 )
-from .optimizers import AutocastOptimWrapper
+from .optimizers import AutocastOptimWrapper, FusedFallbackOptimWrapperConstructor
 from .schedulers import EpochWarmupCosineLR
 
 __all__ = [
-    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'EpochWarmupCosineLR', 'PseudoLabelHook',
-    'ReproducibleSeedHook',
+    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'EpochWarmupCosineLR',
+    'FusedFallbackOptimWrapperConstructor', 'PseudoLabelHook', 'ReproducibleSeedHook',
     'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
 ]

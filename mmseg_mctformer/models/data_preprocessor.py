@@ -7,6 +7,8 @@ from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..utils.compat import channel_conversion
+
 
 @MODELS.register_module()
 class WSSSDataPreProcessor(SegDataPreProcessor):
@@ -85,7 +87,7 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         images, labels = self.cast_data([torch.stack(list(inputs)), torch.stack(labels)])
         for sample, row in zip(samples, labels):
             sample.gt_class_labels = row
-        if self._channel_conversion and images.size(1) == 3:
+        if channel_conversion(self) and images.size(1) == 3:
             images = images[:, [2, 1, 0]]
         images = images.float()
         if self._enable_normalize:

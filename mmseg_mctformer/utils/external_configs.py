@@ -38,6 +38,6 @@ def register_fork_distributions(mapping=None):
     """
     if mapping is None:
         from mmengine.config import utils as config_utils
-        register_scopes(config_utils.MODULE2PACKAGE)
+        install()  # both mmengine.config modules are loaded now: patched at once
         mapping = config_utils.MODULE2PACKAGE
     return mmseg_mctformer_scopes.register_fork_distributions(mapping)

@@ -42,6 +42,7 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
+from .compat import load_with_allowed_globals, unsafe_globals_in_checkpoint
 from .io import atomic_output
 
 AUTHORS_FORMATS = ('mctformer-v1', 'mctformer-v2', 'mctformer-plus')
@@ -595,9 +596,10 @@ def load_torch_checkpoint(path: str, allow_unsafe: bool = False):
     """``torch.load`` a checkpoint file safely.
 
     First with ``weights_only=True``; a file that needs other objects is inspected
-    (``torch.serialization.get_unsafe_globals_in_checkpoint``): when every one is among
+    (:func:`~mmseg_mctformer.utils.compat.unsafe_globals_in_checkpoint`): when every one is among
     :data:`TRAINING_CHECKPOINT_GLOBALS` (an MMEngine training checkpoint) it is loaded again with
-    ``weights_only=True`` and those names allowed. Otherwise the error names the file and the
+    those names allowed (:func:`~mmseg_mctformer.utils.compat.load_with_allowed_globals`).
+    Otherwise the error names the file and the
     objects, unless ``allow_unsafe`` (a file you trust), which loads with ``weights_only=False``
     after a warning.
 
@@ -612,7 +614,7 @@ def load_torch_checkpoint(path: str, allow_unsafe: bool = False):
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as first_error:
         try:
-            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            names = unsafe_globals_in_checkpoint(path)
         except Exception as e:  # a corrupt or non-zip file
             raise RuntimeError(f'load_torch_checkpoint: cannot read {path!r}: {first_error}') \
                 from e
@@ -625,8 +627,7 @@ def load_torch_checkpoint(path: str, allow_unsafe: bool = False):
             dtypes = importlib.import_module('numpy.dtypes')
             allowed += [(getattr(dtypes, n), f'numpy.dtypes.{n}') for n in dir(dtypes)
                         if _NUMPY_DTYPE_CLASS.match(f'numpy.dtypes.{n}')]
-            with torch.serialization.safe_globals(allowed):
-                return torch.load(path, map_location='cpu', weights_only=True)
+            return load_with_allowed_globals(path, allowed)
         if not allow_unsafe:
             raise RuntimeError(
                 f'load_torch_checkpoint: {path!r} holds objects outside the weights-only '

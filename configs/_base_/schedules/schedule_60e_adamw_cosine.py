@@ -6,7 +6,9 @@ warmup_epochs = 5
 optim_wrapper = dict(
     type='OptimWrapper',
     # fused=True: one fused call a parameter group instead of a loop over the tensors (CPU, CUDA);
-    # the same AdamW update to float rounding (tests/test_configs_optimizer.py)
+    # the same AdamW update to float rounding (tests/test_configs_optimizer.py); the constructor
+    # drops `fused` where PyTorch has no fused kernel for the device (CPU before torch 2.4)
+    constructor='FusedFallbackOptimWrapperConstructor',
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05,
                    fused=True),
     # no weight decay on norms, biases, class tokens and position embeddings (as DeiT/timm)

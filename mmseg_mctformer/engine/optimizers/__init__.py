@@ -1,3 +1,4 @@
 from .autocast_optim_wrapper import AutocastOptimWrapper
+from .fused_fallback_constructor import FusedFallbackOptimWrapperConstructor
 
-__all__ = ['AutocastOptimWrapper']
+__all__ = ['AutocastOptimWrapper', 'FusedFallbackOptimWrapperConstructor']

@@ -9,6 +9,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
 from torch import Tensor
 
+from ...utils.compat import register_load_state_dict_pre_hook
+
 
 @MODELS.register_module()
 class TwoPathBackbone(BaseModule):
@@ -96,7 +98,7 @@ class TwoPathBackbone(BaseModule):
             self.context_path.requires_grad_(False)
             self.context_path.eval()
         # new weights make the cached features stale
-        self.register_load_state_dict_pre_hook(self._clear_context_cache_hook)
+        register_load_state_dict_pre_hook(self, self._clear_context_cache_hook)
 
     def _clear_context_cache_hook(self, *args, **kwargs):
         self.clear_context_cache()
