@@ -9,6 +9,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import TRANSFORMS
 
 import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.stack import installed_distributions
 from mmseg_mctformer.utils.external_configs import register_fork_distributions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -125,13 +126,27 @@ def test_mmseg_scope_builds_deeplabv3plus():
 def test_register_fork_distributions_maps_only_missing_upstream():
     mapping = {'mmseg': 'mmsegmentation', 'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet'}
     changed = register_fork_distributions(mapping)
-    # the forks are what is installed here; upstream names are absent
-    assert mapping['mmseg'] == 'onedl-mmsegmentation' == changed['mmseg']
-    assert mapping['mmpretrain'] == 'onedl-mmpretrain'
+    # each scope names the distribution installed here: a fork's, or upstream's left alone
+    for scope in ('mmseg', 'mmpretrain'):
+        installed = next(iter(installed_distributions(scope)))
+        assert mapping[scope] == installed
+        assert changed.get(scope) == (installed if installed.startswith('onedl-') else None)
     # an entry whose distribution is installed is left alone
-    mapping2 = {'mmseg': 'onedl-mmsegmentation'}
+    mapping2 = {'mmseg': mapping['mmseg']}
     assert 'mmseg' not in register_fork_distributions(mapping2)
-    assert mapping2['mmseg'] == 'onedl-mmsegmentation'
+
+
+@pytest.mark.parametrize('installed', [('onedl-mmsegmentation', 'onedl-mmpretrain'),
+                                       ('mmsegmentation', 'mmpretrain')])
+def test_register_fork_distributions_on_either_stack(installed, monkeypatch):
+    import mmseg_mctformer_scopes
+    monkeypatch.setattr(mmseg_mctformer_scopes, '_installed', set(installed).__contains__)
+    mapping = {'mmseg': 'mmsegmentation', 'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet'}
+    changed = register_fork_distributions(mapping)
+    assert (mapping['mmseg'], mapping['mmpretrain']) == installed
+    assert changed == ({} if installed[0] == 'mmsegmentation' else
+                       {'mmseg': installed[0], 'mmpretrain': installed[1]})
+    assert mapping['mmdet'] == 'mmdet'  # neither installed: unchanged
 
 
 def test_affinity_configs_hold_the_psa_recipe():

@@ -11,6 +11,8 @@ tested on both stacks:
   since 2.4 (used by :class:`mmseg_mctformer.engine.FusedFallbackOptimWrapperConstructor`);
 - :func:`register_load_state_dict_pre_hook`: ``nn.Module``'s public hook API (PyTorch >= 2.2)
   or its private form, the same call;
+- :func:`autocast_enabled`: ``torch.is_autocast_enabled(device_type)`` of PyTorch >= 2.4, or
+  the per-device functions before it;
 - :func:`channel_conversion`: MMSeg's ``SegDataPreProcessor`` keeps its RGB <-> BGR switch as
   ``_channel_conversion`` (forks) or ``channel_conversion`` (upstream 1.2);
 - :func:`unsafe_globals_in_checkpoint` / :func:`load_with_allowed_globals`: the weights-only
@@ -64,6 +66,20 @@ def register_load_state_dict_pre_hook(module: nn.Module, hook):
     if public is not None:
         return public(hook)
     return module._register_load_state_dict_pre_hook(hook, with_module=True)
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """``torch.is_autocast_enabled(device_type)`` (PyTorch >= 2.4); before it, the per-device
+    functions (``torch.is_autocast_cpu_enabled()``; ``torch.is_autocast_enabled()`` for CUDA)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # no device argument before PyTorch 2.4
+        if device_type == 'cpu':
+            return torch.is_autocast_cpu_enabled()
+        if device_type == 'cuda':
+            return torch.is_autocast_enabled()
+        raise ValueError(f'autocast_enabled: device_type {device_type!r} needs PyTorch >= 2.4 '
+                         "here ('cpu' or 'cuda' before)") from None
 
 
 def channel_conversion(preprocessor) -> bool:

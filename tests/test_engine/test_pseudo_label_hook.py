@@ -20,6 +20,7 @@ from mmseg_mctformer.engine import PseudoLabelHook
 from mmseg_mctformer.evaluation import PseudoLabelMetric
 from mmseg_mctformer.evaluation.metrics import default_palette, is_valid_label_png, save_label_png
 from mmseg_mctformer.evaluation.metrics import pseudo_label_metric as metric_module
+from mmseg_mctformer.utils.compat import autocast_enabled
 
 CLASSES = ('background', 'a', 'b')
 PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
@@ -388,7 +389,7 @@ def test_fp16_runs_the_model_under_autocast_and_is_recorded(tmp_path):
 
     class AutocastModel(FakeModel):
         def test_step(self, data):
-            autocast.append(torch.is_autocast_enabled('cpu'))
+            autocast.append(autocast_enabled('cpu'))
             return super().test_step(data)
 
     hook, runner = _setup(tmp_path, AutocastModel(), fp16=True)

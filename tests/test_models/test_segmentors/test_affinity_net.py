@@ -7,6 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_mctformer  # noqa: F401
+from mmseg_mctformer.utils.compat import autocast_enabled
 
 TINY_ARCH = dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64, patch_size=8)
 
@@ -122,7 +123,7 @@ def test_random_walk_in_float32_under_bf16_autocast(monkeypatch):
     walk = affinity_net.random_walk
 
     def spy(scores, aff, *args):
-        seen.append((scores.dtype, aff.dtype, torch.is_autocast_enabled('cpu')))
+        seen.append((scores.dtype, aff.dtype, autocast_enabled('cpu')))
         return walk(scores, aff, *args)
 
     monkeypatch.setattr(affinity_net, 'random_walk', spy)
