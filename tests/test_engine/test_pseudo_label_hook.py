@@ -367,13 +367,40 @@ def _dist_worker(rank, port, root):
         dist.destroy_process_group()
 
 
+def spawn(fn, args, nprocs, timeout):
+    """``mp.spawn(fn, args, nprocs)`` that fails the test after ``timeout`` seconds (a hung
+    collective would otherwise stall the whole run) and kills the ranks still alive."""
+    context = mp.start_processes(fn, args=args, nprocs=nprocs, join=False)
+    deadline = time.monotonic() + timeout
+    while not context.join(timeout=max(deadline - time.monotonic(), 0)):
+        if time.monotonic() >= deadline:
+            alive = [rank for rank, p in enumerate(context.processes) if p.is_alive()]
+            for p in context.processes:
+                p.kill()
+                p.join()
+            pytest.fail(f'spawn: ranks {alive} of {nprocs} still running after {timeout} s')
+
+
+def test_spawn_fails_a_hung_rank():
+    start = time.monotonic()
+    with pytest.raises(pytest.fail.Exception,
+                       match=r'ranks \[(0, )?1\] of 2 still running after 2 s'):
+        spawn(_sleep_on_rank_1, args=(60,), nprocs=2, timeout=2)
+    assert time.monotonic() - start < 30
+
+
+def _sleep_on_rank_1(rank, seconds):
+    if rank == 1:
+        time.sleep(seconds)
+
+
 def test_two_process_generation_covers_every_image_once(tmp_path):
     (tmp_path / 'imgs').mkdir()
     FakeDataset(str(tmp_path / 'imgs'))  # write the images once, before the ranks start
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    mp.spawn(_dist_worker, args=(port, tmp_path), nprocs=2, join=True)
+    spawn(_dist_worker, args=(port, tmp_path), nprocs=2, timeout=300)
     seen = [[int(x) for x in (tmp_path / f'seen_{r}.txt').read_text().split()] for r in (0, 1)]
     assert sorted(seen[0]) == [0, 2, 4] and sorted(seen[1]) == [1, 3]
     assert [json.loads((tmp_path / f'res_{r}.json').read_text())['written'] for r in (0, 1)] \
