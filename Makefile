@@ -2,6 +2,8 @@
 #   make demo   set up, then run the whole pipeline on the embedded demo dataset
 #   make test   set up, then lint and run the test suite
 #   make demo-emoji   the same pipeline on the second generated dataset (colour emoji objects)
+#   make test-upstream   the test suite on the upstream OpenMMLab stack (torch 2.1.2, mmcv 2.1.0
+#                        with compiled CPU ops, mmsegmentation 1.2.2...; docs/en/installation.md)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -28,7 +30,8 @@ DEMO_PIPELINE = $(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py $(DEM
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 
-.PHONY: setup demo demo-inputs demo-data demo-emoji test lint fashion-mnist emoji-font clean-venv
+.PHONY: setup demo demo-inputs demo-data demo-emoji test lint fashion-mnist emoji-font clean-venv \
+  setup-upstream test-upstream
 
 # `pydensecrf2` compiles from source (~1 min on one core) while pip, itself on one core, installs the
 # rest: its wheel is built side by side into $(VENV)/wheels (~50 s less set-up on 2 cores), then the
@@ -102,4 +105,58 @@ test: $(TEST_STAMP) fashion-mnist emoji-font lint
 	$(VENV)/bin/pytest -q tests
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV_UPSTREAM)
+
+# The upstream OpenMMLab stack (requirements/upstream.txt) in its own venv. mmcv 2.1.0 has no
+# binary wheel on the registry: its wheel with compiled CPU ops is built once (15-60 min on 2
+# cores) into $(VENV_UPSTREAM)/wheels, and kept in WHEEL_CACHE (per torch version), which is
+# looked at first: a second venv, or another checkout on the same machine, does not rebuild it.
+# The dense-CRF wheel is cached the same way.
+VENV_UPSTREAM ?= .venv-upstream
+WHEEL_CACHE ?= $(HOME)/.cache/mmseg_mctformer/wheels
+UP_PY := $(VENV_UPSTREAM)/bin/python
+UP_PIP := $(UP_PY) -m pip
+UP_PIP_INSTALL := $(UP_PIP) install -q --no-compile
+UP_CONSTRAINTS := requirements/constraints-upstream.txt
+UP_TORCH := $(shell sed -n 's/^torch==//p' requirements/upstream.txt)
+UP_CACHE := $(WHEEL_CACHE)/torch-$(UP_TORCH)
+UP_WHEELS := $(VENV_UPSTREAM)/wheels
+UPSTREAM_MMCV ?= mmcv==2.1.0
+MMCV_WHEEL = mmcv-$(subst mmcv==,,$(UPSTREAM_MMCV))-*.whl
+MMCV_BUILD_ENV = MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$$(nproc)
+UP_STAMP := $(VENV_UPSTREAM)/.installed
+
+# $(call cached_wheel,REQUIREMENT,GLOB,ENV): a wheel of REQUIREMENT (file name GLOB) in
+# $(UP_WHEELS): already there, else copied from $(UP_CACHE), else built with ENV (and cached;
+# copied under a temporary name and renamed, so a reader never sees half a file)
+define cached_wheel
+	@mkdir -p $(UP_WHEELS) $(UP_CACHE)
+	@if ls $(UP_WHEELS)/$(2) >/dev/null 2>&1; then echo "$(1): $$(ls $(UP_WHEELS)/$(2))"; \
+	elif ls $(UP_CACHE)/$(2) >/dev/null 2>&1; then echo "$(1): from $(UP_CACHE)"; \
+	  cp $(UP_CACHE)/$(2) $(UP_WHEELS)/; \
+	else echo "$(1): building the wheel (cached in $(UP_CACHE))"; \
+	  $(3) nice -n 10 $(UP_PIP) wheel -q --no-deps -w $(UP_WHEELS) $(1) && \
+	  for f in $(UP_WHEELS)/$(2); do cp $$f $(UP_CACHE)/.tmp.$$$$ && \
+	    mv $(UP_CACHE)/.tmp.$$$$ $(UP_CACHE)/$$(basename $$f); done; fi
+endef
+
+$(UP_STAMP): setup.py requirements/build.txt requirements/build-upstream.txt \
+  requirements/upstream.txt $(UP_CONSTRAINTS) requirements/nodeps.txt requirements/tests.txt
+	$(PYTHON) -m venv $(VENV_UPSTREAM)
+	$(UP_PIP_INSTALL) -c $(UP_CONSTRAINTS) -r requirements/build-upstream.txt
+	$(call cached_wheel,$$(grep '^pydensecrf2==' requirements/upstream.txt),pydensecrf2-*.whl,)
+	$(UP_PIP_INSTALL) --find-links $(UP_WHEELS) -c $(UP_CONSTRAINTS) -r requirements/upstream.txt
+	$(call cached_wheel,$(UPSTREAM_MMCV) --no-build-isolation,$(MMCV_WHEEL),$(MMCV_BUILD_ENV))
+	$(UP_PIP_INSTALL) --no-deps $(UP_WHEELS)/$(MMCV_WHEEL)
+	grep -v '^mmcv-lite==' requirements/nodeps.txt > $(VENV_UPSTREAM)/nodeps.txt
+	$(UP_PIP_INSTALL) --no-deps -r $(VENV_UPSTREAM)/nodeps.txt
+	$(UP_PIP_INSTALL) -c $(UP_CONSTRAINTS) -r requirements/tests.txt
+	$(UP_PIP_INSTALL) --no-deps --no-build-isolation -e .
+	$(UP_PY) -c 'import mmseg_mctformer.stack as s; print(s.check_stack())'
+	touch $@
+
+setup-upstream: $(UP_STAMP)
+
+# the suite on the upstream stack; what does not work there is skipped with its reason (-rs)
+test-upstream: $(UP_STAMP) fashion-mnist emoji-font
+	$(VENV_UPSTREAM)/bin/pytest -q -rs tests
