@@ -5,7 +5,9 @@
 Builds DeiT-S MCTformer+ (``configs/_base_/models/mctformer-plus_deit-s.py``, 20 classes, random
 weights) and its optimizer as ``configs/mctformer_plus_voc.py`` does (mmengine's constructor, the
 config's parameter groups), once with ``fused=True`` (the configs), once with ``foreach=True`` and
-once with ``foreach=False`` (the per-tensor loop, torch's choice on a CPU). Every parameter gets a
+once with ``foreach=False`` (the per-tensor loop, torch's choice on a CPU). Where the installed
+PyTorch has no fused AdamW for the device (a CPU before torch 2.4) the fused variant is left out
+and its speed-ups are ``null``. Every parameter gets a
 random gradient; ``optimizer.step()`` is timed ``--iters`` times after ``--warmup`` steps, the
 variants alternated, medians reported (CUDA synchronised). The parameters also tell how far the
 steps moved them (``max_abs_update``) and how far the variants drift apart. Prints one JSON object.
@@ -52,6 +54,8 @@ def build(device):
         for p in clone.parameters():
             p.grad = torch.randn(p.shape, generator=gen, device=device) * 1e-3
         optimizer = stage1_optim_wrapper(clone, dict(type='OptimWrapper'), **flags).optimizer
+        if flags.get('fused') and not optimizer.defaults.get('fused'):
+            continue  # no fused kernel for the device (CPU before torch 2.4): nothing to time
         built[name] = (clone, optimizer)
     return model, built
 
@@ -88,8 +92,10 @@ def main(argv=None):
         device=str(device), torch=torch.__version__, threads=torch.get_num_threads(),
         parameters=num_params, tensors=num_tensors, steps=args.warmup + args.iters,
         step_ms={name: round(m * 1e3, 2) for name, m in medians.items()},
-        speedup_fused_vs_per_tensor=round(medians['per_tensor'] / medians['fused'], 2),
-        speedup_fused_vs_foreach=round(medians['foreach'] / medians['fused'], 2),
+        speedup_fused_vs_per_tensor=(round(medians['per_tensor'] / medians['fused'], 2)
+                                     if 'fused' in medians else None),
+        speedup_fused_vs_foreach=(round(medians['foreach'] / medians['fused'], 2)
+                                  if 'fused' in medians else None),
         max_abs_update=max_diff(initial, ref), max_abs_drift_vs_per_tensor=drift), args.out)
 
 

@@ -4,6 +4,10 @@ import os.path as osp
 import subprocess
 import sys
 
+import torch
+
+from mmseg_mctformer.utils.compat import fused_optimizer_supported
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'benchmarks', 'bench_optimizer_step.py')
 
@@ -17,10 +21,12 @@ def test_fused_adamw_bench_times_the_config_groups_and_reports_drift(tmp_path):
     printed = json.loads(proc.stdout[proc.stdout.index('{'):])
     assert printed == json.loads(out.read_text())
     assert printed['tensors'] > 100 and printed['parameters'] > 21_000_000  # DeiT-S MCTformer+
-    assert set(printed['step_ms']) == {'fused', 'foreach', 'per_tensor'}
+    fused = {'fused'} if fused_optimizer_supported(torch.optim.AdamW, 'cpu') else set()
+    assert set(printed['step_ms']) == {'foreach', 'per_tensor'} | fused
     assert all(ms > 0 for ms in printed['step_ms'].values())
     # three steps of the same gradients moved the weights, by the same update to float rounding
     assert printed['max_abs_update'] > 1e-5  # 3 Adam steps of lr 3.1e-5
-    assert set(printed['max_abs_drift_vs_per_tensor']) == {'fused', 'foreach'}
+    assert set(printed['max_abs_drift_vs_per_tensor']) == {'foreach'} | fused
     assert max(printed['max_abs_drift_vs_per_tensor'].values()) < 1e-6
-    assert printed['speedup_fused_vs_per_tensor'] > 0
+    assert (printed['speedup_fused_vs_per_tensor'] > 0) if fused else (
+        printed['speedup_fused_vs_per_tensor'] is None)
