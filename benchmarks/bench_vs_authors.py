@@ -128,6 +128,7 @@ def stage1_optim_wrapper(model, wrapper, **optimizer):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
+    import mmseg_mctformer  # noqa: F401 (the configs' optimizer constructor)
     cfg = Config.fromfile(STAGE1_CFG).optim_wrapper
     cfg.pop('loss_scale', None)
     cfg.update(wrapper)
