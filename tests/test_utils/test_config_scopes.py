@@ -80,3 +80,20 @@ def test_mmseg_own_train_tool_reads_our_deeplab_config(site_dir, tmp_path, tiny_
         str(tmp_path / 'work'), '--cfg-options', *options])
     assert result.returncode == 0, result.stderr[-3000:]
     assert osp.isfile(tmp_path / 'work' / 'iter_1.pth')
+
+
+def test_own_scope_found_where_python_imports_the_package(tmp_path):
+    """An editable install has no mmseg_mctformer/ under site-packages, where upstream mmengine's
+    get_installed_path looks: the wrapper falls back to the import location, for our scope only."""
+    import importlib.util
+
+    import mmseg_mctformer_scopes
+    missing = str(tmp_path / 'site-packages' / 'mmseg_mctformer')
+    wrapped = mmseg_mctformer_scopes.own_installed_path(lambda package: missing)
+    package_dir = osp.dirname(importlib.util.find_spec('mmseg_mctformer').origin)
+    assert wrapped('mmseg_mctformer') == package_dir
+    assert wrapped('mmsegmentation') == missing  # other scopes: mmengine's answer
+    assert mmseg_mctformer_scopes.own_installed_path(wrapped) is wrapped  # patched once
+    existing = str(tmp_path)
+    assert mmseg_mctformer_scopes.own_installed_path(lambda p: existing)('mmseg_mctformer') \
+        == existing
