@@ -9,6 +9,8 @@ import sysconfig
 import mmseg
 import pytest
 
+from mmseg_mctformer.stack import installed_distributions
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEEPLAB = osp.join(ROOT, 'configs', 'deeplabv3plus',
                    'deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py')
@@ -29,6 +31,21 @@ def _python(code, site_dir=None, args=(), timeout=300, no_pth=False):
     flags = ['-S'] if no_pth else []
     return subprocess.run([sys.executable, *flags, '-c', prelude + code, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def _without_pkg_resources_warnings(stderr):
+    """The lines of ``stderr`` but setuptools' "pkg_resources is deprecated" warnings (each a
+    message line and its indented source line), which upstream mmengine's imports cause."""
+    kept, skip_source = [], False
+    for line in stderr.splitlines():
+        if 'pkg_resources is deprecated' in line:
+            skip_source = True
+        elif skip_source and line.startswith('  '):
+            skip_source = False
+        else:
+            kept.append(line)
+            skip_source = False
+    return kept
 
 
 @pytest.fixture
@@ -58,11 +75,15 @@ def test_mmseg_and_own_scope_resolve_before_the_plugin_is_imported(site_dir, tmp
     # and a quiet console: no OneDL prints, no mmcv-lite warning, no registry fallback warnings;
     # upstream mmengine imports pkg_resources, whose deprecation warning setuptools prints
     assert result.stdout == 'EncoderDecoder MCTformer\n'
-    assert [line for line in result.stderr.splitlines() if 'pkg_resources' not in line] == []
-    # without the .pth, mmengine looks for a distribution called mmsegmentation
+    assert _without_pkg_resources_warnings(result.stderr) == []
+    # without the .pth, mmengine looks for a distribution called mmsegmentation: there only on
+    # the upstream stack, where `mmseg::` needs nothing of ours
     without = _python(f'from mmengine.config import Config\nConfig.fromfile({DEEPLAB!r})',
                       no_pth=True)
-    assert without.returncode != 0 and 'mmsegmentation is not installed' in without.stderr
+    if 'mmsegmentation' in installed_distributions('mmseg'):
+        assert without.returncode == 0, without.stderr[-3000:]
+    else:
+        assert without.returncode != 0 and 'mmsegmentation is not installed' in without.stderr
 
 
 @pytest.mark.skipif(not osp.isfile(MMSEG_TRAIN), reason='MMSeg ships no .mim/tools/train.py')
