@@ -31,11 +31,6 @@ CONFIG = re.compile(r'(?<![\w./-])(configs/[\w./+-]+\.py)')
 LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
 #: Documentation pages written on other branches at the same time; they are checked like every
 #: other page as soon as they exist.
-PENDING_PAGES = {
-    'docs/en/fidelity.md', 'docs/en/installation.md', 'docs/en/reliability.md',
-    'docs/en/user_guides/own_dataset.md', 'docs/en/user_guides/evaluation_and_reporting.md'}
-
-
 def _rel(path):
     return osp.relpath(path, ROOT)
 
@@ -224,6 +219,6 @@ def test_relative_links_resolve():
             if '://' in target or target.startswith('mailto:'):
                 continue
             path = osp.normpath(osp.join(osp.dirname(doc), target))
-            if not osp.exists(path) and _rel(path) not in PENDING_PAGES:
+            if not osp.exists(path):
                 missing.append(f'{_rel(doc)} -> {target}')
     assert not missing
