@@ -1,4 +1,6 @@
 """PseudoMaskMetric writes palette PNGs atomically and scores like IoUMetric."""
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 import torch
@@ -31,6 +33,12 @@ def test_format_only(tmp_path):
     metric.dataset_meta = dict(classes=('background', 'a'))
     metric.process({}, [_sample('y', [[1]])])
     assert (tmp_path / 'y.png').is_file() and metric.results == []
+    # evaluate() names the folder the masks went to, without mmengine's empty-results warning
+    with patch(f'{PseudoMaskMetric.__module__}.print_log') as log, \
+            patch('mmengine.evaluator.metric.print_log') as base_log:
+        assert metric.evaluate(1) == {}
+    assert log.call_args[0][0] == f'PseudoMaskMetric: wrote 1 masks to {tmp_path}'
+    assert not base_log.called and metric.written == 0
     with pytest.raises(ValueError, match='output_dir'):
         PseudoMaskMetric(format_only=True)
     with pytest.raises(KeyError, match='gt_sem_seg'):
