@@ -60,6 +60,7 @@ METRIC_CFGS = {
 HOOK_CFGS = {
     'PseudoLabelHook': dict(type='PseudoLabelHook', dataloader=dict(dataset=dict())),
     'AtomicCheckpointHook': dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
+    'ReproducibilityHook': dict(type='ReproducibilityHook'),
     'ReproducibleSeedHook': dict(type='ReproducibleSeedHook'),
 }
 VISUALIZER_CFGS = {

@@ -18,4 +18,4 @@ train_dataloader = dict(dataset=dict(
 # MMSeg's checkpoint hook, written atomically (a kill or a full disk mid-save keeps the last one);
 # RNG seeded per iteration so that a resumed run's model-side randomness repeats
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'),
-                     sampler_seed=dict(type='ReproducibleSeedHook'))
+                     sampler_seed=dict(type='ReproducibilityHook'))

@@ -28,4 +28,4 @@ test_dataloader = val_dataloader
 # MMSeg's checkpoint hook, written atomically (a kill or a full disk mid-save keeps the last one);
 # RNG seeded per iteration so that a resumed run's model-side randomness repeats
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'),
-                     sampler_seed=dict(type='ReproducibleSeedHook'))
+                     sampler_seed=dict(type='ReproducibilityHook'))

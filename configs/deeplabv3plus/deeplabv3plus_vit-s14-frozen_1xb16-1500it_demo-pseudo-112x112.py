@@ -91,6 +91,6 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=1),
-    sampler_seed=dict(type='ReproducibleSeedHook'))
+    sampler_seed=dict(type='ReproducibilityHook'))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)

@@ -1,6 +1,7 @@
 from .hooks import (
     AtomicCheckpointHook,
     PseudoLabelHook,
+    ReproducibilityHook,
     ReproducibleSeedHook,
     prepare_pseudo_label_dir,
     pseudo_label_loop,
@@ -11,6 +12,7 @@ from .schedulers import EpochWarmupCosineLR
 
 __all__ = [
     'AtomicCheckpointHook', 'AutocastOptimWrapper', 'EpochWarmupCosineLR',
-    'FusedFallbackOptimWrapperConstructor', 'PseudoLabelHook', 'ReproducibleSeedHook',
+    'FusedFallbackOptimWrapperConstructor', 'PseudoLabelHook', 'ReproducibilityHook',
+    'ReproducibleSeedHook',
     'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
 ]

@@ -51,7 +51,7 @@ train_dataloader = dict(
     test_dataloader,
     batch_size=64,
     num_workers=8,
-    # fresh workers each epoch, seeded from the epoch (ReproducibleSeedHook): a resumed run repeats
+    # fresh workers each epoch, seeded from the epoch (ReproducibilityHook): a resumed run repeats
     # the augmentations of the uninterrupted one (persistent workers carry their random state)
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),

@@ -23,5 +23,5 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # atomic checkpoints and exact-resume seeding, as the stage-1 schedules
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1),
-    sampler_seed=dict(type='ReproducibleSeedHook'),
+    sampler_seed=dict(type='ReproducibilityHook'),
 )

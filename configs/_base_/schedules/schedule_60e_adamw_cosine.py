@@ -42,6 +42,6 @@ default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
                     save_best=None, rule='greater'),
     # sampler epoch + RNG seeded per epoch: a resumed run repeats the uninterrupted one
-    sampler_seed=dict(type='ReproducibleSeedHook'),
+    sampler_seed=dict(type='ReproducibilityHook'),
     visualization=dict(type='SegVisualizationHook'),
 )

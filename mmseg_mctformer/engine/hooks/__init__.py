@@ -5,10 +5,17 @@ from .pseudo_label_hook import (
     pseudo_label_loop,
     subset_dataset,
 )
-from .seed_hook import ReproducibleSeedHook, derive_seed, seed_all, seeded_worker_init_fn
+from .reproducibility_hook import (
+    ReproducibilityHook,
+    ReproducibleSeedHook,
+    derive_seed,
+    seed_all,
+    seeded_worker_init_fn,
+)
 
 __all__ = [
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'deferred_signals', 'ReproducibleSeedHook',
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'deferred_signals', 'ReproducibilityHook',
+    'ReproducibleSeedHook',
     'derive_seed', 'seed_all', 'seeded_worker_init_fn', 'PseudoLabelHook',
     'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
 ]

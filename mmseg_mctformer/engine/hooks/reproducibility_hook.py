@@ -1,4 +1,9 @@
-"""Random state as a function of (seed, epoch): a resumed run repeats the uninterrupted one."""
+"""Random state (Python, NumPy, torch) as a function of (seed, epoch): a resumed run repeats the
+uninterrupted one.
+
+The random-number seeds of this module are not the seed masks of the localisation maps
+(``models/utils/seed.py``).
+"""
 import hashlib
 import logging
 import random
@@ -31,7 +36,7 @@ def seeded_worker_init_fn(worker_id: int, rank: int = 0) -> None:
 
     torch seeds worker ``i`` with ``base_seed + i``, ``base_seed`` drawn from the main process's
     generator when the epoch's iterator is created. With that generator re-seeded per epoch
-    (:class:`ReproducibleSeedHook`) the workers' augmentations differ from epoch to epoch
+    (:class:`ReproducibilityHook`) the workers' augmentations differ from epoch to epoch
     (mmengine's default gives every epoch the same worker seeds) and are the same in a resumed
     run.
     """
@@ -76,7 +81,7 @@ class SeededFetches:
 
 
 @HOOKS.register_module()
-class ReproducibleSeedHook(DistSamplerSeedHook):
+class ReproducibilityHook(DistSamplerSeedHook):
     """mmengine's ``DistSamplerSeedHook`` that also makes a resumed run exact.
 
     A resumed run starts with the random state of a fresh run (``randomness.seed``), not with the
@@ -106,7 +111,7 @@ class ReproducibleSeedHook(DistSamplerSeedHook):
         if getattr(loader, 'num_workers', 0) > 0:
             loader.worker_init_fn = partial(seeded_worker_init_fn, rank=rank)
             if getattr(loader, 'persistent_workers', False):
-                print_log('ReproducibleSeedHook: train_dataloader.persistent_workers=True keeps '
+                print_log('ReproducibilityHook: train_dataloader.persistent_workers=True keeps '
                           'the workers\' random state across epochs; a resumed run cannot '
                           'repeat it exactly (set persistent_workers=False for exact resumes)',
                           logger='current', level=logging.WARNING)
@@ -131,3 +136,14 @@ class ReproducibleSeedHook(DistSamplerSeedHook):
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if not self._epoch_based(runner):
             seed_all(derive_seed(runner.seed, 'iter', runner.iter, get_rank()))
+
+
+@HOOKS.register_module()
+class ReproducibleSeedHook(ReproducibilityHook):
+    """Deprecated registry name of :class:`ReproducibilityHook` (same behaviour); configs name
+    ``ReproducibilityHook``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        print_log('ReproducibleSeedHook is deprecated: name the hook ReproducibilityHook '
+                  '(the same hook)', logger='current', level=logging.WARNING)

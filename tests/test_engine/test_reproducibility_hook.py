@@ -1,4 +1,4 @@
-"""ReproducibleSeedHook: a killed-and-resumed run repeats the uninterrupted one on CPU."""
+"""ReproducibilityHook: a killed-and-resumed run repeats the uninterrupted one on CPU."""
 import os.path as osp
 
 import numpy as np
@@ -84,8 +84,8 @@ def test_iteration_loop_fetch_is_seeded_by_its_iteration():
     batches at the sampler, without fetching them)."""
     from unittest import mock
 
-    from mmseg_mctformer.engine.hooks import ReproducibleSeedHook
-    from mmseg_mctformer.engine.hooks.seed_hook import SeededFetches
+    from mmseg_mctformer.engine.hooks import ReproducibilityHook
+    from mmseg_mctformer.engine.hooks.reproducibility_hook import SeededFetches
 
     class Augment:  # a data iterator whose batches draw from the global random state
         def __next__(self):
@@ -95,7 +95,7 @@ def test_iteration_loop_fetch_is_seeded_by_its_iteration():
         loop = mock.MagicMock(iter=0, dataloader_iterator=Augment())
         runner = mock.MagicMock(seed=5, train_loop=loop)
         runner.train_dataloader = mock.MagicMock(num_workers=0, sampler=None, batch_sampler=None)
-        ReproducibleSeedHook().before_train(runner)
+        ReproducibilityHook().before_train(runner)
         assert isinstance(loop.dataloader_iterator, SeededFetches)
         return loop
 
@@ -109,3 +109,17 @@ def test_iteration_loop_fetch_is_seeded_by_its_iteration():
     resumed.iter = 3
     np.random.rand(7)  # whatever a fresh process drew before
     assert next(resumed.dataloader_iterator) == drawn[3]
+
+
+def test_old_registry_name_builds_the_same_hook_with_a_deprecation_warning(monkeypatch):
+    from mmseg.registry import HOOKS
+
+    import mmseg_mctformer.engine.hooks.reproducibility_hook as module
+    messages = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    assert type(HOOKS.build(dict(type='ReproducibilityHook'))) is module.ReproducibilityHook
+    assert messages == []
+    hook = HOOKS.build(dict(type='ReproducibleSeedHook'))
+    assert isinstance(hook, module.ReproducibilityHook)
+    assert len(messages) == 1 and 'deprecated' in messages[0]
+    assert 'ReproducibilityHook' in messages[0]
