@@ -7,6 +7,7 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..datasets.utils import unwrap_dataset_cfg
 from ..utils.console import DropParamwiseOptions, quiet_console_handlers
 from .config_variables import TOP_LEVEL_VARIABLES, check_config_paths, sync_top_level_variables
 
@@ -71,9 +72,7 @@ def set_pseudo_label_dir(cfg, path):
     calls this for it. Sets ``train_dataloader.dataset`` (through ``RepeatDataset``-like
     wrappers) ``data_prefix.seg_map_path`` and the top-level ``pseudo_label_dir``.
     """
-    dataset = cfg.train_dataloader.dataset
-    while 'dataset' in dataset:
-        dataset = dataset.dataset
+    dataset = unwrap_dataset_cfg(cfg.train_dataloader)
     dataset.setdefault('data_prefix', {})['seg_map_path'] = path
     cfg.pseudo_label_dir = path
     return cfg
@@ -166,13 +165,6 @@ SERVER_DATASETS = dict(
     coco=('COCOWSSSDataset', 'COCOStuffDataset'))
 
 
-def _leaf_dataset(loader):
-    dataset = loader['dataset']
-    while 'dataset' in dataset:
-        dataset = dataset['dataset']
-    return dataset
-
-
 def configure_format_only(cfg, server='auto', out=None):
     """Write the test predictions for an evaluation server instead of scoring them.
 
@@ -189,7 +181,7 @@ def configure_format_only(cfg, server='auto', out=None):
     Returns:
         Config: ``cfg``.
     """
-    dataset = _leaf_dataset(cfg.test_dataloader)
+    dataset = unwrap_dataset_cfg(cfg.test_dataloader)
     if server == 'auto':
         kind = dataset.get('type')
         kind = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))

@@ -9,6 +9,8 @@ closes that gap for the variables of :data:`TOP_LEVEL_VARIABLES`: set once at th
 import os
 import os.path as osp
 
+from ..datasets.utils import unwrap_dataset_cfg
+
 #: Top-level variable -> the nested keys it sets (those missing from a config are skipped).
 TOP_LEVEL_VARIABLES = {
     'num_classes': ('model.backbone.num_classes', 'model.cls_head.num_classes',
@@ -27,8 +29,8 @@ def _parent(cfg, key):
         if not isinstance(node, dict) or node.get(part) is None:
             return None
         node = node[part]
-        while part == 'dataset' and isinstance(node, dict) and 'dataset' in node:
-            node = node['dataset']  # RepeatDataset and similar wrappers
+        if part == 'dataset':
+            node = unwrap_dataset_cfg(node)  # RepeatDataset and similar wrappers
     return node if isinstance(node, dict) and parts[-1] in node else None
 
 

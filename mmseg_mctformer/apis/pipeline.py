@@ -15,6 +15,7 @@ stage that consumes a checkpoint records the SHA-256 of its inputs (``inputs``: 
 checkpoint SHA-256); a rerun refuses finished stages whose inputs no longer match, and the
 affinity and masks stages refuse maps written by another stage-1 checkpoint.
 """
+import copy
 import json
 import numbers
 import os
@@ -22,13 +23,17 @@ import os.path as osp
 import time
 
 import torch
-from mmengine.dist import is_main_process
+from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmseg.registry import DATASETS
 
+from ..datasets import WSSSBaseDataset
+from ..datasets.utils import unwrap_dataset_cfg
 from ..evaluation.metric_names import add_split_keys, split_key, split_name
 from ..utils.checkpoint import file_sha256, find_resume_checkpoint
 from ..utils.io import atomic_write_text
+from ..utils.label_dir import LabelDir
 from .affinity_tools import check_maps_source, make_affinity_masks, set_maps_dir
 from .config_utils import (
     build_runner,
@@ -94,40 +99,25 @@ def _latest_checkpoint(work_dir):
     return find_resume_checkpoint(work_dir)
 
 
-def write_background_masks(cfg, out_dir, split=None):
-    """All-background pseudo-masks for the images of a split that have no foreground label.
+def write_background_masks(cfg, out_dir, split=None, kind='pseudo_label'):
+    """All-background masks for the images of a split that have no foreground label.
 
     Stage 1 and the pseudo-label writer skip such images (``skip_empty``), but the segmentor's
     training split lists them and needs a mask for each: their image-level label says "only
-    background", so the mask is all zeros. Written by the main process (atomically, with the
-    dataset palette); existing valid masks are kept.
+    background", so the mask is all zeros (:meth:`LabelDir.write_background`, main process).
 
     Args:
         cfg (Config): The stage-1 config.
-        out_dir (str): The pseudo-label folder.
+        out_dir (str): The label folder.
         split (str, optional): See :func:`mmseg_mctformer.apis.split_dataloader`.
             Default: None (the pseudo-label split).
+        kind (str): The folder kind (:data:`~mmseg_mctformer.utils.label_dir.FOLDER_KINDS`).
+            Default: ``'pseudo_label'``.
 
     Returns:
         int: Number of images without a foreground label (masks written or kept).
     """
-    import copy
-
-    import numpy as np
-    from mmengine.dist import barrier
-    from mmseg.registry import DATASETS
-
-    from ..datasets import WSSSBaseDataset
-    from ..evaluation.metrics.pseudo_label_metric import (
-        default_palette,
-        image_size,
-        is_valid_label_png,
-        save_label_png,
-    )
-    from .seed_tools import split_dataloader
-    dataset_cfg = copy.deepcopy(split_dataloader(cfg, split)['dataset'])
-    while 'dataset' in dataset_cfg:  # RepeatDataset and similar wrappers
-        dataset_cfg = dataset_cfg['dataset']
+    dataset_cfg = copy.deepcopy(unwrap_dataset_cfg(split_dataloader(cfg, split)))
     dataset_type = dataset_cfg['type']
     if isinstance(dataset_type, str):
         dataset_type = DATASETS.get(dataset_type)
@@ -136,18 +126,7 @@ def write_background_masks(cfg, out_dir, split=None):
             and is_main_process():
         dataset_cfg.update(skip_empty=False, pipeline=[])
         dataset = DATASETS.build(dataset_cfg)
-        classes = dataset.metainfo['classes']
-        palette = dataset.metainfo.get('palette') or default_palette(len(classes))
-        for i in range(len(dataset)):
-            info = dataset.get_data_info(i)
-            if info['gt_class_labels']:
-                continue
-            count += 1
-            name = osp.splitext(osp.basename(info['img_path']))[0]
-            path = osp.join(out_dir, name + '.png')
-            width, height = image_size(info['img_path'])
-            if not is_valid_label_png(path, (width, height)):
-                save_label_png(path, np.zeros((height, width), np.uint8), palette)
+        count = LabelDir.of(kind, out_dir).write_background(dataset)
         if count:
             print_log(f'[pipeline] {count} image(s) of {dataset._source()} have no foreground '
                       f'label: all-background pseudo-masks in {out_dir}', logger='current')
@@ -283,10 +262,7 @@ class WSSSPipeline:
 
     def _seg_cfg(self, seg_map_path, work_dir, resume=False):
         cfg = self._load_config(self.seg_config, self.seg_cfg_options, work_dir, resume)
-        dataset = cfg.train_dataloader.dataset
-        while 'dataset' in dataset:  # RepeatDataset and similar wrappers
-            dataset = dataset.dataset
-        if 'data_prefix' not in dataset:
+        if 'data_prefix' not in unwrap_dataset_cfg(cfg.train_dataloader):
             raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
                            'point at the pseudo-labels')
         set_pseudo_label_dir(cfg, seg_map_path)
@@ -433,7 +409,7 @@ class WSSSPipeline:
                                      self._stage_dir('masks'),
                                      bg_threshold=self.state['seeds']['best_threshold'])
         # images without a foreground label have no maps: all-background masks, as the seeds
-        write_background_masks(self._cls_cfg(), result['out_dir'])
+        write_background_masks(self._cls_cfg(), result['out_dir'], kind='affinity_mask')
         return dict(out_dir=result['out_dir'], mask_mIoU=_to_float(result.get('mIoU')),
                     metrics=_jsonable({k: v for k, v in result.items()
                                        if k not in ('IoU_per_class', 'out_dir')}),
@@ -466,9 +442,7 @@ class WSSSPipeline:
     def _stage1_gt_dir(self, required=True):
         # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
         # train_aug), as the stage-1 config's train dataset reads them
-        dataset = self._cls_cfg().train_dataloader.dataset
-        while 'dataset' in dataset:
-            dataset = dataset.dataset
+        dataset = unwrap_dataset_cfg(self._cls_cfg().train_dataloader)
         gt_dir = (dataset.get('data_prefix') or {}).get('seg_map_path')
         if not gt_dir and not required:
             return None
@@ -514,9 +488,8 @@ class WSSSPipeline:
         """Whether stage 1 trains on VOC, the dataset of the paper's numbers in the table."""
         if self.cls_config is None:  # a state read without its configs (aggregate_runs)
             return False
-        dataset = load_config(self.cls_config, self.cfg_options).train_dataloader.dataset
-        while 'dataset' in dataset:
-            dataset = dataset.dataset
+        dataset = unwrap_dataset_cfg(load_config(self.cls_config,
+                                                 self.cfg_options).train_dataloader)
         return dataset.get('type') in ('VOCWSSSDataset', 'mmseg.VOCWSSSDataset')
 
 

@@ -17,10 +17,12 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 from mmseg.apis import init_model
 
-from ..engine.hooks.pseudo_label_hook import PseudoLabelHook, pseudo_label_loop
+from ..datasets.utils import unwrap_dataset_cfg
+from ..engine.hooks.pseudo_label_hook import PseudoLabelHook
+from ..engine.runner import build_full_dataset
 from ..evaluation.mask_dir import evaluate_mask_dir
-from ..evaluation.metrics.pseudo_label_metric import default_palette
 from ..utils.checkpoint import check_checkpoint_file
+from ..utils.label_dir import dataset_palette
 from .config_utils import build_runner
 
 #: ``--split`` values: the config key of each one's dataloader.
@@ -59,9 +61,7 @@ def split_dataloader(cfg: Config, split: Optional[str] = None) -> dict:
     template_key = 'pseudo_label_dataloader' if cfg.get('pseudo_label_dataloader') else \
         'test_dataloader'
     template = copy.deepcopy(cfg[template_key])
-    dataset = loader['dataset']
-    while 'dataset' in dataset:  # unwrap RepeatDataset and similar wrappers
-        dataset = dataset['dataset']
+    dataset = unwrap_dataset_cfg(loader)
     dataset['pipeline'] = template['dataset']['pipeline']
     template['dataset'] = dataset
     return template
@@ -100,22 +100,17 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
     hook = PseudoLabelHook(dataloader=loader, out_dir=out_dir, bg_threshold=bg_threshold,
                            after_train=False, save_logits=save_logits, crf=crf,
                            overwrite=overwrite, checkpoint=checkpoint, fp16=fp16)
+    # the runner's test loop labels the pending images, with the writer as evaluator
+    cfg.test_cfg = hook.loop_cfg(osp.abspath(cfg.work_dir), getattr(cfg, 'filename', None))
     cfg.test_dataloader = loader
-    cfg.test_evaluator = dict(type='PseudoLabelMetric', output_dir='unused')
-    cfg.test_cfg = dict(type='TestLoop')
+    cfg.test_evaluator = hook.metric_cfg(cfg.test_cfg['out_dir'])
     cfg.load_from = checkpoint
     cfg.resume = False
     runner = build_runner(cfg)
     # mmengine loads with strict=False: refuse a checkpoint of another architecture
     check_checkpoint_file(runner.model, checkpoint)
-    out_dir, dataset, todo = hook.prepare(runner)
-    result = hook._summary(out_dir, dataset, todo)
-    if todo:
-        # the runner's test loop, over the pending images, with the writer as evaluator
-        runner._test_loop = pseudo_label_loop(runner, dict(loader, dataset=dataset), todo,
-                                              hook.metric_cfg(out_dir), fp16=fp16)
-        runner.test()
-    return result
+    runner.test()
+    return hook.result(runner.test_loop)
 
 
 def evaluate_seeds(cfg: Config, checkpoint: str, split: Optional[str] = None,
@@ -187,12 +182,11 @@ def visualize_maps(cfg: Config, checkpoint: str, out_dir: str, num: int = 8,
     model = init_model(copy.deepcopy(cfg), checkpoint, device=device)
     check_checkpoint_file(model, checkpoint)
     loader = split_dataloader(cfg, split)
-    hook = PseudoLabelHook(dataloader=loader, after_train=False)
-    dataset = hook.build_dataset()
+    dataset = build_full_dataset(loader['dataset'])
     classes = list(dataset.metainfo['classes'])
     vis = LocalizationMapVisualizer.get_instance(
         f'localization_maps_{id(model)}', classes=classes,
-        palette=dataset.metainfo.get('palette') or default_palette(len(classes)))
+        palette=dataset_palette(dataset.metainfo, 'visualize_maps'))
     files = []
     indices = range(min(num, len(dataset)))
     for sample in predict_indices(model, loader, dataset, indices):

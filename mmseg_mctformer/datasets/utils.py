@@ -156,3 +156,20 @@ def voc_colormap(num: int) -> List[List[int]]:
 def as_label_list(labels: Union[Sequence[int], np.ndarray]) -> List[int]:
     """Normalise labels given as a list/array of indices to a sorted list of ints."""
     return sorted({int(i) for i in np.asarray(labels).ravel()})
+
+
+def unwrap_dataset_cfg(cfg: dict) -> dict:
+    """The innermost dataset config of a dataloader or dataset config.
+
+    Follows the ``dataset`` key of a dataloader and of ``RepeatDataset``-like wrappers. The
+    returned dict is the config's own (changing it changes the config).
+
+    Args:
+        cfg (dict): A dataloader config (``dataset=...``) or a dataset config.
+
+    Returns:
+        dict: The dataset config without a ``dataset`` key.
+    """
+    while isinstance(cfg, dict) and 'dataset' in cfg:
+        cfg = cfg['dataset']
+    return cfg

@@ -10,6 +10,8 @@ import numbers
 import os.path as osp
 from typing import Optional
 
+from ..datasets.utils import unwrap_dataset_cfg
+
 
 def split_key(key: str, split: str, task: Optional[str] = None) -> str:
     """``seed/mIoU`` -> ``seed/{split}/mIoU``; ``mIoU`` -> ``{task}/{split}/mIoU``.
@@ -57,9 +59,7 @@ def split_name(dataloader_cfg: dict, default: Optional[str] = None) -> Optional[
     unwrapped; the first of a ``ConcatDataset``'s ``datasets`` is named (``+`` joins several).
     Returns ``default`` when no ``ann_file`` is set.
     """
-    dataset = (dataloader_cfg or {}).get('dataset') or {}
-    while 'dataset' in dataset:
-        dataset = dataset['dataset']
+    dataset = unwrap_dataset_cfg((dataloader_cfg or {}).get('dataset') or {})
     leaves = dataset.get('datasets') or [dataset]
     names = [osp.splitext(osp.basename(d.get('ann_file') or ''))[0] for d in leaves]
     names = [n for n in names if n]

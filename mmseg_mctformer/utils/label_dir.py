@@ -1,10 +1,14 @@
 """A folder of label PNGs named after images: the pseudo labels of stage 1 and the random-walk
 masks of the affinity stage.
 
-:class:`LabelDir` owns what both writers need of such a folder: the record of the settings that
-produced it (a rerun with other settings is refused), the list of images whose PNG is still
-missing (resume), the validity test of a PNG, the palette, the atomic PNG writer and the clean-up
-of the temporary files a killed writer left behind.
+:class:`LabelDir` owns what the writers (:class:`~mmseg_mctformer.evaluation.PseudoLabelMetric`,
+:class:`~mmseg_mctformer.evaluation.PseudoMaskMetric`), the loop that drives them
+(:class:`~mmseg_mctformer.engine.runner.PseudoLabelLoop`) and the pipeline need of such a folder:
+the record of the settings that produced it (a rerun with other settings is refused), the list of
+images whose PNG is still missing (resume), the validity test of a PNG, the palette, the atomic
+PNG and ``.npz`` writers, the all-background masks of images without a foreground label and the
+clean-up of the temporary files a killed writer left behind. :data:`FOLDER_KINDS` names the two
+kinds of folder.
 """
 import json
 import os
@@ -12,10 +16,13 @@ import os.path as osp
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.fileio import dump
 from mmengine.logging import print_log
+from mmseg.utils import get_palette
 from PIL import Image
 
+from ..datasets.utils import voc_colormap
 from .io import atomic_output
 
 #: Suffix of the temporary files of :func:`mmseg_mctformer.utils.io.atomic_output`.
@@ -28,10 +35,8 @@ def default_palette(num_classes: int) -> List[List[int]]:
     Beyond its 21 colours the same bit-interleaved colour map continues
     (:func:`mmseg_mctformer.datasets.utils.voc_colormap`).
     """
-    from mmseg.utils import get_palette
     if num_classes <= 21:
         return [list(c) for c in get_palette('voc')[:num_classes]]
-    from ..datasets.utils import voc_colormap
     return voc_colormap(num_classes)
 
 
@@ -109,6 +114,24 @@ def _jsonable(value):
     return json.loads(json.dumps(value))
 
 
+#: The kinds of label folder: the record file, the record keys whose change changes the masks
+#: (the others are informative), the name used in messages and how a user of the tool regenerates
+#: the folder.
+FOLDER_KINDS = {
+    'pseudo_label': dict(
+        record_file='pseudo_label_info.json',
+        record_keys=('checkpoint', 'bg_threshold', 'test_cfg', 'crf', 'precision'),
+        kind='pseudo-label',
+        overwrite_hint='overwrite=True (tools/make_pseudo_labels.py --overwrite)'),
+    # the checkpoint by content, not by path
+    'affinity_mask': dict(
+        record_file='affinity_mask_info.json',
+        record_keys=('checkpoint_sha256', 'maps', 'bg_threshold', 'test_cfg', 'precision'),
+        kind='random-walk mask',
+        overwrite_hint='overwrite=True (tools/make_affinity_masks.py --overwrite)'),
+}
+
+
 class LabelDir:
     """A folder of ``{image basename}.png`` label masks with a record of what produced it.
 
@@ -139,6 +162,15 @@ class LabelDir:
         self.record_keys = tuple(record_keys)
         self.kind = kind
         self.overwrite_hint = overwrite_hint
+
+    @classmethod
+    def of(cls, kind: str, path: str) -> 'LabelDir':
+        """The folder ``path`` of a kind of :data:`FOLDER_KINDS` (``'pseudo_label'``,
+        ``'affinity_mask'``)."""
+        if kind not in FOLDER_KINDS:
+            raise KeyError(f'LabelDir: unknown folder kind {kind!r}; expected one of '
+                           f'{sorted(FOLDER_KINDS)}')
+        return cls(path, **FOLDER_KINDS[kind])
 
     @property
     def record_path(self) -> str:
@@ -223,7 +255,6 @@ class LabelDir:
     def prepare(self, record: dict, overwrite: bool = False) -> None:
         """:meth:`check` the folder and :meth:`remove_stale_tmp` on the main process; then every
         rank raises its error, if any (no rank is left waiting at a barrier)."""
-        from mmengine.dist import broadcast_object_list, is_main_process
         error = [None]
         if is_main_process():
             try:
@@ -258,6 +289,16 @@ class LabelDir:
         return [i for i in range(len(dataset))
                 if not self.is_done(dataset.get_data_info(i)['img_path'], save_logits)]
 
+    def shared_pending(self, dataset, save_logits: bool = False) -> List[int]:
+        """:meth:`pending` as the main process lists it, on every rank.
+
+        A rank listing the folder itself could see images another rank has already written,
+        and shard another list.
+        """
+        todo = [self.pending(dataset, save_logits) if is_main_process() else None]
+        broadcast_object_list(todo)
+        return todo[0]
+
     def remove_stale_tmp(self) -> int:
         """Remove the temporary files a killed writer left in the folder; return how many."""
         removed = 0
@@ -272,3 +313,38 @@ class LabelDir:
         path = self.png_path(img_path)
         save_label_png(path, label, palette)
         return path
+
+    def save_maps(self, img_path: str, classes: np.ndarray, maps: np.ndarray) -> str:
+        """Write ``{basename}.npz`` beside the PNG of ``img_path``, atomically; return its path.
+
+        Args:
+            img_path (str): The image.
+            classes (np.ndarray): (K,) int64 foreground class indices.
+            maps (np.ndarray): (K, H, W) maps of those classes, stored as float16.
+        """
+        path = self.png_path(img_path)[:-4] + '.npz'
+        with naming_errors(path), atomic_output(path) as tmp, open(tmp, 'wb') as f:
+            np.savez_compressed(f, classes=classes, maps=maps.astype(np.float16))
+        return path
+
+    def write_background(self, dataset) -> int:
+        """All-background masks (zeros, the dataset palette) for the images of ``dataset``
+        without a foreground label (empty ``gt_class_labels``); valid masks are kept.
+
+        Args:
+            dataset (BaseDataset): Its data infos give ``img_path`` and ``gt_class_labels``.
+
+        Returns:
+            int: The number of images without a foreground label (masks written or kept).
+        """
+        palette = dataset_palette(dataset.metainfo, f'{self.kind} folder {self.path}')
+        count = 0
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            if info['gt_class_labels']:
+                continue
+            count += 1
+            width, height = image_size(info['img_path'])
+            if not is_valid_label_png(self.png_path(info['img_path']), (width, height)):
+                self.save(info['img_path'], np.zeros((height, width), np.uint8), palette)
+        return count

@@ -18,9 +18,9 @@ from PIL import Image
 
 from mmseg_mctformer.engine import PseudoLabelHook
 from mmseg_mctformer.evaluation import PseudoLabelMetric
-from mmseg_mctformer.evaluation.metrics import default_palette, is_valid_label_png, save_label_png
 from mmseg_mctformer.evaluation.metrics import pseudo_label_metric as metric_module
 from mmseg_mctformer.utils.compat import autocast_enabled
+from mmseg_mctformer.utils.label_dir import default_palette, is_valid_label_png, save_label_png
 
 CLASSES = ('background', 'a', 'b')
 PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
@@ -351,14 +351,14 @@ def _dist_worker(rank, port, root):
         if rank == 1:
             # a slow rank: had it listed the folder itself, it would see rank 0's first images
             # written and shard another list (images lost); it must use the main process's list
-            import mmseg_mctformer.engine.hooks.pseudo_label_hook as hook_module
-            listing = hook_module.pending_indices
+            from mmseg_mctformer.utils.label_dir import LabelDir
+            listing = LabelDir.pending
 
             def slow_listing(*args, **kwargs):
                 time.sleep(3)
                 return listing(*args, **kwargs)
 
-            hook_module.pending_indices = slow_listing
+            LabelDir.pending = slow_listing
         hook, runner = _setup(root, model=FakeModel(record=osp.join(root, f'seen_{rank}.txt')))
         res = hook.generate(runner)
         with open(osp.join(root, f'res_{rank}.json'), 'w') as f:

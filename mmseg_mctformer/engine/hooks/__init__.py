@@ -1,10 +1,5 @@
 from .checkpoint_hook import AtomicCheckpointHook, AtomicLocalBackend, deferred_signals
-from .pseudo_label_hook import (
-    PseudoLabelHook,
-    prepare_pseudo_label_dir,
-    pseudo_label_loop,
-    subset_dataset,
-)
+from .pseudo_label_hook import PseudoLabelHook
 from .reproducibility_hook import (
     ReproducibilityHook,
     ReproducibleSeedHook,
@@ -16,6 +11,5 @@ from .reproducibility_hook import (
 __all__ = [
     'AtomicCheckpointHook', 'AtomicLocalBackend', 'deferred_signals', 'ReproducibilityHook',
     'ReproducibleSeedHook',
-    'derive_seed', 'seed_all', 'seeded_worker_init_fn', 'PseudoLabelHook',
-    'prepare_pseudo_label_dir', 'pseudo_label_loop', 'subset_dataset'
+    'derive_seed', 'seed_all', 'seeded_worker_init_fn', 'PseudoLabelHook'
 ]

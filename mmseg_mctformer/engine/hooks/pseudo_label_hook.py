@@ -4,65 +4,27 @@ MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic Segment
 (https://arxiv.org/abs/2308.03005), Sec. 3: the seeds of the training images become the labels of
 a fully supervised segmentation network.
 """
-import copy
 import os.path as osp
 from typing import Optional
 
-from mmengine.dist import barrier, broadcast_object_list, get_dist_info, is_main_process
+from mmengine.dist import barrier
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
-from mmengine.runner import TestLoop
-from mmseg.registry import DATASETS, HOOKS
+from mmseg.registry import HOOKS, LOOPS
 
-from ...evaluation.metrics.pseudo_label_metric import pending_indices, pseudo_label_dir
 from ...utils.checkpoint import checkpoint_record
-
-
-def prepare_pseudo_label_dir(out_dir: str, record: dict, overwrite: bool = False) -> None:
-    """On the main process: remove stale temporary files and check ``out_dir`` against ``record``
-    (:func:`~mmseg_mctformer.evaluation.metrics.pseudo_label_metric.check_pseudo_label_dir`); then
-    every rank raises its error, if any (:meth:`mmseg_mctformer.utils.label_dir.LabelDir.prepare`).
-    """
-    pseudo_label_dir(out_dir).prepare(record, overwrite)
-
-
-def subset_dataset(dataset, indices):
-    """``dataset`` restricted to ``indices``: a config gets ``indices`` (``BaseDataset``), a built
-    dataset its ``get_subset``."""
-    if isinstance(dataset, dict):
-        return dict(copy.deepcopy(dataset), indices=list(indices))
-    return dataset.get_subset(list(indices))
-
-
-def pseudo_label_loop(runner, dataloader: dict, indices, metric: dict,
-                      fp16: bool = False) -> TestLoop:
-    """A ``TestLoop`` of ``runner`` over ``indices`` of ``dataloader``'s dataset, evaluated by
-    ``metric`` (a :class:`PseudoLabelMetric` config); ``fp16``: the loop's mixed precision
-    (mmengine's ``autocast``: bfloat16 on a CPU).
-
-    The runner builds the dataloader with an unshuffled ``DefaultSampler`` without padding
-    (``round_up=False``): in a distributed run rank r of w labels the r-th, (r + w)-th, ...
-    pending images.
-    """
-    loader = copy.copy(dict(dataloader))
-    loader.pop('batch_sampler', None)
-    loader.update(dataset=subset_dataset(loader['dataset'], indices),
-                  sampler=dict(type='DefaultSampler', shuffle=False, round_up=False))
-    if not loader.get('num_workers'):
-        loader.pop('persistent_workers', None)
-    return TestLoop(runner, loader, [metric], fp16=fp16)
 
 
 @HOOKS.register_module()
 class PseudoLabelHook(Hook):
     """Generate the seed masks (pseudo labels) of a split with the current model.
 
-    A thin trigger: :meth:`generate` runs a ``TestLoop`` of the runner over the images whose mask
-    is still missing, with :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` as evaluator
-    (the writer: atomic palette PNGs, 0 = background, c + 1 = class c). Put it in
+    A thin trigger: :meth:`generate` runs a
+    :class:`~mmseg_mctformer.engine.runner.PseudoLabelLoop` of the runner over the images whose
+    mask is still missing, with :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` as
+    evaluator (the writer: atomic palette PNGs, 0 = background, c + 1 = class c). Put it in
     ``custom_hooks`` to label the split when training ends (``after_train``);
-    ``tools/make_pseudo_labels.py`` drives the same loop through ``Runner.test()``.
+    ``tools/make_pseudo_labels.py`` runs the same loop as the test loop of ``Runner.test()``
+    (:meth:`loop_cfg`).
 
     - Resumable: a rerun labels only the images whose PNG is missing, does not decode or has the
       wrong size (or whose ``.npz`` is missing with ``save_logits``); stale temporary files of a
@@ -127,74 +89,53 @@ class PseudoLabelHook(Hook):
         if self.run_after_train:
             self.generate(runner)
 
-    def resolve_out_dir(self, runner) -> str:
-        """The output folder for ``runner``."""
-        work_dir = getattr(runner, 'work_dir', '.')
+    def resolve_out_dir(self, work_dir: str) -> str:
+        """The output folder for a run in ``work_dir``."""
         if self.out_dir is None:
             return osp.join(work_dir, 'pseudo_labels')
         return self.out_dir.replace('{work_dir}', str(work_dir))
-
-    def build_dataset(self):
-        """Build (and fully initialise) the dataset of ``dataloader``."""
-        dataset = self.dataloader_cfg['dataset']
-        if isinstance(dataset, dict):
-            dataset = DATASETS.build(copy.deepcopy(dataset))
-        if hasattr(dataset, 'full_init'):
-            dataset.full_init()
-        return dataset
 
     def metric_cfg(self, out_dir: str) -> dict:
         """Config of the :class:`PseudoLabelMetric` that writes into ``out_dir``."""
         return dict(type='PseudoLabelMetric', output_dir=out_dir, bg_threshold=self.bg_threshold,
                     save_logits=self.save_logits, crf=self.crf)
 
-    def record(self, runner) -> dict:
-        """What produces the masks (see :func:`check_pseudo_label_dir`), JSON-able."""
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        test_cfg = dict(getattr(model, 'test_cfg', None) or {})
+    def record(self, work_dir: str, config: Optional[str] = None, iteration='?') -> dict:
+        """What produces the masks (see :meth:`~mmseg_mctformer.utils.label_dir.LabelDir.check`),
+        JSON-able; :class:`PseudoLabelLoop` adds the model's ``test_cfg`` and, without
+        ``bg_threshold``, its threshold.
+
+        Args:
+            work_dir (str): The run's work dir.
+            config (str, optional): The config file. Default: None.
+            iteration (int | str): The training iteration of the weights, when no
+                ``checkpoint`` names them. Default: ``'?'``.
+        """
         checkpoint = dict(checkpoint=self.checkpoint)
         if self.checkpoint is None:
-            checkpoint['checkpoint'] = (
-                f'weights of {osp.abspath(getattr(runner, "work_dir", "."))} at the end of '
-                f'training (iteration {getattr(runner, "iter", "?")})')
+            checkpoint['checkpoint'] = (f'weights of {osp.abspath(work_dir)} at the end of '
+                                        f'training (iteration {iteration})')
         elif osp.isfile(self.checkpoint):
             checkpoint = checkpoint_record(self.checkpoint)
-        cfg = getattr(runner, 'cfg', None)
-        record = dict(
-            **checkpoint,
-            config=getattr(cfg, 'filename', None),
-            bg_threshold=(self.bg_threshold if self.bg_threshold is not None else
-                          test_cfg.get('bg_threshold')),
-            test_cfg={k: (list(v) if isinstance(v, tuple) else v) for k, v in test_cfg.items()},
-            crf=self.crf,
-            save_logits=self.save_logits)
+        record = dict(**checkpoint, config=config, bg_threshold=self.bg_threshold,
+                      test_cfg=None, crf=self.crf, save_logits=self.save_logits)
         if self.fp16:  # no 'precision' key = float32
             record['precision'] = 'mixed (autocast)'
         return record
 
-    def prepare(self, runner):
-        """Check the output folder and list the pending images (the main process's list, on
-        every rank).
+    def loop_cfg(self, work_dir: str, config: Optional[str] = None, iteration='?') -> dict:
+        """``test_cfg`` of the :class:`~mmseg_mctformer.engine.runner.PseudoLabelLoop` that
+        labels the split into :meth:`resolve_out_dir` (its dataloader is ``dataloader``, its
+        evaluator :meth:`metric_cfg`). Arguments as :meth:`record`."""
+        return dict(type='PseudoLabelLoop', out_dir=self.resolve_out_dir(work_dir),
+                    record=self.record(work_dir, config, iteration), kind='pseudo_label',
+                    overwrite=self.overwrite, save_logits=self.save_logits, fp16=self.fp16)
 
-        Returns:
-            tuple: ``(out_dir, dataset, pending indices)``.
-        """
-        out_dir = self.resolve_out_dir(runner)
-        prepare_pseudo_label_dir(out_dir, self.record(runner), self.overwrite)
-        dataset = self.build_dataset()
-        # the main process lists the folder and every rank shards that list: a rank listing it
-        # itself could see images another rank has already written, and shard another list
-        todo = [pending_indices(dataset, out_dir, self.save_logits)
-                if is_main_process() else None]
-        broadcast_object_list(todo)
-        return out_dir, dataset, todo[0]
-
-    def _summary(self, out_dir, dataset, todo) -> dict:
-        rank, world_size = get_dist_info()
-        written = len(range(rank, len(todo), world_size))
-        print_log(f'PseudoLabelHook: rank {rank}/{world_size} labels {written} images into '
-                  f'{out_dir} ({len(dataset) - len(todo)} already done)', logger='current')
-        return dict(out_dir=out_dir, written=written, skipped=len(dataset) - len(todo))
+    @staticmethod
+    def result(loop) -> dict:
+        """``out_dir``, ``written`` (images labelled by this rank) and ``skipped`` (images
+        already done) of a :class:`PseudoLabelLoop`."""
+        return {k: loop.summary[k] for k in ('out_dir', 'written', 'skipped')}
 
     def generate(self, runner) -> dict:
         """Label the pending images of the split with ``runner.model``.
@@ -202,25 +143,16 @@ class PseudoLabelHook(Hook):
         Args:
             runner (Runner): Provides ``model`` (its ``test_step`` returns the predictions of
                 ``MCTformer.predict``), ``work_dir`` and ``build_dataloader`` /
-                ``build_evaluator`` for the ``TestLoop``.
+                ``build_evaluator`` for the loop.
 
         Returns:
-            dict: ``out_dir``, ``written`` (images labelled by this rank) and ``skipped``
-            (images already done).
+            dict: See :meth:`result`.
         """
-        out_dir, dataset, todo = self.prepare(runner)
-        result = self._summary(out_dir, dataset, todo)
-        if todo:
-            loop = pseudo_label_loop(runner, dict(self.dataloader_cfg, dataset=dataset), todo,
-                                     self.metric_cfg(out_dir), fp16=self.fp16)
-            model = runner.model
-            was_training = model.training
-            # hooks that read runner.test_dataloader (logger, timer) see this loop's
-            saved_loop, runner._test_loop = runner._test_loop, loop
-            try:
-                loop.run()
-            finally:
-                runner._test_loop = saved_loop
-                model.train(was_training)
+        loop_cfg = self.loop_cfg(runner.work_dir, getattr(getattr(runner, 'cfg', None),
+                                                          'filename', None), runner.iter)
+        loop = LOOPS.build(loop_cfg, default_args=dict(
+            runner=runner, dataloader=self.dataloader_cfg,
+            evaluator=self.metric_cfg(loop_cfg['out_dir'])))
+        loop.run_beside()
         barrier()
-        return result
+        return self.result(loop)

@@ -7,11 +7,10 @@ a fully supervised segmentation network.
 :class:`PseudoLabelMetric` is to the seeds what ``IoUMetric(format_only=True, output_dir=...)`` is
 to MMSeg's predictions: ``Runner.test()`` (or any ``TestLoop``) runs the model over a split, with
 the runner's own dataloader and sampler (hence rank sharding), and the metric writes one PNG per
-prediction. The helpers of this module make the folder resumable (:func:`pending_indices`) and
-record what produced it (:func:`check_pseudo_label_dir`).
+prediction. The folder (record, resume, PNG and ``.npz`` files) is a
+:class:`~mmseg_mctformer.utils.label_dir.LabelDir`.
 """
-import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,61 +20,7 @@ from mmseg.registry import METRICS
 
 from ...models.utils.crf import CRF_MISSING_MSG, crf_available, crf_seed_labels
 from ...models.utils.seed import kept_class_mask, seed_labels
-from ...utils.io import atomic_output
-from ...utils.label_dir import (  # noqa: F401  (the writer's helpers, public here too)
-    TMP_SUFFIX,
-    LabelDir,
-    dataset_palette,
-    default_palette,
-    image_size,
-    is_valid_label_png,
-    naming_errors,
-    save_label_png,
-)
-
-#: Record of the settings that produced a pseudo-label folder (see :func:`check_pseudo_label_dir`).
-RECORD_FILE = 'pseudo_label_info.json'
-#: Record keys whose change changes the masks (the others are informative).
-RECORD_KEYS = ('checkpoint', 'bg_threshold', 'test_cfg', 'crf', 'precision')
-
-
-def pseudo_label_dir(out_dir: str) -> LabelDir:
-    """The :class:`~mmseg_mctformer.utils.label_dir.LabelDir` of a pseudo-label folder (record
-    ``pseudo_label_info.json``, keys :data:`RECORD_KEYS`)."""
-    return LabelDir(out_dir, RECORD_FILE, RECORD_KEYS, kind='pseudo-label',
-                    overwrite_hint='overwrite=True (tools/make_pseudo_labels.py --overwrite)')
-
-
-def is_done(out_dir: str, img_path: str, save_logits: bool = False) -> bool:
-    """Whether the pseudo label of ``img_path`` in ``out_dir`` is complete (see
-    :meth:`LabelDir.is_done`)."""
-    return pseudo_label_dir(out_dir).is_done(img_path, save_logits)
-
-
-def pending_indices(dataset, out_dir: str, save_logits: bool = False) -> List[int]:
-    """Indices of ``dataset`` whose pseudo label in ``out_dir`` is missing or incomplete."""
-    return pseudo_label_dir(out_dir).pending(dataset, save_logits)
-
-
-def remove_stale_tmp(out_dir: str) -> int:
-    """Remove the temporary files a killed writer left in ``out_dir``; return how many."""
-    return pseudo_label_dir(out_dir).remove_stale_tmp()
-
-
-def check_pseudo_label_dir(out_dir: str, record: dict, overwrite: bool = False) -> bool:
-    """Make ``out_dir`` hold pseudo labels of ``record``'s settings only.
-
-    ``record`` (JSON-able) describes what produces the masks: ``checkpoint``, ``bg_threshold``,
-    ``test_cfg`` (the map settings), ``crf``, ``precision`` (only for mixed precision) and
-    informative keys such as ``config`` and ``checkpoint_sha256``. It is written to
-    ``{out_dir}/pseudo_label_info.json`` before any mask; a rerun with other values of
-    :data:`RECORD_KEYS` is refused, or regenerates the folder with ``overwrite`` (see
-    :meth:`mmseg_mctformer.utils.label_dir.LabelDir.check`).
-
-    Returns:
-        bool: Whether masks of other settings were deleted.
-    """
-    return pseudo_label_dir(out_dir).check(record, overwrite)
+from ...utils.label_dir import LabelDir, dataset_palette
 
 
 @METRICS.register_module()
@@ -89,10 +34,11 @@ class PseudoLabelMetric(BaseMetric):
     (``docs/conventions.md``), computed by :func:`~mmseg_mctformer.models.utils.seed_labels` from
     the maps (``seg_logits[1:]``), the sample's ``kept_classes`` and the background threshold.
 
-    - Every file is written atomically (:func:`mmseg_mctformer.utils.io.atomic_output`); a failed
-      write (``ENOSPC``...) leaves no file and raises an ``OSError`` naming it.
-    - Which images to label is the dataloader's business: :func:`pending_indices` gives the ones
-      still missing, and the runner's sampler shards them over the ranks.
+    - Every file is written atomically (:meth:`LabelDir.save`, :meth:`LabelDir.save_maps`); a
+      failed write (``ENOSPC``...) leaves no file and raises an ``OSError`` naming it.
+    - Which images to label is the test loop's business:
+      :class:`~mmseg_mctformer.engine.runner.PseudoLabelLoop` runs over the ones still missing,
+      sharded over the ranks.
 
     Args:
         output_dir (str): Output folder.
@@ -166,6 +112,7 @@ class PseudoLabelMetric(BaseMetric):
                 ``seg_logits``, ``kept_classes`` and ``bg_threshold``.
         """
         palette = self._palette()
+        folder = LabelDir.of('pseudo_label', self.output_dir)
         for data_sample in data_samples:
             img_path = data_sample.get('img_path')
             if img_path is None:
@@ -177,16 +124,12 @@ class PseudoLabelMetric(BaseMetric):
                 raise ValueError(f'PseudoLabelMetric: the mask of {img_path} has shape '
                                  f'{label.shape}, expected the original image shape '
                                  f'{tuple(ori_shape[:2])}')
-            name = osp.splitext(osp.basename(img_path))[0]
             if self.save_logits:
                 maps = data_sample['seg_logits']['data'][1:].float().cpu()
                 kept = kept_class_mask(data_sample.get('kept_classes'), maps.shape[0]).cpu()
                 classes = torch.nonzero(kept).flatten().numpy().astype(np.int64)
-                path = osp.join(self.output_dir, name + '.npz')
-                with naming_errors(path), atomic_output(path) as tmp, open(tmp, 'wb') as f:
-                    np.savez_compressed(f, classes=classes,
-                                        maps=maps[classes].numpy().astype(np.float16))
-            save_label_png(osp.join(self.output_dir, name + '.png'), label, palette)
+                folder.save_maps(img_path, classes, maps[classes].numpy())
+            folder.save(img_path, label, palette)
             self.results.append(1)
 
     def compute_metrics(self, results: list) -> dict:

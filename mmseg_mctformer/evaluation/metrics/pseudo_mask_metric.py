@@ -3,14 +3,13 @@
 The mask writer of the affinity stage, driven by ``Runner.test()`` like MMSeg's
 ``IoUMetric(format_only=True, output_dir=...)``.
 """
-import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.logging import print_log
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
-from ...utils.label_dir import dataset_palette, save_label_png
+from ...utils.label_dir import LabelDir, dataset_palette
 
 
 @METRICS.register_module()
@@ -20,7 +19,7 @@ class PseudoMaskMetric(IoUMetric):
 
     Each prediction's ``pred_sem_seg`` (0 = background, c + 1 = class c) becomes
     ``{output_dir}/{image basename}.png`` through
-    :func:`mmseg_mctformer.utils.label_dir.save_label_png` (dataset palette,
+    :meth:`mmseg_mctformer.utils.label_dir.LabelDir.save` (dataset palette,
     temporary file then ``os.replace``), so an interrupted run leaves no partial file. Every rank
     writes the images of its own shard (``Runner.test`` with the default sampler); a padding
     duplicate rewrites the same file. With ``format_only=False`` the masks are also scored
@@ -56,9 +55,8 @@ class PseudoMaskMetric(IoUMetric):
                 self.results.append(
                     self.intersect_and_union(pred, label, num_classes, self.ignore_index))
             if self.output_dir is not None:
-                name = osp.splitext(osp.basename(sample['img_path']))[0]
-                save_label_png(osp.join(self.output_dir, name + '.png'), pred.cpu().numpy(),
-                               palette)
+                LabelDir.of('affinity_mask', self.output_dir).save(
+                    sample['img_path'], pred.cpu().numpy(), palette)
                 self.written += 1
 
     def evaluate(self, size: int) -> dict:

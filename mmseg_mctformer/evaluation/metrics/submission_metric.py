@@ -22,7 +22,7 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 
 from ...utils.io import atomic_write_text
-from .pseudo_label_metric import default_palette, save_label_png
+from ...utils.label_dir import dataset_palette, save_label_png
 
 #: Sub-folder of each server's results.
 SERVER_LAYOUTS = dict(voc='results/VOC2012/Segmentation/comp6_test_cls', coco='results')
@@ -108,8 +108,7 @@ class SubmissionMetric(IoUMetric):
         for data_sample in data_samples:
             label = data_sample['pred_sem_seg']['data'].squeeze(0).cpu().numpy()
             if self.server == 'voc':
-                classes = self.dataset_meta['classes']
-                palette = self.dataset_meta.get('palette') or default_palette(len(classes))
+                palette = dataset_palette(self.dataset_meta, 'SubmissionMetric')
                 name = osp.splitext(osp.basename(data_sample['img_path']))[0]
                 save_label_png(osp.join(self.output_dir, name + '.png'), label, palette)
                 continue
