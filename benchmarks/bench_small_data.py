@@ -28,7 +28,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 import mmseg_mctformer  # noqa: E402,F401
-from mmseg_mctformer.apis import build_runner, load_config  # noqa: E402
+from mmseg_mctformer.engine.runner import build_runner, load_config  # noqa: E402
 from mmseg_mctformer.utils.io import atomic_write_text  # noqa: E402
 
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'pseudo_label_dataloader')

@@ -19,7 +19,7 @@ from mmengine.runner import Runner, load_checkpoint
 from mmseg.registry import MODELS
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import load_config
+from mmseg_mctformer.engine.runner import load_config
 
 
 def parse_args(argv=None):

@@ -15,7 +15,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis.config_utils import set_init_from_stage1
+from mmseg_mctformer.engine.runner import set_init_from_stage1
 
 ROOT = osp.dirname(osp.abspath(__file__))
 CONFIG = osp.join(osp.dirname(ROOT), 'configs', 'deeplabv3plus',

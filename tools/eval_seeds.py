@@ -19,13 +19,12 @@ import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` 
 from mmseg_mctformer.apis import (
     SPLIT_KEYS,
     add_common_args,
-    close_process_group,
     evaluate_pred_dir,
     evaluate_seeds,
-    load_config,
     parse_with_local_rank,
     split_dataloader,
 )
+from mmseg_mctformer.engine.runner import close_process_group, load_config
 from mmseg_mctformer.evaluation.metric_names import add_split_keys, split_name
 
 

@@ -17,11 +17,10 @@ import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` 
 from mmseg_mctformer.apis import (
     SPLIT_KEYS,
     add_common_args,
-    close_process_group,
-    load_config,
     make_pseudo_labels,
     parse_with_local_rank,
 )
+from mmseg_mctformer.engine.runner import close_process_group, load_config
 
 
 def parse_args(argv=None):

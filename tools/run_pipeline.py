@@ -20,10 +20,11 @@ import sys
 from mmengine.config import DictAction
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, close_process_group, parse_with_local_rank
+from mmseg_mctformer.apis import add_common_args, parse_with_local_rank
 from mmseg_mctformer.apis.aggregate_runs import write_aggregate
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
 from mmseg_mctformer.apis.stage1_guard import WeakStage1Error
+from mmseg_mctformer.engine.runner import close_process_group
 
 
 def parse_args(argv=None):

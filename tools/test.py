@@ -20,14 +20,12 @@ import os
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
 from mmseg_mctformer.apis import (
     add_common_args,
-    build_runner,
-    close_process_group,
     configure_format_only,
     configure_test,
-    load_config,
     parse_with_local_rank,
     test_crf_columns,
 )
+from mmseg_mctformer.engine.runner import build_runner, close_process_group, load_config
 from mmseg_mctformer.utils import check_checkpoint_file
 
 

@@ -14,15 +14,9 @@ import sys
 from mmengine.hooks import Hook
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import (
-    add_common_args,
-    build_runner,
-    check_training_masks,
-    close_process_group,
-    load_config,
-    parse_with_local_rank,
-)
+from mmseg_mctformer.apis import add_common_args, check_training_masks, parse_with_local_rank
 from mmseg_mctformer.apis.stage1_guard import WeakStage1Error, check_stage1, sweep_thresholds
+from mmseg_mctformer.engine.runner import build_runner, close_process_group, load_config
 from mmseg_mctformer.utils import check_checkpoint_file
 
 

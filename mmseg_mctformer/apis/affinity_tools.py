@@ -14,10 +14,10 @@ from mmengine.config import Config
 from mmengine.dist import get_dist_info
 
 from ..datasets.utils import unwrap_dataset_cfg
+from ..engine.runner import build_runner, set_bg_threshold
 from ..evaluation.mask_dir import evaluate_mask_dir
 from ..utils.checkpoint import check_checkpoint_file, checkpoint_record
 from ..utils.label_dir import LabelDir
-from .config_utils import build_runner
 
 
 def set_maps_dir(cfg: Config, maps_dir: str) -> int:
@@ -121,8 +121,9 @@ def make_affinity_masks(cfg: Config, checkpoint: str, out_dir: str,
         cfg (Config): The affinity config (``launcher`` set for distributed runs).
         checkpoint (str): AffinityNet checkpoint.
         out_dir (str): Output folder of the PNGs.
-        bg_threshold (float, optional): Background score of the random walk; None keeps
-            ``model.test_cfg.bg_threshold``. Default: None.
+        bg_threshold (float, optional): Background score of the random walk, written into the
+            model's ``test_cfg.bg_threshold`` (:func:`set_bg_threshold`); None keeps the
+            config's. Default: None.
         evaluate (bool): Score the masks (mIoU of the folder). Default: True.
         overwrite (bool): Regenerate a folder made with other settings instead of refusing.
             Default: False.
@@ -138,9 +139,7 @@ def make_affinity_masks(cfg: Config, checkpoint: str, out_dir: str,
         raise FileNotFoundError(f'make_affinity_masks: checkpoint file {checkpoint} does not '
                                 'exist')
     os.makedirs(out_dir, exist_ok=True)
-    cfg = copy.deepcopy(cfg)
-    if bg_threshold is not None:
-        cfg.model.setdefault('test_cfg', {})['bg_threshold'] = float(bg_threshold)
+    cfg = set_bg_threshold(copy.deepcopy(cfg), bg_threshold)
     fp16 = bool(fp16 or (cfg.get('test_cfg') or {}).get('fp16'))
     # the model's test_cfg (random-walk settings, bg_threshold) completes the record
     record = dict(**checkpoint_record(checkpoint), config=getattr(cfg, 'filename', None),

@@ -10,9 +10,10 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
+from ..engine.runner import build_runner
 from ..utils import check_checkpoint_file
 from ..utils.io import atomic_write_text
-from .config_utils import build_runner, configure_crf, configure_test
+from .tool_flags import configure_crf, configure_test
 
 #: File of the table in the work dir.
 CRF_TABLE_FILE = 'crf_columns.md'

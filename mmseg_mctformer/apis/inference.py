@@ -19,6 +19,8 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 from torch import nn
 
+from ..models.segmentors import MCTformer
+
 
 def inference_seeds(model: nn.Module, img: Union[str, np.ndarray],
                     labels: Optional[Sequence[int]] = None) -> dict:
@@ -42,7 +44,6 @@ def inference_seeds(model: nn.Module, img: Union[str, np.ndarray],
         (0 = background, c + 1 = class c), ``kept_classes`` (C,) bool, ``class_scores`` (C,)
         float (sigmoid scores) and ``bg_threshold`` (float), at the image's size.
     """
-    from ..models.segmentors import MCTformer
     if not isinstance(model, MCTformer):
         raise TypeError(f'inference_seeds: expected an MCTformer (a stage-1 config), got '
                         f'{type(model).__name__}; use mmseg.apis.inference_model for a '

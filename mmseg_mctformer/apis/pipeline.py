@@ -14,37 +14,37 @@ rerun skips finished stages and resumes an interrupted training from its last ch
 stage that consumes a checkpoint records the SHA-256 of its inputs (``inputs``: upstream stage ->
 checkpoint SHA-256); a rerun refuses finished stages whose inputs no longer match, and the
 affinity and masks stages refuse maps written by another stage-1 checkpoint.
+
+Each stage is one small class of :mod:`~mmseg_mctformer.apis.pipeline_stages` (its list
+``STAGES`` is the order they run in); :class:`WSSSPipeline` holds the configs, the stage folders,
+the state and the provenance of the checkpoints.
 """
 import copy
 import json
-import numbers
 import os
 import os.path as osp
-import time
 
 import torch
 from mmengine.dist import barrier, is_main_process
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from ..datasets import WSSSBaseDataset
 from ..datasets.utils import unwrap_dataset_cfg
-from ..evaluation.metric_names import add_split_keys, split_key, split_name
-from ..utils.checkpoint import file_sha256, find_resume_checkpoint
-from ..utils.io import atomic_write_text
-from ..utils.label_dir import LabelDir
-from .affinity_tools import check_maps_source, make_affinity_masks, set_maps_dir
-from .config_utils import (
-    build_runner,
+from ..engine.runner import (
     enable_amp_inference,
     load_config,
+    set_bg_threshold,
     set_init_from_stage1,
     set_pseudo_label_dir,
 )
-from .leakage_guard import check_training_masks
-from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels, split_dataloader
-from .stage1_guard import check_stage1, sweep_thresholds
+from ..evaluation.metric_names import add_split_keys, split_key, split_name
+from ..utils.checkpoint import file_sha256
+from ..utils.io import atomic_write_text
+from ..utils.label_dir import LabelDir
+from .affinity_tools import set_maps_dir
+from .pipeline_stages import STAGES
+from .seed_tools import split_dataloader
 
 #: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
 PAPER_VOC = {
@@ -77,26 +77,6 @@ ROW_NAMES = {
     'seg_mIoU': 'segmentor val mIoU (trained on pseudo-masks)',
     'seg_gt_mIoU': 'segmentor val mIoU (trained on GT masks)',
 }
-
-
-class _LastMetrics(Hook):
-    """Keeps the metrics of the latest validation/test epoch of a runner."""
-
-    def __init__(self):
-        self.metrics = {}
-        self.epoch = None
-
-    def after_val_epoch(self, runner, metrics=None):
-        self.metrics = dict(metrics or {})
-        self.epoch = runner.epoch
-
-    def after_test_epoch(self, runner, metrics=None):
-        self.metrics = dict(metrics or {})
-
-
-def _latest_checkpoint(work_dir):
-    """The newest complete checkpoint of ``work_dir`` (``last_checkpoint`` first), or None."""
-    return find_resume_checkpoint(work_dir)
 
 
 def write_background_masks(cfg, out_dir, split=None, kind='pseudo_label'):
@@ -134,15 +114,6 @@ def write_background_masks(cfg, out_dir, split=None, kind='pseudo_label'):
     return count
 
 
-def _to_float(value):
-    return None if value is None else float(value)
-
-
-def _jsonable(metrics):
-    """The scalar entries of a metrics dict, as floats."""
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}
-
-
 class WSSSPipeline:
     """Runs the pipeline stages for a stage-1 config and a segmentation config.
 
@@ -174,9 +145,8 @@ class WSSSPipeline:
             Default: False.
     """
 
-    STAGES = ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity', 'masks',
-              'segmentation', 'segmentation_gt')
-    AFFINITY_STAGES = ('affinity', 'masks')
+    #: The stage names, in the order they run (:data:`pipeline_stages.STAGES`).
+    STAGES = tuple(stage.name for stage in STAGES)
 
     def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,
                  gt_baseline=False, launcher='none', amp=False, aff_config=None,
@@ -217,20 +187,21 @@ class WSSSPipeline:
             os.makedirs(self.work_dir, exist_ok=True)
             atomic_write_text(self.state_file, json.dumps(self.state, indent=2))
 
-    def _stage_dir(self, name):
+    def stage_dir(self, name):
+        """The folder of stage ``name`` below the work dir."""
         return osp.join(self.work_dir, name)
 
     # ------------------------------------------------------------- provenance
-    def _checkpoint_sha256(self, stage):
+    def checkpoint_sha256(self, stage):
         """SHA-256 of the checkpoint a finished stage produced (``stage1``, ``affinity``)."""
         result = self.state[stage]
         if not result.get('checkpoint_sha256'):  # a state written without it: the file now
             result['checkpoint_sha256'] = file_sha256(result['checkpoint'])
         return result['checkpoint_sha256']
 
-    def _inputs(self, *stages):
+    def inputs(self, *stages):
         """``inputs`` of a stage result: upstream stage -> SHA-256 of its checkpoint."""
-        return {stage: self._checkpoint_sha256(stage) for stage in stages}
+        return {stage: self.checkpoint_sha256(stage) for stage in stages}
 
     def check_inputs(self):
         """Refuse finished stages whose recorded inputs are not the current upstream checkpoints
@@ -256,11 +227,19 @@ class WSSSPipeline:
             enable_amp_inference(cfg)
         return cfg
 
-    def _cls_cfg(self, resume=False):
-        return self._load_config(self.cls_config, self.cfg_options, self._stage_dir('stage1'),
+    def cls_cfg(self, resume=False):
+        """The stage-1 config (work dir ``stage1/``)."""
+        return self._load_config(self.cls_config, self.cfg_options, self.stage_dir('stage1'),
                                  resume)
 
-    def _seg_cfg(self, seg_map_path, work_dir, resume=False):
+    def with_best_threshold(self, cfg):
+        """``cfg`` with the seeds stage's best background threshold as
+        ``model.test_cfg.bg_threshold`` (:func:`set_bg_threshold`), where the pseudo-labels, their
+        maps and the random-walk masks read it."""
+        return set_bg_threshold(cfg, self.state['seeds']['best_threshold'])
+
+    def seg_cfg(self, seg_map_path, work_dir, resume=False):
+        """The segmentation config training on the masks of ``seg_map_path`` in ``work_dir``."""
         cfg = self._load_config(self.seg_config, self.seg_cfg_options, work_dir, resume)
         if 'data_prefix' not in unwrap_dataset_cfg(cfg.train_dataloader):
             raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
@@ -275,16 +254,14 @@ class WSSSPipeline:
     def run(self):
         """Run every unfinished stage and return the results table (a list of rows)."""
         self.check_inputs()
-        for stage in self.STAGES:
-            if stage == 'segmentation_gt' and not self.gt_baseline:
+        for stage in STAGES:
+            if not stage.enabled(self):
                 continue
-            if stage in self.AFFINITY_STAGES and not self.aff_config:
+            if stage.name in self.state:
+                print_log(f'[pipeline] {stage.name}: done before, skipped', logger='current')
                 continue
-            if stage in self.state:
-                print_log(f'[pipeline] {stage}: done before, skipped', logger='current')
-                continue
-            print_log(f'[pipeline] {stage}: running', logger='current')
-            self._finish(stage, self._name_split(stage, getattr(self, f'_run_{stage}')()))
+            print_log(f'[pipeline] {stage.name}: running', logger='current')
+            self._finish(stage.name, self._name_split(stage.name, stage.run(self)))
         rows = self.table()
         if is_main_process():
             text = format_table(rows)
@@ -294,6 +271,17 @@ class WSSSPipeline:
                               json.dumps(rows, indent=2))
         return rows
 
+    def run_stage(self, name):
+        """Run the stage ``name`` (finished or not) and return its results, unsaved."""
+        stages = {stage.name: stage for stage in STAGES}
+        if name not in stages:
+            raise KeyError(f'unknown pipeline stage {name!r}; expected one of {self.STAGES}')
+        return stages[name].run(self)
+
+    def write_background_masks(self, out_dir, kind='pseudo_label'):
+        """:func:`write_background_masks` of the stage-1 config's pseudo-label split."""
+        return write_background_masks(self.cls_cfg(), out_dir, kind=kind)
+
     def _name_split(self, stage, results):
         """Add ``split`` and split-named metrics (``seg/val/mIoU``) to a measuring stage's
         results (the plain keys stay), and log them."""
@@ -301,12 +289,12 @@ class WSSSPipeline:
             return results
         task, role = STAGE_SPLITS[stage]
         if stage == 'masks':
-            cfg = self._aff_cfg()
+            cfg = self.aff_cfg()
         elif stage.startswith('segmentation'):
             cfg = self._load_config(self.seg_config, self.seg_cfg_options,
-                                    self._stage_dir(stage), False)
+                                    self.stage_dir(stage), False)
         else:
-            cfg = self._cls_cfg()
+            cfg = self.cls_cfg()
         try:
             split = split_name(split_dataloader(cfg, role), role or 'pseudo_label')
         except KeyError:  # the config has no such dataloader: name the role
@@ -321,128 +309,17 @@ class WSSSPipeline:
                   + ', '.join(f'{k}={v:.2f}' for k, v in named.items()), logger='current')
         return results
 
-    def _run_stage1(self):
-        work_dir = self._stage_dir('stage1')
-        resume = _latest_checkpoint(work_dir) is not None
-        runner = build_runner(self._cls_cfg(resume=resume))
-        recorder = _LastMetrics()
-        runner.register_hook(recorder, priority='LOWEST')
-        runner.train()
-        checkpoint = _latest_checkpoint(work_dir)
-        if checkpoint is None:
-            raise RuntimeError(f'stage 1 finished without a checkpoint in {work_dir}; the config '
-                               'needs default_hooks.checkpoint')
-        # a validation after the last epoch measured the final weights already
-        final = recorder.metrics if recorder.epoch == runner.max_epochs else {}
-        return dict(checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
-                    final_val_metrics=_jsonable(final))
-
-    def _run_seeds(self):
-        metrics = self.state['stage1'].get('final_val_metrics')
-        if not metrics:
-            metrics = evaluate_seeds(self._cls_cfg(), self.state['stage1']['checkpoint'],
-                                     split='val')
-        return dict(
-            cls_mAP=_to_float(metrics.get('cls/mAP')),
-            seed_mIoU=_to_float(metrics.get('seed/mIoU')),
-            best_threshold=_to_float(metrics.get('seed/best_threshold')),
-            metrics=_jsonable(metrics), inputs=self._inputs('stage1'))
-
-    def _check_stage1(self):
-        """Raise before the pseudo-masks when the seeds show an untrained stage 1."""
-        cfg = self._cls_cfg()
-        check_stage1(self.state['seeds'].get('metrics') or {}, sweep_thresholds(cfg),
-                     allow=self.allow_weak_stage1,
-                     where=f"stage 1 ({self.state['stage1']['checkpoint']}, val split)")
-
-    def _run_pseudo_labels(self):
-        self._check_stage1()
-        out_dir = self._stage_dir('pseudo_labels')
-        make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], out_dir,
-                           bg_threshold=self.state['seeds']['best_threshold'],
-                           save_logits=self.aff_config is not None, fp16=self.amp_inference)
-        background = write_background_masks(self._cls_cfg(), out_dir)
-        return dict(out_dir=out_dir, background_only=background, inputs=self._inputs('stage1'))
-
-    def _run_pseudo_eval(self):
-        result = evaluate_pred_dir(self._cls_cfg(), self.state['pseudo_labels']['out_dir'])
-        return dict(pseudo_mIoU=_to_float(result.get('mIoU')), metrics=result)
-
-    def _aff_cfg(self, resume=False):
+    def aff_cfg(self, resume=False):
+        """The affinity config (work dir ``affinity/``) reading the maps beside the seeds."""
         cfg = self._load_config(self.aff_config, self.aff_cfg_options,
-                                self._stage_dir('affinity'), resume)
+                                self.stage_dir('affinity'), resume)
         set_maps_dir(cfg, self.state['pseudo_labels']['out_dir'])
         return cfg
 
-    def _run_affinity(self):
-        start = time.perf_counter()
-        # the maps (.npz) beside the seeds: written by the pseudo_labels stage when it ran with an
-        # affinity config; completed here otherwise (finished images are skipped)
-        maps_dir = self.state['pseudo_labels']['out_dir']
-        names = os.listdir(maps_dir) if osp.isdir(maps_dir) else []
-        pngs = {n[:-4] for n in names if n.endswith('.png')}
-        if not pngs or any(f'{n}.npz' not in names for n in pngs):
-            make_pseudo_labels(self._cls_cfg(), self.state['stage1']['checkpoint'], maps_dir,
-                               bg_threshold=self.state['seeds']['best_threshold'],
-                               save_logits=True, fp16=self.amp_inference)
-        maps_seconds = time.perf_counter() - start
-        check_maps_source(maps_dir, self._checkpoint_sha256('stage1'), 'pipeline affinity stage',
-                          self.state['stage1']['checkpoint'])
-        work_dir = self._stage_dir('affinity')
-        resume = _latest_checkpoint(work_dir) is not None
-        runner = build_runner(self._aff_cfg(resume=resume))
-        runner.train()
-        checkpoint = _latest_checkpoint(work_dir)
-        if checkpoint is None:
-            raise RuntimeError(f'the affinity training finished without a checkpoint in '
-                               f'{work_dir}; the config needs default_hooks.checkpoint')
-        return dict(checkpoint=checkpoint, checkpoint_sha256=file_sha256(checkpoint),
-                    maps_seconds=maps_seconds, seconds=time.perf_counter() - start,
-                    inputs=self._inputs('stage1'))
-
-    def _run_masks(self):
-        start = time.perf_counter()
-        check_maps_source(self.state['pseudo_labels']['out_dir'],
-                          self._checkpoint_sha256('stage1'), 'pipeline masks stage',
-                          self.state['stage1']['checkpoint'])
-        result = make_affinity_masks(self._aff_cfg(), self.state['affinity']['checkpoint'],
-                                     self._stage_dir('masks'),
-                                     bg_threshold=self.state['seeds']['best_threshold'])
-        # images without a foreground label have no maps: all-background masks, as the seeds
-        write_background_masks(self._cls_cfg(), result['out_dir'], kind='affinity_mask')
-        return dict(out_dir=result['out_dir'], mask_mIoU=_to_float(result.get('mIoU')),
-                    metrics=_jsonable({k: v for k, v in result.items()
-                                       if k not in ('IoU_per_class', 'out_dir')}),
-                    seconds=time.perf_counter() - start,
-                    inputs=self._inputs('stage1', 'affinity'))
-
-    def _train_segmentor(self, seg_map_path, name):
-        work_dir = self._stage_dir(name)
-        resume = _latest_checkpoint(work_dir) is not None
-        cfg = self._seg_cfg(seg_map_path, work_dir, resume=resume)
-        gt_masks = check_training_masks(
-            cfg, allow_gt_masks=self.allow_gt_masks or name == 'segmentation_gt',
-            extra_gt_dirs=[self._stage1_gt_dir(required=False)], source=f'[pipeline] {name}')
-        runner = build_runner(cfg)
-        recorder = _LastMetrics()
-        runner.register_hook(recorder, priority='LOWEST')
-        runner.train()
-        if not recorder.metrics:  # the schedule did not end with a validation
-            runner.val()
-        return dict(mIoU=_to_float(recorder.metrics.get('mIoU')),
-                    checkpoint=_latest_checkpoint(work_dir),
-                    gt_masks=gt_masks, label='GT baseline' if gt_masks else 'WSSS',
-                    inputs=self._inputs('stage1', *(['affinity'] if 'affinity' in self.state
-                                                    and name == 'segmentation' else [])))
-
-    def _run_segmentation(self):
-        labels = self.state.get('masks') or self.state['pseudo_labels']
-        return self._train_segmentor(labels['out_dir'], 'segmentation')
-
-    def _stage1_gt_dir(self, required=True):
-        # the GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
-        # train_aug), as the stage-1 config's train dataset reads them
-        dataset = unwrap_dataset_cfg(self._cls_cfg().train_dataloader)
+    def stage1_gt_dir(self, required=True):
+        """The GT masks of the training split (SegmentationClassAug on VOC: SBD's masks of
+        train_aug), as the stage-1 config's train dataset reads them."""
+        dataset = unwrap_dataset_cfg(self.cls_cfg().train_dataloader)
         gt_dir = (dataset.get('data_prefix') or {}).get('seg_map_path')
         if not gt_dir and not required:
             return None
@@ -450,9 +327,6 @@ class WSSSPipeline:
             raise KeyError(f'{self.cls_config}: train_dataloader.dataset.data_prefix has no '
                            'seg_map_path (the GT masks of the training split)')
         return osp.abspath(osp.join(dataset.get('data_root') or '', gt_dir))
-
-    def _run_segmentation_gt(self):
-        return self._train_segmentor(self._stage1_gt_dir(), 'segmentation_gt')
 
     # ------------------------------------------------------------------ table
     def table(self):

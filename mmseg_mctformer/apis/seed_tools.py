@@ -19,11 +19,11 @@ from mmseg.apis import init_model
 
 from ..datasets.utils import unwrap_dataset_cfg
 from ..engine.hooks.pseudo_label_hook import PseudoLabelHook
-from ..engine.runner import build_full_dataset
+from ..engine.runner import build_full_dataset, build_runner, set_bg_threshold
 from ..evaluation.mask_dir import evaluate_mask_dir
 from ..utils.checkpoint import check_checkpoint_file
 from ..utils.label_dir import dataset_palette
-from .config_utils import build_runner
+from ..visualization import LocalizationMapVisualizer
 
 #: ``--split`` values: the config key of each one's dataloader.
 SPLIT_KEYS = {
@@ -83,8 +83,9 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
         checkpoint (str): Model checkpoint.
         out_dir (str, optional): Output folder. Default: None (``{work_dir}/pseudo_labels``).
         split (str, optional): See :func:`split_dataloader`. Default: None.
-        bg_threshold (float, optional): Background threshold; None keeps the model's
-            ``test_cfg.bg_threshold``. Default: None.
+        bg_threshold (float, optional): Background threshold, written into the model's
+            ``test_cfg.bg_threshold`` (:func:`set_bg_threshold`); None keeps the config's.
+            Default: None.
         save_logits (bool): Also save the maps as ``.npz``. Default: False.
         crf (dict, optional): Dense-CRF settings (None: no CRF). Default: None.
         overwrite (bool): Regenerate a folder made with other settings instead of refusing.
@@ -95,11 +96,11 @@ def make_pseudo_labels(cfg: Config, checkpoint: str, out_dir: Optional[str] = No
     Returns:
         dict: ``out_dir``, ``written`` (this rank) and ``skipped``.
     """
-    cfg = copy.deepcopy(cfg)
+    cfg = set_bg_threshold(copy.deepcopy(cfg), bg_threshold)
     loader = split_dataloader(cfg, split)
-    hook = PseudoLabelHook(dataloader=loader, out_dir=out_dir, bg_threshold=bg_threshold,
-                           after_train=False, save_logits=save_logits, crf=crf,
-                           overwrite=overwrite, checkpoint=checkpoint, fp16=fp16)
+    hook = PseudoLabelHook(dataloader=loader, out_dir=out_dir, after_train=False,
+                           save_logits=save_logits, crf=crf, overwrite=overwrite,
+                           checkpoint=checkpoint, fp16=fp16)
     # the runner's test loop labels the pending images, with the writer as evaluator
     cfg.test_cfg = hook.loop_cfg(osp.abspath(cfg.work_dir), getattr(cfg, 'filename', None))
     cfg.test_dataloader = loader
@@ -175,7 +176,6 @@ def visualize_maps(cfg: Config, checkpoint: str, out_dir: str, num: int = 8,
     Returns:
         list[str]: The written files.
     """
-    from ..visualization import LocalizationMapVisualizer
     if not is_main_process():
         return []
     device = 'cuda:0' if torch.cuda.is_available() else 'cpu'

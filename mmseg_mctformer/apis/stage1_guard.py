@@ -14,6 +14,8 @@ from typing import List, Mapping, Optional, Sequence
 
 from mmengine.logging import print_log
 
+from ..evaluation.metrics.seed_metric import DEFAULT_THRESHOLDS, THRESHOLD_PRESETS
+
 #: The command-line flag of ``tools/train.py`` and ``tools/run_pipeline.py`` that lets a weak
 #: stage 1 through.
 ALLOW_FLAG = '--allow-weak-stage1'
@@ -29,7 +31,6 @@ def sweep_thresholds(cfg) -> Optional[List[float]]:
     Args:
         cfg (mmengine.Config): A stage-1 config.
     """
-    from ..evaluation.metrics.seed_metric import DEFAULT_THRESHOLDS, THRESHOLD_PRESETS
     evaluators = cfg.get('val_evaluator')
     if evaluators is None:
         return None

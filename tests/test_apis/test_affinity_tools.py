@@ -68,9 +68,9 @@ def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, 
     pipeline.state = dict(stage1=dict(checkpoint='unused', checkpoint_sha256=STAGE1_SHA),
                           seeds=dict(best_threshold=0.4),
                           pseudo_labels=dict(out_dir=maps_dir), pseudo_eval=dict(pseudo_mIoU=50.))
-    pipeline._finish('affinity', pipeline._run_affinity())
+    pipeline._finish('affinity', pipeline.run_stage('affinity'))
     assert osp.isfile(pipeline.state['affinity']['checkpoint'])
-    pipeline._finish('masks', pipeline._run_masks())
+    pipeline._finish('masks', pipeline.run_stage('masks'))
     masks = pipeline.state['masks']
     names = sorted(n for n in os.listdir(masks['out_dir']) if n.endswith('.png'))
     assert len(names) == 16 and 0 <= masks['mask_mIoU'] <= 100
@@ -80,7 +80,7 @@ def test_pipeline_affinity_stages_and_resumable_masks(tiny_demo_root, maps_dir, 
     assert rows['mask_mIoU']['paper_voc'] is None  # demo data (VOC: test_pipeline_table.py)
 
     # resume: a deleted mask and a stale temporary file; only the missing mask is written
-    cfg = pipeline._aff_cfg()
+    cfg = pipeline.aff_cfg()
     os.remove(osp.join(masks['out_dir'], names[0]))
     open(osp.join(masks['out_dir'], '.x.png.tmp'), 'w').close()
     again = make_affinity_masks(cfg, pipeline.state['affinity']['checkpoint'], masks['out_dir'])
@@ -181,6 +181,6 @@ def test_pipeline_refuses_maps_of_another_stage1_checkpoint(tiny_demo_root, maps
         with pytest.raises(ValueError, match=rf'pipeline {stage} stage: the maps in .* were '
                            rf'written by stage1.pth \(fake\) \(SHA-256 {STAGE1_SHA}\), expected '
                            r'the stage-1 checkpoint with SHA-256 0000'):
-            getattr(pipeline, f'_run_{stage}')()
+            pipeline.run_stage(stage)
     assert not osp.exists(tmp_path / 'pipe' / 'affinity')
     assert not osp.exists(tmp_path / 'pipe' / 'masks')

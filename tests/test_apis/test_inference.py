@@ -8,8 +8,9 @@ from mmseg.registry import MODELS
 from PIL import Image
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import inference_seeds, load_config
+from mmseg_mctformer.apis import inference_seeds
 from mmseg_mctformer.datasets import DemoWSSSDataset
+from mmseg_mctformer.engine.runner import load_config
 
 DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
 D = 16

@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import GTMaskLeakageError, check_training_masks, load_config
+from mmseg_mctformer.apis import GTMaskLeakageError, check_training_masks
 from mmseg_mctformer.apis.leakage_guard import find_gt_match, training_mask_dirs
 from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.engine.runner import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
@@ -83,4 +84,4 @@ def test_pipeline_segmentation_stage_refuses_gt_copy(tiny_demo_root, tmp_path):
     pipeline.state = dict(stage1=dict(checkpoint='unused.pth'),
                           pseudo_labels=dict(out_dir=copy))
     with pytest.raises(GTMaskLeakageError, match=r'\[pipeline\] segmentation'):
-        pipeline._run_segmentation()
+        pipeline.run_stage('segmentation')

@@ -5,8 +5,8 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmseg_mctformer.apis import load_config
 from mmseg_mctformer.datasets import generate_demo_dataset
+from mmseg_mctformer.engine.runner import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

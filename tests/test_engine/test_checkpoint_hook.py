@@ -11,8 +11,8 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmseg_mctformer.apis import build_runner, load_config
 from mmseg_mctformer.engine.hooks import AtomicCheckpointHook, deferred_signals
+from mmseg_mctformer.engine.runner import build_runner, load_config
 from mmseg_mctformer.utils.checkpoint import find_resume_checkpoint, is_complete_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -6,8 +6,8 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmseg_mctformer.apis import build_runner, load_config
 from mmseg_mctformer.engine.hooks import derive_seed, seeded_worker_init_fn
+from mmseg_mctformer.engine.runner import build_runner, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')

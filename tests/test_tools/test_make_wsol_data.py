@@ -4,7 +4,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
-from mmseg_mctformer.apis import build_runner, load_config
+from mmseg_mctformer.engine.runner import build_runner, load_config
 
 from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
 

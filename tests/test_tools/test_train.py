@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmseg_mctformer.apis import build_runner, load_config
+from mmseg_mctformer.engine.runner import build_runner, load_config
 
 from .conftest import TINY_CFG, data_root_options, run_tool
 

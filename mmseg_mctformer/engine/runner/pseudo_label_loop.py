@@ -84,8 +84,8 @@ class PseudoLabelLoop(TestLoop):
         out_dir (str): The label folder.
         record (dict): The settings that produce the masks (JSON-able), see
             :meth:`LabelDir.check`. The loop adds ``test_cfg``, the model's ``test_cfg`` (map or
-            random-walk settings), and a ``bg_threshold`` that is None or absent becomes
-            ``test_cfg.bg_threshold``.
+            random-walk settings) but its ``bg_threshold``, which is recorded once, as
+            ``bg_threshold``: the model's unless ``record`` sets it.
         kind (str): The folder kind, a key of
             :data:`~mmseg_mctformer.utils.label_dir.FOLDER_KINDS`. Default: ``'pseudo_label'``.
         overwrite (bool): Regenerate a folder made with other settings instead of refusing.
@@ -137,14 +137,15 @@ class PseudoLabelLoop(TestLoop):
 
     @staticmethod
     def complete_record(model, record: dict) -> dict:
-        """``record`` with the model's ``test_cfg`` (tuples as lists) and, where ``bg_threshold``
-        is None or absent, its ``test_cfg.bg_threshold``."""
+        """``record`` with the model's ``test_cfg`` (tuples as lists) but its ``bg_threshold``,
+        which is ``record['bg_threshold']`` when set, else the model's."""
         model = model.module if is_model_wrapper(model) else model
         test_cfg = {k: (list(v) if isinstance(v, tuple) else v)
                     for k, v in (getattr(model, 'test_cfg', None) or {}).items()}
         record = dict(record)
+        threshold = test_cfg.pop('bg_threshold', None)
         if record.get('bg_threshold') is None:
-            record['bg_threshold'] = test_cfg.get('bg_threshold')
+            record['bg_threshold'] = threshold
         record['test_cfg'] = test_cfg
         return record
 

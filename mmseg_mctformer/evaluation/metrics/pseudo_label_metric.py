@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from mmcv import imread
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
@@ -98,7 +99,6 @@ class PseudoLabelMetric(BaseMetric):
             thr = float(data_sample['bg_threshold'])
         kept = kept_class_mask(data_sample.get('kept_classes'), maps.shape[0]).cpu()
         if self.crf_on:
-            from mmcv import imread
             rgb = imread(img_path, channel_order='rgb')
             return crf_seed_labels(rgb, maps.numpy(), thr, self.crf, kept.numpy())
         return seed_labels(maps, thr, kept).numpy().astype(np.uint8)

@@ -1,22 +1,32 @@
-"""Config handling shared by the tools: the same rules as MMSeg's ``tools/train.py``."""
+"""Runner plumbing of our tools, as MMSeg's ``tools/train.py`` / ``tools/test.py`` do it: the
+config (``--cfg-options``, top-level variables, work dir, ``--resume``, ``--amp``), the CPU
+fallback of distributed runs and their process group, and the runner itself."""
 import ast
 import itertools
 import logging
 import os.path as osp
+from typing import Optional
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
-from ..datasets.utils import unwrap_dataset_cfg
-from ..utils.console import DropParamwiseOptions, quiet_console_handlers
+from ...datasets.utils import unwrap_dataset_cfg
+from ...utils.checkpoint import find_resume_checkpoint, is_complete_checkpoint
+from ...utils.console import DropParamwiseOptions, quiet_console_handlers
+from ...utils.process import die_with_parent, log_termination
 from .config_variables import TOP_LEVEL_VARIABLES, check_config_paths, sync_top_level_variables
 
 #: Numbers that make the visualizer name of each runner of a process unique.
 _RUNNER_IDS = itertools.count()
 
 
-def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=False, resume=False,
-                check_paths=False):
+def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none', amp: bool = False, resume: bool = False,
+                check_paths: bool = False) -> Config:
     """Read a config and apply the command-line overrides, as MMSeg's tools do.
 
     Args:
@@ -64,7 +74,7 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none', amp=Fals
     return cfg
 
 
-def set_pseudo_label_dir(cfg, path):
+def set_pseudo_label_dir(cfg: Config, path: str) -> Config:
     """Point the training masks of a segmentation config at the pseudo-label folder ``path``.
 
     The DeepLab configs write ``seg_map_path=pseudo_label_dir`` when they are parsed, so a later
@@ -78,7 +88,32 @@ def set_pseudo_label_dir(cfg, path):
     return cfg
 
 
-def set_init_from_stage1(cfg, checkpoint, prefix='backbone.'):
+def set_bg_threshold(cfg: Config, bg_threshold: Optional[float]) -> Config:
+    """Set the background threshold of the seeds (MCTformer) or of the random walk (AffinityNet):
+    ``cfg.model.test_cfg.bg_threshold``.
+
+    The one place a threshold chosen outside the config (``--bg-threshold``, the seeds stage's
+    best one) enters: the model stores it in every prediction (``bg_threshold`` of the data
+    sample), the writers read it from there and the label folder's record names it.
+
+    Args:
+        cfg (mmengine.Config): The config, changed in place.
+        bg_threshold (float, optional): In [0, 1]; None leaves the config's.
+
+    Returns:
+        mmengine.Config: ``cfg``.
+    """
+    if bg_threshold is None:
+        return cfg
+    if not 0 <= float(bg_threshold) <= 1:
+        raise ValueError('bg_threshold must lie in [0, 1] (the maps are normalised to [0, 1]), '
+                         f'got {bg_threshold}')
+    cfg.model.setdefault('test_cfg', {})['bg_threshold'] = float(bg_threshold)
+    return cfg
+
+
+def set_init_from_stage1(cfg: Config, checkpoint: str,
+                         prefix: str = 'backbone.') -> bool:
     """Load the stage-1 checkpoint into the module a segmentation config names.
 
     A config that declares ``init_from_stage1 = 'model.backbone.context_path'`` (a dotted path to
@@ -107,7 +142,7 @@ def set_init_from_stage1(cfg, checkpoint, prefix='backbone.'):
     return True
 
 
-def _literal_dict(text):
+def _literal_dict(text: str) -> Optional[dict]:
     """``{...}`` or ``dict(k=v, ...)`` with literal values -> dict; anything else -> None."""
     text = text.strip()
     if not text.startswith(('{', 'dict(')):
@@ -123,7 +158,7 @@ def _literal_dict(text):
     return value if isinstance(value, dict) else None
 
 
-def parse_dict_values(options):
+def parse_dict_values(options: dict) -> dict:
     """Turn the dicts that ``--cfg-options`` left as strings into dicts.
 
     mmengine's ``DictAction`` parses ``key=[a,b]`` into lists but keeps ``dict(type='X')`` or
@@ -147,158 +182,7 @@ def parse_dict_values(options):
     return {key: parse(value) for key, value in options.items()}
 
 
-def _accepts(metric_cfg, arg):
-    """Whether the metric class of ``metric_cfg`` takes the keyword ``arg``."""
-    import inspect
-
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import METRICS
-    name = metric_cfg.get('type')
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        cls = METRICS.get(name) if isinstance(name, str) else name
-    return cls is not None and arg in inspect.signature(cls.__init__).parameters
-
-
-#: Dataset types whose test split goes to each evaluation server (``--format-only auto``).
-SERVER_DATASETS = dict(
-    voc=('PascalVOCDataset', 'VOCWSSSDataset', 'DemoWSSSDataset'),
-    coco=('COCOWSSSDataset', 'COCOStuffDataset'))
-
-
-def configure_format_only(cfg, server='auto', out=None):
-    """Write the test predictions for an evaluation server instead of scoring them.
-
-    The test evaluator becomes :class:`~mmseg_mctformer.evaluation.SubmissionMetric` (VOC's
-    ``results/VOC2012/Segmentation/comp6_test_cls/*.png`` or COCO's result JSON under ``out``),
-    and ``LoadAnnotations`` leaves the test pipeline (a server's test images have no masks).
-
-    Args:
-        cfg (Config): The config, changed in place.
-        server (str): ``'voc'``, ``'coco'`` or ``'auto'`` (from the test dataset's type, see
-            :data:`SERVER_DATASETS`). Default: ``'auto'``.
-        out (str, optional): Root of the results. Default: None (``{work_dir}/format_only``).
-
-    Returns:
-        Config: ``cfg``.
-    """
-    dataset = unwrap_dataset_cfg(cfg.test_dataloader)
-    if server == 'auto':
-        kind = dataset.get('type')
-        kind = kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
-        matches = [s for s, types in SERVER_DATASETS.items() if kind.split('.')[-1] in types]
-        if not matches:
-            raise ValueError(f'--format-only: no evaluation server known for the test dataset '
-                             f'type {kind!r}; expected one of {SERVER_DATASETS} or --format-only '
-                             'voc|coco')
-        server = matches[0]
-    pipeline = dataset.get('pipeline') or []
-    dataset['pipeline'] = [t for t in pipeline if not (
-        isinstance(t, dict) and str(t.get('type', '')).split('.')[-1] == 'LoadAnnotations')]
-    cfg.test_evaluator = dict(type='SubmissionMetric', server=server,
-                              output_dir=out or osp.join(cfg.work_dir, 'format_only'))
-    return cfg
-
-
-def configure_crf(cfg, crf=None):
-    """Score the test predictions with and without a dense CRF (:class:`CRFIoUMetric`).
-
-    Every ``IoUMetric`` of ``test_evaluator`` becomes a
-    :class:`~mmseg_mctformer.evaluation.CRFIoUMetric` (its other arguments kept), and MMSeg's
-    ``SegTTAModel`` becomes :class:`~mmseg_mctformer.models.ProbSegTTAModel` (the CRF then refines
-    the averaged multi-scale + flip probabilities).
-
-    Args:
-        cfg (Config): The config, changed in place.
-        crf (dict, optional): ``num_workers`` (CPU processes for the CRFs) and overrides of
-            :data:`~mmseg_mctformer.evaluation.metrics.crf_iou_metric.SEG_CRF_CFG`; merged over
-            the config key ``test_crf``. Default: None (``test_crf`` alone).
-
-    Returns:
-        Config: ``cfg``.
-    """
-    settings = dict(cfg.get('test_crf') or {}, **(crf or {}))
-    workers = settings.pop('num_workers', None)
-    evaluator = cfg.test_evaluator
-    metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-    metrics = [dict(m) for m in metrics]
-    swapped = 0
-    for metric in metrics:
-        if str(metric.get('type')).split('.')[-1] in ('IoUMetric', 'CRFIoUMetric'):
-            metric.update(type='CRFIoUMetric', crf=settings)
-            if workers is not None:
-                metric['num_workers'] = workers
-            swapped += 1
-    if not swapped:
-        raise KeyError('--crf / test_crf need an IoUMetric in test_evaluator, got types '
-                       f"{[m.get('type') for m in metrics]}")
-    cfg.test_evaluator = metrics if isinstance(evaluator, (list, tuple)) else metrics[0]
-    if cfg.model.get('type') == 'SegTTAModel':
-        cfg.model.type = 'ProbSegTTAModel'
-    return cfg
-
-
-def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=False):
-    """Apply MMSeg's ``tools/test.py`` flags to a config, for our metrics too.
-
-    - ``out``: as MMSeg, the metrics that take ``output_dir`` (``IoUMetric``...) save their
-      predictions there (``keep_results=True``). An evaluator without such a metric (the
-      stage-1 ``SeedMetric`` / ``MultiLabelMAPMetric``) gets a
-      :class:`~mmseg_mctformer.evaluation.PseudoLabelMetric` that writes the seed PNGs there.
-    - ``show`` / ``wait_time`` / ``show_dir``: as MMSeg, ``default_hooks.visualization`` draws
-      every prediction, shows it for ``wait_time`` seconds or saves it under
-      ``{work_dir}/{show_dir}`` (the visualizer's ``save_dir``: ``vis_data/vis_image/*.png``).
-    - ``tta``: as MMSeg with the config's ``tta_pipeline`` and ``tta_model``. An ``MCTformer``
-      without them does its own test-time augmentation: ``model.test_cfg`` gets the paper's
-      scales (1.0, 0.5, 1.5, 2.0) and flip.
-
-    Args:
-        cfg (Config): The config, changed in place.
-        out (str, optional): Output folder of ``--out``. Default: None.
-        show (bool): Show the predictions. Default: False.
-        wait_time (float): Seconds each shown prediction stays. Default: 2.0.
-        show_dir (str, optional): Folder of the drawn predictions. Default: None.
-        tta (bool): Test-time augmentation. Default: False.
-
-    Returns:
-        Config: ``cfg``.
-    """
-    if show or show_dir:
-        hooks = cfg.get('default_hooks') or {}
-        if 'visualization' not in hooks:
-            raise KeyError('--show / --show-dir need default_hooks.visualization in the config '
-                           "(e.g. dict(type='SegVisualizationHook'))")
-        hooks['visualization'].update(draw=True, interval=1)
-        if show:
-            hooks['visualization'].update(show=True, wait_time=wait_time)
-        if show_dir:  # relative to the work dir (an absolute path stays)
-            cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, show_dir)
-    if tta:
-        if cfg.get('tta_pipeline') and cfg.get('tta_model'):
-            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-            cfg.tta_model.module = cfg.model
-            cfg.model = cfg.tta_model
-        elif cfg.model.get('type') == 'MCTformer':
-            from ..models.segmentors.mctformer import DEFAULT_TEST_CFG
-            cfg.model.setdefault('test_cfg', {}).update(
-                scales=DEFAULT_TEST_CFG['scales'], flip=True)
-        else:
-            raise KeyError('--tta needs tta_pipeline and tta_model in the config '
-                           f"(model type {cfg.model.get('type')!r})")
-    if out is not None:
-        evaluator = cfg.test_evaluator
-        metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
-        metrics = [dict(m) for m in metrics]
-        takers = [m for m in metrics if _accepts(m, 'output_dir')]
-        for metric in takers:  # as MMSeg's tools/test.py
-            metric.update(output_dir=out, keep_results=True)
-        if not takers:
-            metrics.append(dict(type='PseudoLabelMetric', output_dir=out))
-        cfg.test_evaluator = metrics if isinstance(evaluator, (list, tuple)) else (
-            metrics[0] if len(metrics) == 1 else metrics)
-    return cfg
-
-
-def resolve_resume_checkpoint(cfg):
+def resolve_resume_checkpoint(cfg: Config) -> Config:
     """Set ``cfg.load_from`` to the checkpoint that ``--resume`` continues from.
 
     mmengine reads ``work_dir/last_checkpoint`` and, when it is missing, trains from scratch
@@ -308,7 +192,6 @@ def resolve_resume_checkpoint(cfg):
     :func:`mmseg_mctformer.utils.checkpoint.find_resume_checkpoint`), an explicit ``load_from``
     is checked to be complete, and starting from scratch is said as a warning.
     """
-    from ..utils.checkpoint import find_resume_checkpoint, is_complete_checkpoint
     if cfg.get('load_from'):
         if osp.isfile(cfg.load_from) and not is_complete_checkpoint(cfg.load_from):
             raise RuntimeError(f'cannot resume from {cfg.load_from}: the file is truncated or '
@@ -321,7 +204,7 @@ def resolve_resume_checkpoint(cfg):
     return cfg
 
 
-def adapt_distributed_to_cpu(cfg):
+def adapt_distributed_to_cpu(cfg: Config) -> None:
     """Let a distributed config run on machines without CUDA; a no-op where CUDA is available.
 
     mmengine assumes GPUs for distributed runs (NCCL, ``torch.cuda.set_device``, DDP with
@@ -329,7 +212,6 @@ def adapt_distributed_to_cpu(cfg):
     model in DDP without ``device_ids``; :func:`build_runner` then starts the gloo process group
     itself.
     """
-    import torch
     if torch.cuda.is_available():
         return
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
@@ -344,14 +226,12 @@ def adapt_distributed_to_cpu(cfg):
     cfg.model_wrapper_cfg = wrapper
 
 
-def _init_cpu_process_group(cfg):
+def init_cpu_process_group(cfg: Config) -> None:
     """Start the process group of a torchrun (``pytorch`` launcher) job on a machine without CUDA.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device``; the Runner skips its own
     initialisation when a process group exists.
     """
-    import torch
-    import torch.distributed as dist
     if (cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available()
             or not dist.is_available() or dist.is_initialized()):
         return
@@ -359,27 +239,25 @@ def _init_cpu_process_group(cfg):
     dist.init_process_group(backend=backend)
 
 
-def close_process_group():
+def close_process_group() -> None:
     """Wait for every rank, then shut the process group down; a no-op outside a distributed job.
 
     Without it a rank that finishes first exits while rank 0 still writes checkpoints, and its
     gloo threads can abort the interpreter ("terminate called without an active exception"),
     which fails the whole torchrun job.
     """
-    import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
 
 
-def enable_amp(cfg):
+def enable_amp(cfg: Config) -> None:
     """Turn on mixed precision, as ``--amp`` of MMSeg's ``tools/train.py``.
 
     With CUDA: mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scale), as MMSeg does.
     Without (mmengine's ``AmpOptimWrapper`` refuses to start there): our
     :class:`~mmseg_mctformer.engine.AutocastOptimWrapper`, bfloat16 autocast without a loss scaler.
     """
-    import torch
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
         print_log(f'AMP training is already enabled in the config ({wrapper}).',
@@ -396,7 +274,7 @@ def enable_amp(cfg):
         cfg.optim_wrapper.dtype = 'bfloat16'
 
 
-def enable_amp_inference(cfg):
+def enable_amp_inference(cfg: Config) -> None:
     """Run the config's validation and test loops in mixed precision: ``fp16=True`` of mmengine's
     ``ValLoop`` / ``TestLoop`` (its ``autocast``: bfloat16 on a CPU).
 
@@ -415,7 +293,7 @@ def enable_amp_inference(cfg):
             loop['fp16'] = True
 
 
-def build_runner(cfg):
+def build_runner(cfg: Config) -> Runner:
     """Build the runner of ``cfg`` (``runner_type`` when the config names one).
 
     Every runner gets a visualizer of its own (a unique instance name): mmengine's
@@ -426,12 +304,9 @@ def build_runner(cfg):
     (:func:`mmseg_mctformer.utils.process.die_with_parent`); a SIGTERM leaves a line in the
     runner's log (:func:`mmseg_mctformer.utils.process.log_termination`).
     """
-    from mmengine.runner import Runner
-    from mmseg.registry import RUNNERS
     if cfg.get('launcher', 'none') == 'pytorch':
-        from ..utils.process import die_with_parent
         die_with_parent()
-    _init_cpu_process_group(cfg)
+    init_cpu_process_group(cfg)
     if isinstance(cfg.get('visualizer'), dict):
         name = cfg.visualizer.get('name', 'visualizer')
         cfg.visualizer['name'] = f'{name}_{next(_RUNNER_IDS)}'
@@ -442,12 +317,11 @@ def build_runner(cfg):
         runner.logger.info(f'environment, config and hooks: {_log_file(runner.logger)}; '
                            f'config: {osp.join(runner.work_dir, _config_name(runner))}')
     runner.logger.addFilter(DropParamwiseOptions())  # see mmseg_mctformer.utils.console
-    from ..utils.process import log_termination
     log_termination(runner)
     return runner
 
 
-def _quiet_console_runner(runner_cls):
+def _quiet_console_runner(runner_cls: type) -> type:
     """``runner_cls`` whose logger keeps mmengine's start-up records out of the terminal."""
 
     class QuietConsoleRunner(runner_cls):
@@ -460,10 +334,10 @@ def _quiet_console_runner(runner_cls):
     return QuietConsoleRunner
 
 
-def _log_file(logger):
+def _log_file(logger: logging.Logger) -> str:
     files = [h.baseFilename for h in logger.handlers if isinstance(h, logging.FileHandler)]
     return files[0] if files else 'the log file'
 
 
-def _config_name(runner):
+def _config_name(runner: Runner) -> str:
     return osp.basename(runner.cfg.filename) if runner.cfg.filename else f'{runner.timestamp}.py'

@@ -5,8 +5,11 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmseg_mctformer.apis import load_config
-from mmseg_mctformer.apis.config_variables import check_config_paths, sync_top_level_variables
+from mmseg_mctformer.engine.runner import load_config
+from mmseg_mctformer.engine.runner.config_variables import (
+    check_config_paths,
+    sync_top_level_variables,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'mctformer_plus_demo.py')

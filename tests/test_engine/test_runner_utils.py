@@ -1,8 +1,12 @@
 import pytest
 from mmengine.config import Config
 
-from mmseg_mctformer.apis import close_process_group, enable_amp, load_config
-from mmseg_mctformer.apis.config_utils import set_init_from_stage1
+from mmseg_mctformer.engine.runner import (
+    close_process_group,
+    enable_amp,
+    load_config,
+    set_init_from_stage1,
+)
 
 DEMO = 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py'
 AFFINITY = 'configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py'
@@ -95,7 +99,7 @@ def test_init_from_stage1_sets_the_named_module_init():
 
 
 def test_amp_inference_sets_fp16_of_the_mmengine_loops(tmp_path):
-    from mmseg_mctformer.apis import build_runner, enable_amp_inference
+    from mmseg_mctformer.engine.runner import build_runner, enable_amp_inference
     cfg = load_config(DEMO)
     cfg.pop('test_cfg', None)
     enable_amp_inference(cfg)

@@ -9,7 +9,7 @@ closes that gap for the variables of :data:`TOP_LEVEL_VARIABLES`: set once at th
 import os
 import os.path as osp
 
-from ..datasets.utils import unwrap_dataset_cfg
+from ...datasets.utils import unwrap_dataset_cfg
 
 #: Top-level variable -> the nested keys it sets (those missing from a config are skipped).
 TOP_LEVEL_VARIABLES = {
