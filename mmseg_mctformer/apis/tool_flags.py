@@ -7,6 +7,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import METRICS
 
 from ..datasets.utils import unwrap_dataset_cfg
+from ..engine.runner import sub_config
 from ..models.segmentors.mctformer import DEFAULT_TEST_CFG as MCTFORMER_TEST_CFG
 
 
@@ -137,7 +138,7 @@ def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=
             cfg.tta_model.module = cfg.model
             cfg.model = cfg.tta_model
         elif cfg.model.get('type') == 'MCTformer':
-            cfg.model.setdefault('test_cfg', {}).update(
+            sub_config(cfg.model, 'test_cfg').update(
                 scales=MCTFORMER_TEST_CFG['scales'], flip=True)
         else:
             raise KeyError('--tta needs tta_pipeline and tta_model in the config '

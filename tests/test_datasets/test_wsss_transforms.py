@@ -1,4 +1,5 @@
 import json
+from typing import List
 
 import cv2
 import numpy as np
@@ -15,11 +16,55 @@ from mmseg_mctformer.datasets import (
     LoadCheckedImageFromFile,
     LoadImageLevelLabels,
     PackWSSSInputs,
-    wsss_test_pipeline,
-    wsss_train_pipeline,
 )
 
 SPLIT = 'ImageSets/Segmentation/val.txt'
+
+
+def wsss_train_pipeline(num_classes: int,
+                        crop_size: int = 224,
+                        crop_ratio_range=(0.08, 1.0),
+                        flip_prob: float = 0.5,
+                        color_jitter: float = 0.4) -> List[dict]:
+    """DeiT's crop / flip / colour augmentation with mmpretrain's transforms, as config dicts.
+
+    Args:
+        num_classes (int): Number of foreground classes ``C``.
+        crop_size (int): Side of the random resized crop. Default: 224.
+        crop_ratio_range (tuple[float, float]): Crop area range of the image area.
+            Default: ``(0.08, 1.0)``.
+        flip_prob (float): Horizontal flip probability. Default: 0.5.
+        color_jitter (float): Brightness, contrast and saturation jitter. Default: 0.4.
+
+    Returns:
+        list[dict]: Transform configs.
+    """
+    return [
+        dict(type='LoadCheckedImageFromFile'),
+        dict(type='mmpretrain.RandomResizedCrop', scale=crop_size,
+             crop_ratio_range=tuple(crop_ratio_range)),
+        dict(type='RandomFlip', prob=flip_prob),
+        dict(type='mmpretrain.ColorJitter', brightness=color_jitter, contrast=color_jitter,
+             saturation=color_jitter),
+        dict(type='PackWSSSInputs', num_classes=num_classes),
+    ]
+
+
+def wsss_test_pipeline(num_classes: int, with_mask: bool = True) -> List[dict]:
+    """Seed inference as config dicts (original image size, GT mask when available).
+
+    Args:
+        num_classes (int): Number of foreground classes ``C``.
+        with_mask (bool): Load the GT mask (``LoadAnnotations``). Default: True.
+
+    Returns:
+        list[dict]: Transform configs.
+    """
+    pipeline = [dict(type='LoadCheckedImageFromFile')]
+    if with_mask:
+        pipeline.append(dict(type='LoadAnnotations'))
+    pipeline.append(dict(type='PackWSSSInputs', num_classes=num_classes))
+    return pipeline
 
 
 @pytest.fixture(autouse=True)

@@ -434,3 +434,36 @@ def test_fp16_runs_the_model_under_autocast_and_is_recorded(tmp_path):
     assert autocast[-1] is False
     assert 'precision' not in json.loads(
         (tmp_path / 'fp32' / 'work' / 'pseudo_labels' / RECORD).read_text())
+
+
+def test_pseudo_label_loop_as_the_test_loop_of_runner_test(tmp_path):
+    """tools/make_pseudo_labels.py's flow: the loop is the runner's test_cfg; the record gets the
+    model's test_cfg (its threshold recorded once, as bg_threshold); a rerun has nothing to do."""
+    (tmp_path / 'imgs').mkdir()
+    out_dir = str(tmp_path / 'pl')
+
+    class ConfiguredModel(FakeModel):
+        test_cfg = dict(bg_threshold=0.5, scales=(1.0, 0.5))
+
+    def run():
+        runner = Runner(
+            model=ConfiguredModel(), work_dir=str(tmp_path / 'work'), default_scope='mmseg',
+            log_level='WARNING', default_hooks=dict(checkpoint=None),
+            test_dataloader=dict(dataset=FakeDataset(str(tmp_path / 'imgs')), batch_size=2,
+                                 num_workers=0),
+            test_evaluator=dict(type='PseudoLabelMetric', output_dir=out_dir),
+            test_cfg=dict(type='PseudoLabelLoop', out_dir=out_dir,
+                          record=dict(checkpoint='ckpt.pth')))
+        return runner, runner.test()
+
+    runner, metrics = run()
+    assert metrics == {'pseudo_label/written': NUM_IMAGES}
+    assert runner.test_loop.summary == dict(out_dir=out_dir, pending=NUM_IMAGES,
+                                            written=NUM_IMAGES, skipped=0)
+    assert _masks(out_dir) == [f'img_{i}.png' for i in range(NUM_IMAGES)]
+    record = json.loads((tmp_path / 'pl' / RECORD).read_text())
+    assert record == dict(checkpoint='ckpt.pth', bg_threshold=0.5,
+                          test_cfg=dict(scales=[1.0, 0.5]))
+    runner, metrics = run()
+    assert metrics == {} and runner.test_loop.summary['skipped'] == NUM_IMAGES
+    assert runner.model.seen == []

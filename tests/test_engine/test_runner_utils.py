@@ -1,4 +1,5 @@
 import pytest
+import torch
 from mmengine.config import Config
 
 from mmseg_mctformer.engine.runner import (
@@ -116,3 +117,24 @@ def test_amp_inference_sets_fp16_of_the_mmengine_loops(tmp_path):
     cfg.work_dir = str(tmp_path)
     cfg.model.backbone.init_cfg = None
     build_runner(cfg)  # mmengine accepts the loops
+
+
+def test_bg_threshold_enters_through_the_model_test_cfg():
+    from mmseg_mctformer.engine.runner import set_bg_threshold
+    cfg = Config(dict(model=dict(type='MCTformer')))
+    assert set_bg_threshold(cfg, None) is cfg and 'test_cfg' not in cfg.model
+    set_bg_threshold(cfg, 0.3)
+    assert cfg.model.test_cfg == dict(bg_threshold=0.3)
+    with pytest.raises(ValueError, match=r'bg_threshold must lie in \[0, 1\].*got 1.5'):
+        set_bg_threshold(cfg, 1.5)
+
+
+def test_keys_written_into_missing_sub_configs_reach_the_config():
+    from mmseg_mctformer.engine.runner import adapt_distributed_to_cpu, set_pseudo_label_dir
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='RepeatDataset',
+                                                         dataset=dict(type='X')))))
+    set_pseudo_label_dir(cfg, '/pl')
+    assert cfg.train_dataloader.dataset.dataset.data_prefix == dict(seg_map_path='/pl')
+    if not torch.cuda.is_available():
+        adapt_distributed_to_cpu(cfg)
+        assert cfg.env_cfg.dist_cfg.backend == 'gloo'

@@ -1,4 +1,5 @@
 import math
+from typing import Sequence
 
 import pytest
 import torch
@@ -9,9 +10,9 @@ from mmseg_mctformer.evaluation import (
     DEFAULT_THRESHOLDS,
     SeedMetric,
     stacked_intersect_and_union,
-    threshold_seg_logits,
 )
 from mmseg_mctformer.evaluation.metrics.seed_metric import first_peak
+from mmseg_mctformer.models.utils.seed import seed_labels
 
 CLASSES = ('background', 'a', 'b')
 
@@ -31,6 +32,27 @@ IMG1 = _sample([[[0.9, 0.6, 0.2], [0.1, 0.0, 0.4]],
                [[1, 2, 0], [0, 255, 1]])
 # Image 2 (1 x 2).
 IMG2 = _sample([[[0.6, 0.3]], [[0.2, 0.0]]], [[1, 2]])
+
+
+def threshold_seg_logits(seg_logits: torch.Tensor,
+                         thresholds: Sequence[float]) -> torch.Tensor:
+    """Seed masks of one image for several background thresholds at once.
+
+    :func:`~mmseg_mctformer.models.utils.seed_labels` of ``seg_logits[1:]`` (every class kept):
+    channel 0 of ``seg_logits`` is ignored, ties go to the background.
+
+    Args:
+        seg_logits (torch.Tensor): Maps of shape (C + 1, H, W); channel 0 is ignored, channels
+            1..C are the class maps.
+        thresholds (Sequence[float]): T background thresholds.
+
+    Returns:
+        torch.Tensor: Long labels of shape (T, H, W), 0 = background, c + 1 = class c.
+    """
+    if seg_logits.dim() != 3 or seg_logits.shape[0] < 2:
+        raise ValueError('seg_logits must have shape (C + 1, H, W) with C >= 1, got '
+                         f'{tuple(seg_logits.shape)}')
+    return seed_labels(seg_logits[1:], list(thresholds))
 
 
 def test_threshold_seg_logits_ties_go_to_background():

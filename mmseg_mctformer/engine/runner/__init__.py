@@ -13,6 +13,7 @@ from .runner_utils import (
     set_bg_threshold,
     set_init_from_stage1,
     set_pseudo_label_dir,
+    sub_config,
 )
 
 __all__ = [
@@ -20,5 +21,5 @@ __all__ = [
     'build_runner', 'check_config_paths', 'close_process_group', 'enable_amp',
     'enable_amp_inference', 'init_cpu_process_group', 'load_config', 'parse_dict_values',
     'resolve_resume_checkpoint', 'set_bg_threshold', 'set_init_from_stage1',
-    'set_pseudo_label_dir', 'subset_dataset', 'sync_top_level_variables'
+    'set_pseudo_label_dir', 'sub_config', 'subset_dataset', 'sync_top_level_variables'
 ]

@@ -24,6 +24,17 @@ from .config_variables import TOP_LEVEL_VARIABLES, check_config_paths, sync_top_
 _RUNNER_IDS = itertools.count()
 
 
+def sub_config(node: dict, key: str) -> dict:
+    """The dict under ``node[key]``, an empty one stored there when missing.
+
+    ``ConfigDict.setdefault(key, {})`` stores a converted copy and returns its argument, so
+    writing into what it returns would not reach the config.
+    """
+    if node.get(key) is None:
+        node[key] = {}
+    return node[key]
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none', amp: bool = False, resume: bool = False,
                 check_paths: bool = False) -> Config:
@@ -83,7 +94,7 @@ def set_pseudo_label_dir(cfg: Config, path: str) -> Config:
     wrappers) ``data_prefix.seg_map_path`` and the top-level ``pseudo_label_dir``.
     """
     dataset = unwrap_dataset_cfg(cfg.train_dataloader)
-    dataset.setdefault('data_prefix', {})['seg_map_path'] = path
+    sub_config(dataset, 'data_prefix')['seg_map_path'] = path
     cfg.pseudo_label_dir = path
     return cfg
 
@@ -108,7 +119,7 @@ def set_bg_threshold(cfg: Config, bg_threshold: Optional[float]) -> Config:
     if not 0 <= float(bg_threshold) <= 1:
         raise ValueError('bg_threshold must lie in [0, 1] (the maps are normalised to [0, 1]), '
                          f'got {bg_threshold}')
-    cfg.model.setdefault('test_cfg', {})['bg_threshold'] = float(bg_threshold)
+    sub_config(cfg.model, 'test_cfg')['bg_threshold'] = float(bg_threshold)
     return cfg
 
 
@@ -214,7 +225,7 @@ def adapt_distributed_to_cpu(cfg: Config) -> None:
     """
     if torch.cuda.is_available():
         return
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg = sub_config(sub_config(cfg, 'env_cfg'), 'dist_cfg')
     if dist_cfg.get('backend', 'nccl') == 'nccl':
         print_log('CUDA is not available: distributed backend nccl -> gloo', logger='current',
                   level=logging.WARNING)

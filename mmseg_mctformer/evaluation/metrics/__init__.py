@@ -8,7 +8,6 @@ from .seed_metric import (
     SeedMetric,
     stacked_intersect_and_union,
     summarize_areas,
-    threshold_seg_logits,
 )
 from .submission_metric import SubmissionMetric
 
@@ -16,5 +15,5 @@ __all__ = [
     'CRFIoUMetric', 'DEFAULT_THRESHOLDS', 'MultiLabelMAPMetric', 'PseudoLabelMetric',
     'PseudoMaskMetric',
     'PxAPMetric', 'SeedMetric', 'SubmissionMetric', 'stacked_intersect_and_union',
-    'summarize_areas', 'threshold_seg_logits'
+    'summarize_areas'
 ]

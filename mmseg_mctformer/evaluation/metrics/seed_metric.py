@@ -28,27 +28,6 @@ AUTHORS_THRESHOLDS = tuple(i / 100.0 for i in range(60))
 THRESHOLD_PRESETS = dict(default=DEFAULT_THRESHOLDS, authors=AUTHORS_THRESHOLDS)
 
 
-def threshold_seg_logits(seg_logits: torch.Tensor,
-                         thresholds: Sequence[float]) -> torch.Tensor:
-    """Seed masks of one image for several background thresholds at once.
-
-    :func:`~mmseg_mctformer.models.utils.seed_labels` of ``seg_logits[1:]`` (every class kept):
-    channel 0 of ``seg_logits`` is ignored, ties go to the background.
-
-    Args:
-        seg_logits (torch.Tensor): Maps of shape (C + 1, H, W); channel 0 is ignored, channels
-            1..C are the class maps.
-        thresholds (Sequence[float]): T background thresholds.
-
-    Returns:
-        torch.Tensor: Long labels of shape (T, H, W), 0 = background, c + 1 = class c.
-    """
-    if seg_logits.dim() != 3 or seg_logits.shape[0] < 2:
-        raise ValueError('seg_logits must have shape (C + 1, H, W) with C >= 1, got '
-                         f'{tuple(seg_logits.shape)}')
-    return seed_labels(seg_logits[1:], list(thresholds))
-
-
 def stacked_intersect_and_union(pred_labels: torch.Tensor, label: torch.Tensor,
                                 num_classes: int, ignore_index: int = 255):
     """Intersection / union / prediction / label areas for T predictions of one image.
