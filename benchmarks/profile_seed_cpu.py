@@ -1,0 +1,240 @@
+"""Where the CPU time of one image's seeds goes: our ``test_step`` (and the authors' map loop).
+
+Runs seed generation for one random uint8 ``HxW`` image at the config's test scales, each with
+its flip (``configs/_base_/models/mctformer-plus_deit-s.py``: the authors' resize, fused
+attention path), under ``torch.profiler`` and splits its CPU time into shares:
+
+- ``linear``: the ViT's ``nn.Linear`` layers (qkv, proj, fc1, fc2) and the patch embedding;
+  the same FLOPs as the authors' DeiT-S on the same token grids;
+- ``attention``: the backbone's attention (``F.scaled_dot_product_attention``, or the explicit
+  ``q k^T`` / softmax / ``attn v`` in the authors' code);
+- ``class_attention``: the class-token rows of the attention (our fused path only);
+- ``other_backbone``: LayerNorm, GELU, residual adds, position-embedding resize, reshapes;
+- ``heads``: class-token head and PatchCAM conv;
+- ``affinity_refinement``: the patch-affinity refinement (ours: attention with the maps as values,
+  :func:`~mmseg_mctformer.models.utils.localization.refine_with_attention_affinity`; theirs: the
+  sum of the per-layer patch attention and one matmul);
+- ``maps``: class-to-patch averaging and the fusion with PatchCAM;
+- ``resize``: the per-scale PIL bicubic resize and normalisation (ours; theirs is done by their
+  data loader, outside the timed loop), with the uint8 recovery of the input;
+- ``normalisation``: the data preprocessor (uint8 to the normalised float batch);
+- ``upsample_sum``: upsampling the token maps to the image and summing scales and flips;
+- ``seed``: min-max normalisation, seed labels and the output fields;
+- ``python``: time outside every ATen operator (interpreter, mmengine structures, profiler).
+
+Our regions are marked by wrapping the model's methods with ``record_function`` in this script
+only; the model code is not changed. The authors' side (``--side theirs``, a checkout given by
+``--authors-repo``) is split by operator names alone. The profiler's per-operator overhead
+inflates ``python``; ``unprofiled_cpu_s`` is the same job timed without it.
+
+Example::
+
+    python benchmarks/profile_seed_cpu.py --threads 1
+    python benchmarks/profile_seed_cpu.py --side theirs --authors-repo ../MCTformer \\
+        --authors-pythonpath /tmp/authors_site --threads 1
+"""
+import argparse
+import collections
+import functools
+import os.path as osp
+import statistics
+import sys
+import time
+
+import bench_vs_authors as bva  # benchmarks/ (the script's folder)
+from json_output import emit_json
+
+LINEAR_OPS = ('aten::linear', 'aten::addmm', 'aten::mm', 'aten::t')
+MATMUL_OPS = ('aten::matmul', 'aten::bmm')
+# regions marked with record_function('seed:<share>'), (owner, attribute, share); the innermost
+# region of an operator decides its share, 'attention_module' and 'backbone' split further
+OUR_REGIONS = (
+    ('model', 'data_preprocessor', 'normalisation'),
+    ('model', '_pixel_images', 'resize'),
+    ('model', '_authors_resize', 'resize'),
+    ('model', 'backbone', 'backbone'),
+    ('backbone', 'patch_embed', 'linear'),
+    ('mct_vit', 'class_token_attention', 'class_attention'),
+    ('model', 'cls_head', 'heads'),
+    ('model', 'cam_head', 'heads'),
+    ('localization', 'class_to_patch_attention', 'maps'),
+    ('localization', 'fuse_maps', 'maps'),
+    ('localization', 'refine_with_attention_affinity', 'affinity_refinement'),
+    ('localization', 'refine_with_affinity', 'affinity_refinement'),
+    ('localization', 'patch_affinity', 'affinity_refinement'),
+    ('model', '_summed_maps', 'upsample_sum'),
+    ('model', '_set_seed_outputs', 'seed'),
+)
+THEIR_REGIONS = (
+    ('model', 'forward', 'maps'),  # their forward after the blocks: GWRP, head mean, fusion
+    ('model', 'forward_features', 'backbone'),
+    ('model', 'patch_embed', 'linear'),
+    ('model', 'head', 'heads'),
+)
+SHARES = ('linear', 'attention', 'class_attention', 'other_backbone', 'heads',
+          'affinity_refinement', 'maps', 'resize', 'normalisation', 'upsample_sum', 'seed',
+          'other_ops', 'python')
+PLAIN_REGIONS = ('linear', 'heads', 'class_attention', 'affinity_refinement', 'maps', 'resize',
+                 'normalisation', 'upsample_sum', 'seed')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Profile CPU seed generation of one image')
+    parser.add_argument('--side', choices=('ours', 'theirs'), default='ours')
+    parser.add_argument('--authors-repo', help='checkout of github xulianuwa/MCTformer (theirs)')
+    parser.add_argument('--authors-pythonpath', default='',
+                        help='folders (":"-separated) put first on the path for their code '
+                        '(timm 0.4.12)')
+    parser.add_argument('--hw', default='375x500', help='image size HxW')
+    parser.add_argument('--scales', type=float, nargs='+', default=None,
+                        help='test scales (default: the config, 1.0 0.75 1.25)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed and profiled images each (after 1 warm-up)')
+    parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
+    parser.add_argument('--top', type=int, default=15, help='operators listed by self time')
+    parser.add_argument('--out', help='also write the JSON here')
+    args = parser.parse_args(argv)
+    try:
+        hw = [int(v) for v in args.hw.lower().split('x')]
+    except ValueError:
+        hw = []
+    if len(hw) != 2 or min(hw) < 1:
+        parser.error(f'--hw: expected HxW with positive H and W, got {args.hw!r}')
+    args.hw = hw
+    if args.repeats < 1:
+        parser.error(f'--repeats: expected at least 1, got {args.repeats}')
+    if args.side == 'theirs' and not (
+            args.authors_repo and osp.isfile(osp.join(args.authors_repo, 'models.py'))):
+        parser.error(f'--side theirs: --authors-repo {args.authors_repo!r} has no models.py '
+                     '(a checkout of github xulianuwa/MCTformer is expected)')
+    return args
+
+
+def side_args(args):
+    """The arguments ``bench_vs_authors``' sides read (seed mode, float32)."""
+    return argparse.Namespace(
+        authors_repo=args.authors_repo, device='cpu', precision='fp32',
+        cuda_amp_dtype='float16', img_size=448, batch_size=4, hw=args.hw, scales=args.scales,
+        num_classes=20)
+
+
+def mark(owner, name, label):
+    """Run ``owner.name`` (a function or a module's forward) inside ``record_function(label)``."""
+    import torch
+    target = getattr(owner, name)
+    module = isinstance(target, torch.nn.Module)
+    call = target.forward if module else target
+
+    @functools.wraps(call)
+    def wrapped(*args, **kwargs):
+        with torch.profiler.record_function(label):
+            return call(*args, **kwargs)
+
+    if module:
+        target.forward = wrapped
+    else:
+        setattr(owner, name, wrapped)
+
+
+def build_side(args):
+    """``bench_vs_authors``' seed side with its regions marked."""
+    if args.side == 'ours':
+        import mmseg_mctformer.models.backbones.mct_vit as mct_vit
+        import mmseg_mctformer.models.utils.localization as localization
+        side = bva.OurSide(side_args(args))
+        model = side.model
+        owners = dict(model=model, backbone=model.backbone, localization=localization,
+                      mct_vit=mct_vit)
+        regions, attns = OUR_REGIONS, [layer.attn for layer in model.backbone.layers]
+    else:
+        for path in reversed([p for p in args.authors_pythonpath.split(':') if p]):
+            sys.path.insert(0, path)
+        side = bva.TheirSide(side_args(args))
+        owners = dict(model=side.model)
+        regions, attns = THEIR_REGIONS, [block.attn for block in side.model.blocks]
+    for owner, name, label in regions:
+        mark(owners[owner], name, 'seed:' + label)
+    for attn in attns:  # qkv / proj inside are linear, the rest attention
+        mark(attn, 'forward', 'seed:attention_module')
+    return side
+
+
+def classify(name, region, stack, side):
+    """Share of an operator's self time from its name, innermost region, its callers and the
+    side."""
+    if name.startswith('seed:'):  # a region's own time outside operators
+        return 'python'
+    if region in PLAIN_REGIONS:
+        return region
+    if name in LINEAR_OPS or 'aten::linear' in stack:
+        return 'linear'
+    if region == 'attention_module':
+        return 'attention'
+    if region == 'backbone':
+        return 'other_backbone'
+    if side == 'ours' or region is not None:
+        return 'other_ops'
+    # theirs outside the marked regions (their map loop): the patch-affinity sum and matmul,
+    # the upsampling and flips
+    if name in MATMUL_OPS or 'aten::matmul' in stack or name == 'aten::sum':
+        return 'affinity_refinement'
+    if name in ('aten::upsample_bilinear2d', 'aten::flip', 'aten::_upsample_bilinear2d_aa'):
+        return 'upsample_sum'
+    return 'other_ops'
+
+
+def profile(args):
+    import torch
+    from torch.profiler import ProfilerActivity
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    side = build_side(args)
+    data = side.prepare_seed(dict(seed=0))
+    side.seed(data)  # warm-up
+    cpu = []
+    for _ in range(args.repeats):
+        start = time.process_time()
+        side.seed(data)
+        cpu.append(time.process_time() - start)
+    shares = collections.Counter()
+    ops = collections.Counter()
+    prof_cpu = []
+    for _ in range(args.repeats):
+        with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+            start = time.process_time()
+            with torch.profiler.record_function('seed:job'):
+                side.seed(data)
+            prof_cpu.append(time.process_time() - start)
+        for event in prof.events():
+            stack, region, parent = [], None, event.cpu_parent
+            if event.name.startswith('seed:') and event.name != 'seed:job':
+                region = event.name[len('seed:'):]
+            while parent is not None:
+                stack.append(parent.name)
+                if region is None and parent.name.startswith('seed:') \
+                        and parent.name != 'seed:job':
+                    region = parent.name[len('seed:'):]
+                parent = parent.cpu_parent
+            shares[classify(event.name, region, stack, args.side)] += event.self_cpu_time_total
+            if not event.name.startswith('seed:'):
+                ops[event.name] += event.self_cpu_time_total
+    total = sum(shares.values())
+    n = args.repeats
+    return dict(
+        side=args.side, torch=torch.__version__, threads=args.threads, hw=args.hw,
+        scales=bva.test_scales(side_args(args)), flip=True, repeats=n,
+        unprofiled_cpu_s=round(statistics.median(cpu), 4),
+        profiled_cpu_s=round(statistics.median(prof_cpu), 4),
+        profiled_op_ms=round(total / 1e3 / n, 1),
+        shares={k: dict(ms=round(shares[k] / 1e3 / n, 1), share=round(shares[k] / total, 4))
+                for k in SHARES if shares[k]},
+        top_ops_ms={k: round(v / 1e3 / n, 1) for k, v in ops.most_common(args.top)})
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    emit_json(profile(args), args.out)
+
+
+if __name__ == '__main__':
+    main()
