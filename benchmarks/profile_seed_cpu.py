@@ -25,7 +25,11 @@ attention path), under ``torch.profiler`` and splits its CPU time into shares:
 Our regions are marked by wrapping the model's methods with ``record_function`` in this script
 only; the model code is not changed. The authors' side (``--side theirs``, a checkout given by
 ``--authors-repo``) is split by operator names alone. The profiler's per-operator overhead
-inflates ``python``; ``unprofiled_cpu_s`` is the same job timed without it.
+inflates ``python``; ``unprofiled_cpu_s`` is the same job timed without it (median of
+``--repeats``). Per share: ``ms`` (profiled time per image; the profiler's clock is wall time),
+``share`` (its fraction), ``cpu_s`` (that fraction of ``unprofiled_cpu_s``) and, for the matrix
+products, ``gflop`` (counted from the token grids, :func:`share_gflop`) and ``gflop_per_cpu_s``.
+Prints one JSON object.
 
 Example::
 
@@ -92,6 +96,9 @@ def parse_args(argv=None):
                         help='timed and profiled images each (after 1 warm-up)')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
     parser.add_argument('--top', type=int, default=15, help='operators listed by self time')
+    parser.add_argument('--refinement-alternatives', action='store_true',
+                        help='instead: time one layer of the affinity refinement as ours runs it '
+                        'and as one explicit attention with an accumulated affinity')
     parser.add_argument('--out', help='also write the JSON here')
     args = parser.parse_args(argv)
     try:
@@ -183,6 +190,35 @@ def classify(name, region, stack, side):
     return 'other_ops'
 
 
+def share_gflop(args, num_classes):
+    """Floating-point operations (multiply-add = 2) of the shares that are matrix products, for
+    one image at its scales with flips, from the token grids and DeiT-S's sizes.
+
+    The token grid of scale s is ``round(s * H) // 16 x round(s * W) // 16`` (the authors' resize
+    and crop, both sides); N = C + M tokens. Per forward of the image and its flip (2 sequences)
+    and per layer: the linear layers ``2 N (4 D^2 + 2 D F)``, the attention ``2 * 2 N^2 D``
+    (``q k^T`` and ``attn v`` over the H heads of D / H), the class-token rows ``2 C N D``; once:
+    the patch embedding ``2 M (3 p^2) D`` and PatchCAM ``2 M (9 D) C``. The affinity refinement:
+    ours a second attention pass of the M patch queries over the N keys with the maps as values
+    (padded to D / H per head) ``2 * 2 M N D``; theirs ``2 M^2 C`` (the affinity summed over the
+    layers, then one product).
+    """
+    d, f, layers, patch, c = 384, 1536, 12, 16, num_classes
+    h, w = args.hw
+    totals = collections.Counter()
+    for s in bva.test_scales(side_args(args)):
+        m = (round(s * h) // patch) * (round(s * w) // patch)
+        n = c + m
+        totals['linear'] += 2 * (layers * 2 * n * (4 * d * d + 2 * d * f)
+                                 + 2 * m * 3 * patch**2 * d)
+        totals['heads'] += 2 * 2 * m * 9 * d * c
+        totals['attention'] += 2 * layers * 2 * 2 * n * n * d
+        totals['class_attention'] += 2 * layers * 2 * c * n * d
+        totals['affinity_refinement'] += 2 * layers * 2 * 2 * m * n * d
+        totals['affinity_refinement_theirs'] += 2 * 2 * m * m * c
+    return {k: v / 1e9 for k, v in totals.items()}
+
+
 def profile(args):
     import torch
     from torch.profiler import ProfilerActivity
@@ -220,20 +256,114 @@ def profile(args):
                 ops[event.name] += event.self_cpu_time_total
     total = sum(shares.values())
     n = args.repeats
+    unprofiled = statistics.median(cpu)
+    gflop = share_gflop(args, 20)
+    if args.side == 'theirs':
+        gflop['affinity_refinement'] = gflop.pop('affinity_refinement_theirs')
+        gflop.pop('class_attention')
+    else:
+        gflop.pop('affinity_refinement_theirs')
+    table = {}
+    for k in SHARES:
+        if not shares[k]:
+            continue
+        # CPU seconds of a share: its share of the profiled time times the unprofiled CPU time
+        entry = dict(ms=round(shares[k] / 1e3 / n, 1), share=round(shares[k] / total, 4),
+                     cpu_s=round(shares[k] / total * unprofiled, 4))
+        if k in gflop:
+            entry.update(gflop=round(gflop[k], 2),
+                         gflop_per_cpu_s=round(gflop[k] / max(entry['cpu_s'], 1e-9), 1))
+        table[k] = entry
     return dict(
         side=args.side, torch=torch.__version__, threads=args.threads, hw=args.hw,
         scales=bva.test_scales(side_args(args)), flip=True, repeats=n,
-        unprofiled_cpu_s=round(statistics.median(cpu), 4),
+        unprofiled_cpu_s=round(unprofiled, 4),
         profiled_cpu_s=round(statistics.median(prof_cpu), 4),
         profiled_op_ms=round(total / 1e3 / n, 1),
-        shares={k: dict(ms=round(shares[k] / 1e3 / n, 1), share=round(shares[k] / total, 4))
-                for k in SHARES if shares[k]},
+        shares=table,
         top_ops_ms={k: round(v / 1e3 / n, 1) for k, v in ops.most_common(args.top)})
+
+
+def _fused_layer(q, k, v, maps, affinity, c, scale):
+    """Ours: fused attention, class-token rows, refinement pass (one layer)."""
+    import torch.nn.functional as F
+
+    from mmseg_mctformer.models.backbones.mct_vit import class_token_attention
+    from mmseg_mctformer.models.utils.localization import refine_with_attention_affinity
+    F.scaled_dot_product_attention(q, k, v)
+    class_token_attention(q, k, c, scale)
+    refine_with_attention_affinity(maps, [q], [k], c)
+
+
+def _explicit_layer(q, k, v, maps, affinity, c, scale):
+    """One explicit attention whose head-averaged matrix gives the output, the class-token rows
+    and the running patch affinity (one layer)."""
+    attn = ((q * scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, H, N, N)
+    attn @ v
+    mean = attn.mean(dim=1)  # (B, N, N): rows [:C] are the class-token rows
+    affinity.add_(mean[:, c:, c:])
+
+
+def _explicit_once(q, k, v, maps, affinity, c, scale):
+    """The refinement with the accumulated affinity (once per forward)."""
+    from mmseg_mctformer.models.utils.localization import refine_with_affinity
+    refine_with_affinity(maps, affinity)
+
+
+def _median_cpu_s(fn, repeats, *args):
+    fn(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn(*args)
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def refinement_alternatives(args):
+    """The attention work of the seeds per forward (image and flip, random q / k / v, 12 layers),
+    per scale:
+
+    - ``fused`` (ours): per layer the backbone's fused attention, the class-token rows
+      (``class_token_attention``) and the refinement as a second attention pass
+      (``refine_with_attention_affinity``); memory linear in the tokens;
+    - ``explicit_accumulated``: per layer one explicit attention whose head-averaged (N, N)
+      matrix gives the output, the class-token rows and a running (M, M) patch affinity, then
+      once ``refine_with_affinity`` (a path that keeps the affinity instead of recomputing it;
+      the authors keep every layer's matrix).
+
+    Median CPU seconds of ``--repeats`` calls after one warm-up.
+    """
+    import torch
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(0)
+    c, heads, dim, layers, patch = 20, 6, 64, 12, 16
+    scale = dim**-0.5
+    h, w = args.hw
+    rows, totals = [], collections.Counter()
+    for s in bva.test_scales(side_args(args)):
+        gh, gw = round(s * h) // patch, round(s * w) // patch
+        n = c + gh * gw
+        tensors = [torch.randn(2, heads, n, dim, generator=gen) for _ in range(3)]
+        tensors += [torch.rand(2, c, gh, gw, generator=gen), torch.zeros(2, n - c, n - c)]
+        fused = layers * _median_cpu_s(_fused_layer, args.repeats, *tensors, c, scale)
+        explicit = (layers * _median_cpu_s(_explicit_layer, args.repeats, *tensors, c, scale)
+                    + _median_cpu_s(_explicit_once, args.repeats, *tensors, c, scale))
+        rows.append(dict(scale=s, tokens=n, fused_cpu_s=round(fused, 4),
+                         explicit_accumulated_cpu_s=round(explicit, 4)))
+        totals['fused'] += fused
+        totals['explicit_accumulated'] += explicit
+    return dict(
+        mode='refinement_alternatives', torch=torch.__version__, threads=args.threads,
+        hw=args.hw, layers=layers, per_forward=rows,
+        per_image_cpu_s={k: round(v, 4) for k, v in totals.items()},
+        explicit_over_fused=round(totals['explicit_accumulated'] / totals['fused'], 3))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    emit_json(profile(args), args.out)
+    emit_json(refinement_alternatives(args) if args.refinement_alternatives else profile(args),
+              args.out)
 
 
 if __name__ == '__main__':
