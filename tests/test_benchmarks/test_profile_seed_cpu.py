@@ -73,3 +73,25 @@ def test_our_profile_splits_the_whole_job(tmp_path):
         assert shares[name]['ms'] > 0, name
     assert shares['linear']['gflop'] > shares['attention']['gflop'] > 0
     assert printed['unprofiled_cpu_s'] > 0 and printed['scales'] == [1.0]
+
+
+def test_refinement_alternatives_time_every_variant(prof):
+    args = prof.parse_args(['--refinement-alternatives', '--hw', '40x56', '--scales', '1.0',
+                            '--repeats', '1'])
+    result = prof.refinement_alternatives(args)
+    (row, ) = result['per_forward']
+    assert row['tokens'] == 20 + 2 * 3
+    variants = ('fused', 'explicit_accumulated', 'explicit_chunked')
+    assert set(result['per_image_cpu_s']) == set(variants)
+    assert all(row[f'{name}_cpu_s'] > 0 for name in variants)
+    assert result['explicit_over_fused'] > 0 and result['explicit_chunked_over_fused'] > 0
+
+
+def test_explicit_chunked_layer_accumulates_the_patch_affinity(prof):
+    import torch
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 9, 4, generator=gen) for _ in range(3))
+    affinity = torch.zeros(1, 6, 6)
+    prof._explicit_chunked_layer(q, k, v, None, affinity, 3, 0.5, rows=4)
+    attn = ((q * 0.5) @ k.transpose(-2, -1)).softmax(dim=-1).mean(dim=1)  # (1, 9, 9)
+    torch.testing.assert_close(affinity, attn[:, 3:, 3:])
