@@ -22,20 +22,25 @@ attention path), under ``torch.profiler`` and splits its CPU time into shares:
 - ``seed``: min-max normalisation, seed labels and the output fields;
 - ``python``: time outside every ATen operator (interpreter, mmengine structures, profiler).
 
-Our regions are marked by wrapping the model's methods with ``record_function`` in this script
-only; the model code is not changed. The authors' side (``--side theirs``, a checkout given by
-``--authors-repo``) is split by operator names alone. The profiler's per-operator overhead
-inflates ``python``; ``unprofiled_cpu_s`` is the same job timed without it (median of
-``--repeats``). Per share: ``ms`` (profiled time per image; the profiler's clock is wall time),
-``share`` (its fraction), ``cpu_s`` (that fraction of ``unprofiled_cpu_s``) and, for the matrix
-products, ``gflop`` (counted from the token grids, :func:`share_gflop`) and ``gflop_per_cpu_s``.
-Prints one JSON object.
+Regions are marked by wrapping the model's methods and functions with ``record_function`` in
+this script only; the model code is not changed (a method this script names and the model no
+longer has is listed in ``unmarked_regions``, its time counted where its caller's goes). The
+authors' side (``--side theirs``, a checkout given by ``--authors-repo``): their model's
+``forward_features`` / ``patch_embed`` / ``head`` / attention modules are marked the same way, the
+rest of their ``forward`` (GWRP, the stack of every layer's attention, its head mean, the fusion)
+is ``maps``, and their map loop outside the model is split by operator names. The profiler's
+per-operator overhead inflates ``python``; ``unprofiled_cpu_s`` is the same job timed without it
+(median of ``--repeats``). Per share: ``ms`` (profiled time per image; the profiler's clock is
+wall time), ``share`` (its fraction), ``cpu_s`` (that fraction of ``unprofiled_cpu_s``) and, for
+the matrix products, ``gflop`` (counted from the token grids, :func:`share_gflop`) and
+``gflop_per_cpu_s``. Prints one JSON object.
 
 Example::
 
     python benchmarks/profile_seed_cpu.py --threads 1
     python benchmarks/profile_seed_cpu.py --side theirs --authors-repo ../MCTformer \\
         --authors-pythonpath /tmp/authors_site --threads 1
+    python benchmarks/profile_seed_cpu.py --refinement-alternatives --threads 1
 """
 import argparse
 import collections
@@ -70,7 +75,8 @@ OUR_REGIONS = (
     ('model', '_set_seed_outputs', 'seed'),
 )
 THEIR_REGIONS = (
-    ('model', 'forward', 'maps'),  # their forward after the blocks: GWRP, head mean, fusion
+    # their forward after the blocks: GWRP, stack and head mean of the attention, fusion
+    ('model', 'forward', 'maps'),
     ('model', 'forward_features', 'backbone'),
     ('model', 'patch_embed', 'linear'),
     ('model', 'head', 'heads'),
@@ -144,7 +150,7 @@ def mark(owner, name, label):
 
 
 def build_side(args):
-    """``bench_vs_authors``' seed side with its regions marked."""
+    """``bench_vs_authors``' seed side with its regions marked, and the regions it lacks."""
     if args.side == 'ours':
         import mmseg_mctformer.models.backbones.mct_vit as mct_vit
         import mmseg_mctformer.models.utils.localization as localization
@@ -159,11 +165,15 @@ def build_side(args):
         side = bva.TheirSide(side_args(args))
         owners = dict(model=side.model)
         regions, attns = THEIR_REGIONS, [block.attn for block in side.model.blocks]
+    missing = []
     for owner, name, label in regions:
-        mark(owners[owner], name, 'seed:' + label)
+        if getattr(owners[owner], name, None) is not None:
+            mark(owners[owner], name, 'seed:' + label)
+        else:
+            missing.append(f'{owner}.{name}')
     for attn in attns:  # qkv / proj inside are linear, the rest attention
         mark(attn, 'forward', 'seed:attention_module')
-    return side
+    return side, missing
 
 
 def classify(name, region, stack, side):
@@ -224,7 +234,7 @@ def profile(args):
     from torch.profiler import ProfilerActivity
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    side = build_side(args)
+    side, missing = build_side(args)
     data = side.prepare_seed(dict(seed=0))
     side.seed(data)  # warm-up
     cpu = []
@@ -279,7 +289,7 @@ def profile(args):
         scales=bva.test_scales(side_args(args)), flip=True, repeats=n,
         unprofiled_cpu_s=round(unprofiled, 4),
         profiled_cpu_s=round(statistics.median(prof_cpu), 4),
-        profiled_op_ms=round(total / 1e3 / n, 1),
+        profiled_op_ms=round(total / 1e3 / n, 1), unmarked_regions=missing,
         shares=table,
         top_ops_ms={k: round(v / 1e3 / n, 1) for k, v in ops.most_common(args.top)})
 

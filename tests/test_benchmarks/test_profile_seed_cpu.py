@@ -73,6 +73,7 @@ def test_our_profile_splits_the_whole_job(tmp_path):
         assert shares[name]['ms'] > 0, name
     assert shares['linear']['gflop'] > shares['attention']['gflop'] > 0
     assert printed['unprofiled_cpu_s'] > 0 and printed['scales'] == [1.0]
+    assert printed['unmarked_regions'] == []  # every method the script names exists
 
 
 def test_refinement_alternatives_time_every_variant(prof):
