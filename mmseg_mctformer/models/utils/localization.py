@@ -226,11 +226,12 @@ def refine_with_attention_affinity(maps: Tensor, qs: Sequence[Tensor], ks: Seque
     for i in indices:
         q = qs[i][:, :, num_classes:].float()  # (B, H, M, E): patch queries only
         k = ks[i].float()
-        out = torch.cat([
+        outs = [
             F.scaled_dot_product_attention(
                 q, k, values[..., j, :].expand(b, heads, -1, -1), scale=scale)
             for j in range(chunks)
-        ], dim=-1)  # (B, H, M, chunks * E)
+        ]  # chunks x (B, H, M, E); one chunk (K <= E, as C = 20 of E = 64) needs no concatenation
+        out = outs[0] if chunks == 1 else torch.cat(outs, dim=-1)  # (B, H, M, chunks * E)
         refined += out[..., :c].mean(dim=1)
     return refined.transpose(1, 2).reshape(b, c, h, w)
 
