@@ -196,7 +196,12 @@ class LabelDir:
                                  f'{self.record_path} is corrupt ({e})') from e
 
     def differences(self, old: dict, new: dict) -> List[str]:
-        """``'key: old -> new'`` for every key of :attr:`record_keys` that differs."""
+        """``'key: old -> new'`` for every key of :attr:`record_keys` that differs.
+
+        The threshold is compared as ``bg_threshold`` only: a record whose ``test_cfg`` also
+        carries it (the layout of 0.1.0) resumes when the rest of its map settings agree.
+        """
+        old, new = _without_test_cfg_threshold(old), _without_test_cfg_threshold(new)
         return [f'{key}: {old.get(key)!r} -> {new.get(key)!r}' for key in self.record_keys
                 if _jsonable(old.get(key)) != _jsonable(new.get(key))]
 
@@ -348,3 +353,12 @@ class LabelDir:
             if not is_valid_label_png(self.png_path(info['img_path']), (width, height)):
                 self.save(info['img_path'], np.zeros((height, width), np.uint8), palette)
         return count
+
+
+def _without_test_cfg_threshold(record: dict) -> dict:
+    """``record`` with ``bg_threshold`` left out of its ``test_cfg`` (a copy when it had one)."""
+    test_cfg = record.get('test_cfg')
+    if isinstance(test_cfg, dict) and 'bg_threshold' in test_cfg:
+        test_cfg = {k: v for k, v in test_cfg.items() if k != 'bg_threshold'}
+        return {**record, 'test_cfg': test_cfg}
+    return record

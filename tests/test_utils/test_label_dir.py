@@ -65,3 +65,19 @@ def test_background_masks_and_maps(tmp_path):
     with np.load(path) as f:
         assert f['classes'].tolist() == [0] and f['maps'].dtype == np.float16
     assert folder.pending(dataset, save_logits=True) == [1, 2]
+
+
+def test_record_with_the_threshold_inside_test_cfg_resumes(tmp_path):
+    """A 0.1.0 record (threshold also inside ``test_cfg``) resumes with the same settings and
+    is refused when the threshold or another map setting differs."""
+    folder = LabelDir.of('pseudo_label', str(tmp_path / 'labels'))
+    old = dict(checkpoint='a.pth', bg_threshold=0.45, crf=None, precision=None,
+               test_cfg=dict(scales=[1.0], bg_threshold=0.45))
+    folder.check(old)
+    open(os.path.join(folder.path, 'x.png'), 'wb').close()
+    new = dict(old, test_cfg=dict(scales=[1.0]))
+    assert folder.check(new) is False
+    with pytest.raises(ValueError, match='bg_threshold: 0.45 -> 0.5'):
+        folder.check(dict(new, bg_threshold=0.5))
+    with pytest.raises(ValueError, match='test_cfg'):
+        folder.check(dict(new, test_cfg=dict(scales=[1.0, 0.5])))
