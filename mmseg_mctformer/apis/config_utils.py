@@ -286,7 +286,7 @@ def configure_test(cfg, out=None, show=False, wait_time=2.0, show_dir=None, tta=
             cfg.tta_model.module = cfg.model
             cfg.model = cfg.tta_model
         elif cfg.model.get('type') == 'MCTformer':
-            from ..models.segmentors.mctformer import DEFAULT_TEST_CFG
+            from ..models.heads.localization_test_cfg import DEFAULT_TEST_CFG
             cfg.model.setdefault('test_cfg', {}).update(
                 scales=DEFAULT_TEST_CFG['scales'], flip=True)
         else:

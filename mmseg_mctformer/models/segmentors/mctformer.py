@@ -1,7 +1,6 @@
 """MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
 import logging
 import math
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmcv
@@ -16,35 +15,10 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils.localization import (
-    ATTN_REDUCES,
-    FUSION_MODES,
-    MAP_TYPES,
-    localization_maps,
-    minmax_normalise,
-)
+from ..backbones.mct_vit import MCTViTOutput
+from ..heads.localization_test_cfg import parse_test_cfg
+from ..utils.localization import localization_maps, map_needs_attention, minmax_normalise
 from ..utils.seed import seed_labels, seed_scores, warn_no_class_kept
-
-DEFAULT_TEST_CFG = dict(
-    scales=(1.0, 0.5, 1.5, 2.0),
-    flip=True,
-    map_type='fused_affinity',
-    top_k=3,
-    attn_reduce='sum',
-    fusion='product',
-    affinity_layers='all',
-    minmax_eps=1e-5,
-    use_gt_labels=True,
-    score_thr=0.5,
-    bg_threshold=0.45,
-    patch_size=None,
-    mode='whole',
-    attn_path='fused',
-    max_tokens=10000,
-    resize_mode='bilinear_patch_multiple',
-)
-ATTN_PATHS = ('fused', 'explicit')
-RESIZE_MODES = ('bilinear_patch_multiple', 'authors')
 
 
 @MODELS.register_module()
@@ -57,10 +31,10 @@ class MCTformer(BaseSegmentor):
     ``cct_loss=None``) and MCTformer+ (``cam_head.pool='gwrp'``, ``cct_loss=dict(...)``) differ
     only in config.
 
-    ``loss(): backbone (fused attention) -> cls_head / cam_head / cct_loss``
-    ``predict(): per image, per scale and flip: backbone (fused attention + q / k, or explicit
-    attention with attn_path='explicit') -> cam_head ->
-    localization_maps -> upsample -> sum -> keep classes -> min-max -> seg_logits``
+    ``loss(): backbone (scaled-dot-product attention) -> cls_head / cam_head / cct_loss``
+    ``predict(): per image, per scale and flip: backbone (q / k with attn_path='sdpa', or the
+    explicit attention with 'explicit') -> cam_head -> localization_maps -> upsample -> sum ->
+    keep classes -> min-max -> seg_logits``
 
     Training uses only the image-level labels ``gt_class_labels`` (multi-hot (C,)) of the data
     samples. The loss weights (alpha, beta, gamma of the paper) are the ``loss_weight`` of
@@ -100,12 +74,13 @@ class MCTformer(BaseSegmentor):
       reports the best. 0.45 is a mid-range starting point, not a measured optimum; sweep it.
     - ``patch_size`` [None]: token stride; read from the backbone when None.
     - ``mode`` ['whole']: accepted for compatibility with mmseg configs; only 'whole'.
-    - ``attn_path`` ['fused']: how the attention maps are read. ``'fused'``: the backbone runs
-      its fused attention and returns class-token rows and per-head q / k
-      (``return_qk=True``), the patch affinity runs as an attention over the maps
+    - ``attn_path`` ['sdpa']: how the attention maps are read (the backbone's ``attn_path``).
+      ``'sdpa'``: the backbone runs ``F.scaled_dot_product_attention`` and returns class-token
+      rows and per-head q / k, the patch affinity runs as an attention over the maps
       (:func:`refine_with_attention_affinity`); memory linear in the tokens. ``'explicit'``: every
-      block's (C + M) x (C + M) attention is built (``return_attn=True``); memory quadratic in the
-      tokens (about ``4 * B * (L + H) * (C + M)^2`` bytes), same maps to float32 rounding.
+      block's (C + M) x (C + M) attention is built; memory quadratic in the tokens (about
+      ``4 * B * (L + H) * (C + M)^2`` bytes), same maps to float32 rounding. ``'fused'``, the old
+      name of ``'sdpa'``, is accepted with a deprecation warning.
     - ``max_tokens`` [10000]: bound on the patch tokens ``h * w`` of one forward; a scaled image
       (or an ``encode_decode`` input) with more tokens is resized down, aspect ratio kept, with a
       warning, so that a huge image cannot exhaust memory (a 3000 x 3000 image at scale 2 would
@@ -154,7 +129,7 @@ class MCTformer(BaseSegmentor):
         self.cct_loss = MODELS.build(cct_loss) if cct_loss is not None else None
         self.num_classes = self._infer_num_classes()
         self.train_cfg = train_cfg
-        self.test_cfg = self._parse_test_cfg(test_cfg)
+        self.test_cfg = parse_test_cfg(test_cfg, has_cam_head=self.cam_head is not None)
         self.align_corners = False
 
     # ------------------------------------------------------------------ set-up
@@ -168,45 +143,6 @@ class MCTformer(BaseSegmentor):
             raise ValueError(f'MCTformer: num_classes must agree between backbone and heads, '
                              f'got {found}')
         return next(iter(found.values()))
-
-    def _parse_test_cfg(self, test_cfg: OptConfigType) -> dict:
-        cfg = dict(DEFAULT_TEST_CFG)
-        unknown = set(test_cfg or {}) - set(cfg)
-        if unknown:
-            warnings.warn(f'MCTformer: test_cfg keys {sorted(unknown)} are ignored; known keys '
-                          f'are {sorted(cfg)}')
-        cfg.update(test_cfg or {})
-        if cfg['map_type'] not in MAP_TYPES:
-            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r}, expected "
-                             f'one of {MAP_TYPES}')
-        if cfg['map_type'].startswith(('patchcam', 'fused')) and self.cam_head is None:
-            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r} needs a "
-                             'cam_head, got cam_head=None')
-        if cfg['fusion'] not in FUSION_MODES:
-            raise ValueError(f"MCTformer: test_cfg['fusion'] = {cfg['fusion']!r}, expected one "
-                             f'of {FUSION_MODES}')
-        if cfg['attn_reduce'] not in ATTN_REDUCES:
-            raise ValueError(f"MCTformer: test_cfg['attn_reduce'] = {cfg['attn_reduce']!r}, "
-                             f'expected one of {ATTN_REDUCES}')
-        if cfg['mode'] != 'whole':
-            raise ValueError(f"MCTformer: test_cfg['mode'] = {cfg['mode']!r}, only 'whole' is "
-                             'supported (the maps need the whole image)')
-        if not cfg['scales'] or any(s <= 0 for s in cfg['scales']):
-            raise ValueError(f"MCTformer: test_cfg['scales'] must be positive, got "
-                             f"{cfg['scales']}")
-        cfg['scales'] = tuple(float(s) for s in cfg['scales'])
-        if cfg['attn_path'] not in ATTN_PATHS:
-            raise ValueError(f"MCTformer: test_cfg['attn_path'] = {cfg['attn_path']!r}, expected "
-                             f'one of {ATTN_PATHS}')
-        if cfg['resize_mode'] not in RESIZE_MODES:
-            raise ValueError(f"MCTformer: test_cfg['resize_mode'] = {cfg['resize_mode']!r}, "
-                             f'expected one of {RESIZE_MODES}')
-        max_tokens = cfg['max_tokens']
-        if max_tokens is not None and (isinstance(max_tokens, bool)
-                                       or not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ValueError(f"MCTformer: test_cfg['max_tokens'] = {max_tokens!r}, expected a "
-                             'positive int or None')
-        return cfg
 
     @property
     def patch_size(self) -> int:
@@ -224,8 +160,8 @@ class MCTformer(BaseSegmentor):
         return int(size)
 
     # ------------------------------------------------------------------ training
-    def extract_feat(self, inputs: Tensor) -> dict:
-        """Backbone output dict (fused attention path, see ``docs/conventions.md``)."""
+    def extract_feat(self, inputs: Tensor) -> MCTViTOutput:
+        """Backbone tokens (no attention returned, see ``docs/conventions.md``)."""
         return self.backbone(inputs)
 
     def _class_labels(self, data_samples: SampleList, device: torch.device) -> Tensor:
@@ -262,22 +198,22 @@ class MCTformer(BaseSegmentor):
         feats = self.extract_feat(inputs)
         losses = {}
         if self.cls_head is not None:
-            scores = self.cls_head(feats['cls_token'])
+            scores = self.cls_head(feats.cls_token)
             losses.update(self.cls_head.loss_by_scores(scores, labels))
             losses['acc_cls_token'] = _multilabel_accuracy(scores, labels)
         if self.cam_head is not None:
-            _, scores = self.cam_head(feats['patch_tokens'])
+            _, scores = self.cam_head(feats.patch_tokens)
             losses.update(self.cam_head.loss_by_scores(scores, labels))
             losses['acc_patch_cam'] = _multilabel_accuracy(scores, labels)
         if self.cct_loss is not None:
-            losses[self.cct_loss.loss_name] = self.cct_loss(feats['cls_tokens'], labels)
+            losses[self.cct_loss.loss_name] = self.cct_loss(feats.cls_tokens, labels)
         return losses
 
     # ------------------------------------------------------------------ inference
     def _forward_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
         """One forward: token-resolution maps and class scores.
 
-        The attention is read as ``test_cfg.attn_path`` says (fused q / k or explicit maps).
+        The attention is read as ``test_cfg.attn_path`` says (q / k or explicit maps).
 
         Args:
             inputs (Tensor): Images (B, 3, H, W), multiples of the patch size.
@@ -287,16 +223,15 @@ class MCTformer(BaseSegmentor):
             normalised), ``cls_scores`` (B, C) and/or ``cam_scores`` (B, C), ``cams``
             (B, C, h, w) when the heads exist.
         """
-        needs_attn = self.test_cfg['map_type'] != 'patchcam'
-        explicit = self.test_cfg['attn_path'] == 'explicit'
-        feats = self.backbone(inputs, return_attn=needs_attn and explicit,
-                              return_qk=needs_attn and not explicit)
+        attn_path = (self.test_cfg['attn_path'] if map_needs_attention(self.test_cfg['map_type'])
+                     else None)
+        feats = self.backbone(inputs, attn_path=attn_path)
         out = {}
         cams = None
         if self.cls_head is not None:
-            out['cls_scores'] = self.cls_head(feats['cls_token']).float()
+            out['cls_scores'] = self.cls_head(feats.cls_token).float()
         if self.cam_head is not None:
-            cams, cam_scores = self.cam_head(feats['patch_tokens'])
+            cams, cam_scores = self.cam_head(feats.patch_tokens)
             out['cams'] = cams.float()
             out['cam_scores'] = cam_scores.float()
         out['maps'] = localization_maps(
