@@ -366,3 +366,36 @@ def test_attn_path_and_max_tokens_errors():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="max_tokens'\\] = "):
             _build(test_cfg=dict(max_tokens=bad))
+
+
+def test_checkpoints_with_the_heads_at_the_top_level_load(tmp_path):
+    """The heads live in decode_head; a checkpoint written before (cls_head.*, cam_head.*, as the
+    weight converters still write) loads strictly, through mmengine and the checkpoint check."""
+    from mmengine.runner.checkpoint import load_checkpoint
+
+    from mmseg_mctformer.utils import check_checkpoint_file
+    cfg = copy.deepcopy(MCTFORMER_PLUS)
+    cfg['cls_head']['pool'] = 'linear'  # a class-token head with weights too
+    source = _build(cfg)
+    assert source.cls_head is source.decode_head.cls_head
+    assert source.cam_head is source.decode_head.cam_head
+    state = source.state_dict()
+    assert {'decode_head.cls_head.weight', 'decode_head.cam_head.conv.weight'} <= set(state)
+    legacy = {k.replace('decode_head.', ''): v.clone() for k, v in state.items()}
+    assert 'cam_head.conv.weight' in legacy and 'cls_head.bias' in legacy
+    path = str(tmp_path / 'legacy.pth')
+    torch.save(dict(state_dict=legacy, meta={}), path)
+    torch.manual_seed(5)
+    for load in ('load_state_dict', 'load_checkpoint'):
+        target = MODELS.build(cfg)  # other random weights
+        assert not torch.equal(target.cam_head.conv.weight, source.cam_head.conv.weight)
+        assert check_checkpoint_file(target, path) == (len(state), len(state))
+        if load == 'load_state_dict':
+            target.load_state_dict(dict(legacy), strict=True)
+        else:
+            load_checkpoint(target, path, map_location='cpu', strict=True)
+        for key, value in state.items():
+            assert torch.equal(target.state_dict()[key], value), (load, key)
+    with pytest.raises(ValueError, match="both 'cam_head.conv.bias' and "
+                                         "'decode_head.cam_head.conv.bias'"):
+        target.load_state_dict(dict(legacy, **{'decode_head.cam_head.conv.bias': torch.zeros(C)}))
