@@ -20,7 +20,8 @@ from ..heads.localization_head import MCTLocalizationHead
 from ..heads.localization_test_cfg import parse_test_cfg
 from ..utils.localization import map_needs_attention
 
-#: State-dict prefixes of the heads before they moved into ``decode_head``, mapped on loading.
+#: Prefixes of checkpoints that hold the heads at the top level (the weight converters' layout),
+#: mapped onto ``decode_head`` when loading.
 LEGACY_KEY_PREFIXES = {'cls_head.': 'decode_head.cls_head.', 'cam_head.': 'decode_head.cam_head.'}
 
 
