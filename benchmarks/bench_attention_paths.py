@@ -1,4 +1,4 @@
-"""One attention layer, fused (``F.scaled_dot_product_attention``) against an explicit softmax.
+"""One attention layer: ``F.scaled_dot_product_attention`` ("fused") against an explicit softmax.
 
 Times forward + backward of the attention core of a ViT-S layer (6 heads of 64 dims) for several
 batch sizes B and token counts N, in float32 and under ``torch.autocast('cpu', torch.bfloat16)``

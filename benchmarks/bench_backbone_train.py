@@ -1,13 +1,13 @@
-"""Training throughput and peak memory of MultiClassTokenViT: fused vs explicit attention path.
+"""Training throughput and peak memory of MultiClassTokenViT: sdpa vs explicit attention path.
 
     python benchmarks/bench_backbone_train.py --device cpu --batch-size 8 --iters 3
 
-One train step = forward (``return_attn=False``: fused ``F.scaled_dot_product_attention``;
-``return_attn=True``: explicit softmax attention kept for every block) + multilabel soft-margin loss
-on the class-token scores (mean over D) and on a 3x3-conv PatchCAM score (GAP) + backward + AdamW
-step, DeiT-S, C = 20 classes. Each path runs in a fresh subprocess so that its peak memory is its
-own: on CUDA ``torch.cuda.max_memory_allocated`` over what is allocated after a warm-up step; on
-CPU the growth of the process's peak RSS (``resource.getrusage``) over its RSS before the first
+One train step = forward (``attn_path=None``: ``F.scaled_dot_product_attention``;
+``attn_path='explicit'``: explicit softmax attention kept for every block) + multilabel soft-margin
+loss on the class-token scores (mean over D) and on a 3x3-conv PatchCAM score (GAP) + backward +
+AdamW step, DeiT-S, C = 20 classes. Each path runs in a fresh subprocess so that its peak memory is
+its own: on CUDA ``torch.cuda.max_memory_allocated`` over what is allocated after a warm-up step;
+on CPU the growth of the process's peak RSS (``resource.getrusage``) over its RSS before the first
 step (so it also counts gradients and AdamW state, the same for both paths).
 Prints one JSON object.
 """
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-PATHS = ('fused', 'explicit')
+PATHS = ('sdpa', 'explicit')
 
 
 def parse_args(argv=None):
@@ -31,7 +31,7 @@ def parse_args(argv=None):
     parser.add_argument('--num-classes', type=int, default=20)
     parser.add_argument('--amp', action='store_true', help='bfloat16 autocast')
     parser.add_argument('--repeats', type=int, default=1,
-                        help='alternate fused/explicit workers this many times; report medians')
+                        help='alternate sdpa/explicit workers this many times; report medians')
     parser.add_argument('--worker', choices=PATHS, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -51,14 +51,14 @@ def run_worker(args):
     optimizer = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.05)
     x = torch.randn(args.batch_size, 3, args.img_size, args.img_size, device=device)
     labels = (torch.rand(args.batch_size, args.num_classes, device=device) < 0.2).float()
-    return_attn = args.worker == 'explicit'
+    attn_path = 'explicit' if args.worker == 'explicit' else None
     backbone.train()
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
-            out = backbone(x, return_attn=return_attn)
-            cls_score = out['cls_token'].mean(-1)  # (B, C)
-            cam_score = cam(out['patch_tokens']).mean((2, 3))  # (B, C)
+            out = backbone(x, attn_path=attn_path)
+            cls_score = out.cls_token.mean(-1)  # (B, C)
+            cam_score = cam(out.patch_tokens).mean((2, 3))  # (B, C)
         loss = (F.multilabel_soft_margin_loss(cls_score.float(), labels) +
                 F.multilabel_soft_margin_loss(cam_score.float(), labels))
         optimizer.zero_grad(set_to_none=True)
@@ -119,14 +119,14 @@ def main(argv=None):
         rs = sorted(rs, key=lambda r: r['images_per_s'])
         results[path] = dict(rs[len(rs) // 2], runs_images_per_s=[r['images_per_s'] for r in rs],
                              runs_peak_mem_mib=[r['peak_mem_mib'] for r in rs])
-    fused, explicit = results['fused'], results['explicit']
+    sdpa, explicit = results['sdpa'], results['explicit']
     summary = dict(
         config=dict(device=args.device, batch_size=args.batch_size, iters=args.iters,
                     img_size=args.img_size, arch=args.arch, num_classes=args.num_classes,
                     amp=args.amp, repeats=args.repeats),
-        fused=fused, explicit=explicit,
-        speedup_fused=fused['images_per_s'] / explicit['images_per_s'],
-        memory_ratio_fused=fused['peak_mem_mib'] / max(explicit['peak_mem_mib'], 1e-9))
+        sdpa=sdpa, explicit=explicit,
+        speedup_sdpa=sdpa['images_per_s'] / explicit['images_per_s'],
+        memory_ratio_sdpa=sdpa['peak_mem_mib'] / max(explicit['peak_mem_mib'], 1e-9))
     print(json.dumps(summary, indent=2))
 
 

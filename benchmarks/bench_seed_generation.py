@@ -1,4 +1,4 @@
-"""Seed generation (MCTformer+ localisation maps): fused path against the explicit reference.
+"""Seed generation (MCTformer+ localisation maps): sdpa path against the explicit reference.
 
 Builds the DeiT-S MCTformer+ of ``configs/_base_/models/mctformer-plus_deit-s.py`` with random
 weights (no checkpoint is read) and runs ``model.test_step`` one image at a time, as the reference
@@ -7,11 +7,11 @@ process for the whole run (one process pair); the parent hands the images to the
 alternation (ABBA order), so that a change of machine load hits every path alike, and reports
 medians. Paths (``--paths``, the last one is the reference of the ratios):
 
-- ``fused``: the default ``test_cfg.attn_path='fused'`` (q / k + attention affinity, memory linear
-  in the tokens);
+- ``sdpa``: the default ``test_cfg.attn_path='sdpa'`` (q / k + attention affinity, memory linear
+  in the tokens; ``fused``, its old name, is accepted);
 - ``explicit``: ``attn_path='explicit'``, every block's (C + M) x (C + M) attention built, as the
   authors' code does;
-- a ``_bf16`` suffix (``fused_bf16``): the same under ``torch.autocast(dtype=torch.bfloat16)``.
+- a ``_bf16`` suffix (``sdpa_bf16``): the same under ``torch.autocast(dtype=torch.bfloat16)``.
 
 Cases: ``--cases`` lists image sizes ``HxW``, run in that order; the main case (default 375x500,
 VOC size) uses the config's test-time augmentation (its scales, each with its flip). ``--scaling``
@@ -30,7 +30,7 @@ Examples::
 
     python benchmarks/bench_seed_generation.py --num-images 2 --threads 1
     python benchmarks/bench_seed_generation.py --cases --scaling --num-images 1
-    python benchmarks/bench_seed_generation.py --paths fused_bf16 fused --num-images 2
+    python benchmarks/bench_seed_generation.py --paths sdpa_bf16 sdpa --num-images 2
     python benchmarks/bench_seed_generation.py --device cuda --num-images 20
 """
 import argparse
@@ -52,13 +52,13 @@ from json_output import emit_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODEL_CFG = osp.join(ROOT, 'configs', '_base_', 'models', 'mctformer-plus_deit-s.py')
-BASE_PATHS = ('fused', 'explicit')
+BASE_PATHS = ('sdpa', 'explicit', 'fused')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Benchmark seed generation, fused vs explicit')
+    parser = argparse.ArgumentParser(description='Benchmark seed generation, sdpa vs explicit')
     parser.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
-    parser.add_argument('--paths', nargs='+', default=['fused', 'explicit'],
+    parser.add_argument('--paths', nargs='+', default=['sdpa', 'explicit'],
                         help='compared paths; the last one is the reference of the ratios')
     parser.add_argument('--cases', nargs='*', default=['375x500'],
                         help='image sizes HxW with the config test-time augmentation')
@@ -78,8 +78,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     for path in args.paths:
         if path.removesuffix('_bf16') not in BASE_PATHS:
-            parser.error(f'--paths: unknown path {path!r}, expected fused, explicit, '
-                         'fused_bf16 or explicit_bf16')
+            parser.error(f'--paths: unknown path {path!r}, expected sdpa, explicit, '
+                         'sdpa_bf16 or explicit_bf16')
     if args.scaling == []:
         args.scaling = [250, 500, 750, 1000]
     return args

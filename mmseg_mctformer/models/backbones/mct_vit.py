@@ -1,7 +1,8 @@
 """Multi-class-token Vision Transformer (the encoder of MCTformer / MCTformer+).
 
-The file reads top to bottom: token-layout helpers, the attention with its two paths, the encoder
-layer, then the backbone and its presets.
+The file reads top to bottom: token-layout helpers, the attention kernels and the one function
+that picks among them, the output records, the attention module, the encoder layer, then the
+backbone and its presets.
 
 Token sequence inside the encoder: ``[C class tokens ; M patch tokens]``, ``N = C + M``,
 ``M = h * w`` for an input of ``(h * patch) x (w * patch)`` pixels.
@@ -17,7 +18,8 @@ State-dict layout (what :mod:`mmseg_mctformer.utils.weight_converters` produces)
     ln1                             final LayerNorm
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -40,10 +42,18 @@ CLS_TOKEN_INITS = ('pretrained', 'trunc_normal')
 CLS_POS_EMBEDS = ('shared', 'per_class')
 POS_RESIZE_MODES = ('bicubic', 'nearest')
 POS_INTERPS = ('size', 'scale_factor_offset')
-QK = Tuple[Tensor, Tensor]
+#: The attention a forward returns besides its tokens (``attn_path``; None: none):
+#: ``'sdpa'``: per-head queries and keys and the class-token rows, the output computed by
+#: ``F.scaled_dot_product_attention`` (memory linear in the tokens); ``'explicit'``: every block's
+#: head-averaged (N, N) softmax attention, built explicitly (memory quadratic in the tokens).
+ATTN_PATHS = ('sdpa', 'explicit')
+#: The kernels one attention call can run (:func:`attention_kernel` picks one).
+ATTN_KERNELS = ('sdpa', 'explicit', 'explicit_float32')
+#: What one attention call returns besides its output: (B, N, N) weights or ``(q, k)``.
+AttnReturn = Union[Tensor, Tuple[Tensor, Tensor]]
 #: Up to this many tokens, a bfloat16 attention on a CPU (``torch.autocast``, ``--amp``) runs as an
 #: explicit softmax in float32 instead of ``F.scaled_dot_product_attention``, whose CPU flash kernel
-#: is slow in bfloat16 for short sequences; above it the fused kernel is the faster one
+#: is slow in bfloat16 for short sequences; above it the scaled-dot-product kernel is the faster one
 #: (``benchmarks/bench_attention_paths.py``, numbers in ``docs/en/benchmarks.md``).
 CPU_BF16_EXPLICIT_MAX_TOKENS = 216
 
@@ -67,15 +77,131 @@ def tokens_to_map(x: Tensor, num_prefix: int, hw: Tuple[int, int]) -> Tensor:
     return x[:, num_prefix:].transpose(1, 2).reshape(B, D, h, w)
 
 
-class MultiClassTokenAttention(BaseModule):
-    """Multi-head self-attention with a fused and an explicit path sharing one set of weights.
+def attention_kernel(q: Tensor, attn_path: Optional[str] = None) -> str:
+    """The kernel that one attention call runs; the only place where it is chosen.
 
-    The fused path (``F.scaled_dot_product_attention``) never materialises the attention matrix
-    and is used for training; the explicit path returns the head-averaged softmax attention
-    (B, N, N) that MCTformer's localisation maps are read from. In bfloat16 on a CPU with at most
-    :data:`CPU_BF16_EXPLICIT_MAX_TOKENS` tokens the fused path computes the same attention
-    explicitly in float32 (:func:`explicit_attention`), which is faster there (the (B, H, N, N)
-    matrix is small).
+    - ``'explicit'``: ``attn_path='explicit'``: ``softmax(q k^T * scale)`` in ``q``'s dtype, the
+      (B, H, N, N) weights kept and returned head-averaged.
+    - ``'explicit_float32'``: no weights asked for, ``q`` bfloat16 on a CPU and
+      ``N <= CPU_BF16_EXPLICIT_MAX_TOKENS``: :func:`explicit_attention` (float32 softmax), faster
+      there than the scaled-dot-product kernel.
+    - ``'sdpa'``: otherwise, ``F.scaled_dot_product_attention`` (no N x N matrix).
+
+    Args:
+        q (Tensor): Queries (B, H, N, D / H).
+        attn_path (str, optional): What the caller returns (:data:`ATTN_PATHS`, or None).
+            Default: None.
+
+    Returns:
+        str: One of :data:`ATTN_KERNELS`.
+    """
+    if attn_path is not None and attn_path not in ATTN_PATHS:
+        raise ValueError(f'attention_kernel: unknown attn_path {attn_path!r}, expected None or '
+                         f'one of {ATTN_PATHS}')
+    if attn_path == 'explicit':
+        return 'explicit'
+    if (q.device.type == 'cpu' and q.dtype == torch.bfloat16
+            and q.shape[-2] <= CPU_BF16_EXPLICIT_MAX_TOKENS):
+        return 'explicit_float32'
+    return 'sdpa'
+
+
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+    """``softmax(q k^T * scale) v`` computed in float32 (autocast off), output in ``v``'s dtype.
+
+    The logits stay float32 as inside the scaled-dot-product kernel: rounded to bfloat16 (8 bits
+    of mantissa) a logit of 10 would move by up to 0.03, its probability by ~3 %.
+
+    Args:
+        q, k, v (Tensor): (B, H, N, D / H) each.
+        scale (float): The logit scale, ``(D / H) ** -0.5``.
+
+    Returns:
+        Tensor: (B, H, N, D / H).
+    """
+    with torch.autocast(device_type=q.device.type, enabled=False):
+        attn = ((q.float() * scale) @ k.float().transpose(-2, -1)).softmax(dim=-1)
+        return (attn @ v.float()).to(v.dtype)
+
+
+@dataclass(frozen=True)
+class BlockAttention:
+    """The attention of every block, as the backbone's ``attn_path`` returns it.
+
+    L blocks, C class tokens, N = C + M tokens, H heads, E = D / H.
+
+    Attributes:
+        path (str): ``'explicit'`` or ``'sdpa'`` (:data:`ATTN_PATHS`): which fields are set.
+        cls_rows (list[Tensor]): L tensors (B, C, N), the class-token rows of the head-averaged
+            softmax attention (both paths).
+        weights (list[Tensor] | None): L tensors (B, N, N), the head-averaged softmax attention
+            (``'explicit'``); None for ``'sdpa'``.
+        q (list[Tensor] | None): L tensors (B, H, N, E), the unscaled per-head queries
+            (``'sdpa'``); None for ``'explicit'``.
+        k (list[Tensor] | None): L tensors (B, H, N, E), the per-head keys (``'sdpa'``); None
+            for ``'explicit'``.
+    """
+
+    path: str
+    cls_rows: List[Tensor]
+    weights: Optional[List[Tensor]] = None
+    q: Optional[List[Tensor]] = None
+    k: Optional[List[Tensor]] = None
+
+    def __post_init__(self):
+        if self.path not in ATTN_PATHS:
+            raise ValueError(f'BlockAttention: unknown path {self.path!r}, expected one of '
+                             f'{ATTN_PATHS}')
+        explicit = self.path == 'explicit'
+        if explicit != (self.weights is not None) or explicit == (self.q is not None
+                                                                 and self.k is not None):
+            raise ValueError(f"BlockAttention: path {self.path!r} holds "
+                             f"{'weights' if explicit else 'q and k'} only")
+
+    @classmethod
+    def explicit(cls, weights: Sequence[Tensor], num_classes: int) -> 'BlockAttention':
+        """Record of the explicit path from L head-averaged attentions (B, N, N)."""
+        weights = list(weights)
+        return cls('explicit', [w[:, :num_classes] for w in weights], weights=weights)
+
+    @classmethod
+    def sdpa(cls, cls_rows: Sequence[Tensor], q: Sequence[Tensor],
+             k: Sequence[Tensor]) -> 'BlockAttention':
+        """Record of the scaled-dot-product path from L class-token rows (B, C, N), queries and
+        keys (B, H, N, E)."""
+        return cls('sdpa', list(cls_rows), q=list(q), k=list(k))
+
+
+@dataclass(frozen=True)
+class MCTViTOutput:
+    """What :class:`MultiClassTokenViT` returns (L blocks, C class tokens, h x w patch grid).
+
+    Attributes:
+        cls_tokens (list[Tensor]): L tensors (B, C, D), the class tokens after every block.
+        cls_token (Tensor): (B, C, D), the final class tokens (``cls_tokens[-1]``).
+        patch_tokens (Tensor): (B, D, h, w), the final patch tokens.
+        feature_maps (tuple[Tensor]): (B, D, h, w) each, the patch tokens of the blocks of
+            ``out_indices`` in that order; empty without ``out_indices``.
+        attention (BlockAttention | None): The attention of every block when the forward asked
+            for it (``attn_path``); None otherwise.
+    """
+
+    cls_tokens: List[Tensor]
+    cls_token: Tensor
+    patch_tokens: Tensor
+    feature_maps: Tuple[Tensor, ...] = ()
+    attention: Optional[BlockAttention] = None
+
+
+class MultiClassTokenAttention(BaseModule):
+    """Multi-head self-attention whose kernels share one set of weights.
+
+    :func:`attention_kernel` picks the kernel of each call: ``F.scaled_dot_product_attention``
+    (``'sdpa'``, no attention matrix; training, and the localisation maps with
+    ``attn_path='sdpa'``, which returns q and k), the explicit softmax that returns the
+    head-averaged attention (B, N, N) (``attn_path='explicit'``), or, in bfloat16 on a CPU with at
+    most :data:`CPU_BF16_EXPLICIT_MAX_TOKENS` tokens, the same attention computed explicitly in
+    float32 (:func:`explicit_attention`), which is faster there (the (B, H, N, N) matrix is small).
 
     Args:
         embed_dims (int): Token dimension D.
@@ -103,66 +229,41 @@ class MultiClassTokenAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: Tensor, return_attn: bool = False,
-                return_qk: bool = False) -> Tuple[Tensor, Optional[Union[Tensor, QK]]]:
+    def forward(self, x: Tensor,
+                attn_path: Optional[str] = None) -> Tuple[Tensor, Optional[AttnReturn]]:
         """Attend.
 
         Args:
             x (Tensor): Tokens (B, N, D).
-            return_attn (bool): Use the explicit path and return the attention. Default: False.
-            return_qk (bool): Use the fused path and return the per-head queries and keys, from
-                which any rows of the attention can be recomputed without the N x N matrix.
-                Default: False.
+            attn_path (str, optional): The attention returned besides the output
+                (:data:`ATTN_PATHS`): ``'explicit'``: the head-averaged softmax attention;
+                ``'sdpa'``: the per-head queries and keys, from which any rows of the attention
+                are recomputed without the N x N matrix; None: nothing. Default: None.
 
         Returns:
-            tuple[Tensor, Tensor | tuple | None]: Output (B, N, D) and, with ``return_attn``, the
-            head-averaged softmax attention (B, N, N); with ``return_qk``, ``(q, k)``, each
-            (B, H, N, D / H) (unscaled: the attention is ``softmax(q k^T * scale)``,
-            ``scale = (D / H) ** -0.5``); else ``None``.
+            tuple[Tensor, Tensor | tuple | None]: Output (B, N, D) and, with ``'explicit'``, the
+            attention (B, N, N); with ``'sdpa'``, ``(q, k)``, each (B, H, N, D / H) (unscaled:
+            the attention is ``softmax(q k^T * scale)``, ``scale = (D / H) ** -0.5``); else
+            ``None``.
         """
-        if return_attn and return_qk:
-            raise ValueError('MultiClassTokenAttention: return_attn and return_qk are exclusive')
         B, N, D = x.shape
         # (3, B, H, N, D / H)
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
+        kernel = attention_kernel(q, attn_path)
         attn = None
-        if return_attn:
+        if kernel == 'explicit':
             attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, H, N, N)
             out = attn @ v
             attn = attn.mean(dim=1)
+        elif kernel == 'explicit_float32':
+            out = explicit_attention(q, k, v, self.scale)
         else:
-            out = (explicit_attention(q, k, v, self.scale) if _prefer_explicit(q)
-                   else F.scaled_dot_product_attention(q, k, v))
-            if return_qk:
-                attn = (q, k)
+            out = F.scaled_dot_product_attention(q, k, v)
+        if attn_path == 'sdpa':
+            attn = (q, k)
         out = out.transpose(1, 2).reshape(B, N, D)
         return self.proj_drop(self.proj(out)), attn
-
-
-def _prefer_explicit(q: Tensor) -> bool:
-    """Whether the fused attention of queries ``q`` (B, H, N, D / H) runs faster explicitly:
-    bfloat16 on a CPU with ``N <= CPU_BF16_EXPLICIT_MAX_TOKENS``."""
-    return (q.device.type == 'cpu' and q.dtype == torch.bfloat16
-            and q.shape[-2] <= CPU_BF16_EXPLICIT_MAX_TOKENS)
-
-
-def explicit_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
-    """``softmax(q k^T * scale) v`` computed in float32 (autocast off), output in ``v``'s dtype.
-
-    The logits stay float32 as inside the fused kernel: rounded to bfloat16 (8 bits of mantissa)
-    a logit of 10 would move by up to 0.03, its probability by ~3 %.
-
-    Args:
-        q, k, v (Tensor): (B, H, N, D / H) each.
-        scale (float): The logit scale, ``(D / H) ** -0.5``.
-
-    Returns:
-        Tensor: (B, H, N, D / H).
-    """
-    with torch.autocast(device_type=q.device.type, enabled=False):
-        attn = ((q.float() * scale) @ k.float().transpose(-2, -1)).softmax(dim=-1)
-        return (attn @ v.float()).to(v.dtype)
 
 
 class MultiClassTokenEncoderLayer(BaseModule):
@@ -209,21 +310,20 @@ class MultiClassTokenEncoderLayer(BaseModule):
             dropout_layer=drop_path_cfg,
             layer_scale_init_value=layer_scale_init_value)
 
-    def forward(self, x: Tensor, return_attn: bool = False,
-                return_qk: bool = False) -> Tuple[Tensor, Optional[Union[Tensor, QK]]]:
+    def forward(self, x: Tensor,
+                attn_path: Optional[str] = None) -> Tuple[Tensor, Optional[AttnReturn]]:
         """Run the block.
 
         Args:
             x (Tensor): Tokens (B, N, D).
-            return_attn (bool): Explicit attention path, returning (B, N, N). Default: False.
-            return_qk (bool): Fused path, returning the attention's ``(q, k)``, each
-                (B, H, N, D / H). Default: False.
+            attn_path (str, optional): See :meth:`MultiClassTokenAttention.forward`.
+                Default: None.
 
         Returns:
-            tuple[Tensor, Tensor | tuple | None]: Tokens (B, N, D) and the attention, ``(q, k)``
-            or ``None``.
+            tuple[Tensor, Tensor | tuple | None]: Tokens (B, N, D) and the attention (B, N, N),
+            ``(q, k)`` or ``None``.
         """
-        y, attn = self.attn(self.ln1(x), return_attn=return_attn, return_qk=return_qk)
+        y, attn = self.attn(self.ln1(x), attn_path=attn_path)
         x = x + self.drop_path(self.gamma1(y))
         x = self.ffn(self.ln2(x), identity=x)
         return x, attn
@@ -244,17 +344,13 @@ class MultiClassTokenViT(BaseModule):
     28 x 28 at 448 px) that is resized (bicubic) for any other input of
     ``(h * patch) x (w * patch)`` pixels (h != w allowed).
 
-    ``forward(x, return_attn=False)`` returns a dict:
-
-    - ``cls_tokens``: list of L tensors (B, C, D), the class tokens after every block;
-    - ``cls_token``: (B, C, D), the final class tokens;
-    - ``patch_tokens``: (B, D, h, w), the final patch tokens;
-    - ``attn`` (only with ``return_attn=True``, explicit attention path): list of L tensors
-      (B, C + M, C + M), head-averaged softmax attention of every block.
-    - ``cls_attn``, ``q``, ``k`` (only with ``return_qk=True``, fused path, memory linear in
-      M): lists of L tensors (B, C, C + M), the class-token rows of ``attn``, and (B, H, C + M,
-      D / H), the per-head queries and keys from which the patch affinity is applied without
-      building the (C + M) x (C + M) matrix.
+    ``forward(x, attn_path=None)`` returns an :class:`MCTViTOutput`: the class tokens of every
+    block (L x (B, C, D)), the final class tokens (B, C, D) and patch tokens (B, D, h, w), the
+    patch tokens of the ``out_indices`` blocks, and, when ``attn_path`` asks for it, a
+    :class:`BlockAttention`: with ``'explicit'`` every block's head-averaged softmax attention
+    (B, C + M, C + M); with ``'sdpa'`` (memory linear in M) its class-token rows (B, C, C + M) and
+    the per-head queries and keys (B, H, C + M, D / H), from which the patch affinity is applied
+    without building the (C + M) x (C + M) matrix.
 
     Loading: a ``load_state_dict`` pre-hook maps a checkpoint's single class token onto the C
     tokens (``cls_token_init='pretrained'``; with ``'trunc_normal'`` the random tokens are kept),
@@ -562,29 +658,25 @@ class MultiClassTokenViT(BaseModule):
         grid = grid.to(self.pos_embed.dtype).flatten(2).transpose(1, 2)
         return torch.cat([self.pos_embed[:, :P], grid], dim=1)
 
-    def forward(self, x: Tensor, return_attn: bool = False,
-                return_qk: bool = False) -> Dict[str, Union[Tensor, List]]:
+    def forward(self, x: Tensor, attn_path: Optional[str] = None) -> MCTViTOutput:
         """Encode an image batch.
 
         Args:
             x (Tensor): Images (B, in_channels, H, W), H and W multiples of the patch size.
-            return_attn (bool): Use the explicit attention path and return every block's
-                head-averaged attention. Default: False.
-            return_qk (bool): Fused attention path that also returns every block's class-token
-                attention rows and per-head queries / keys (memory linear in the tokens; what
-                :func:`~mmseg_mctformer.models.utils.refine_with_attention_affinity` needs).
-                Exclusive with ``return_attn``. Default: False.
+            attn_path (str, optional): The attention returned in ``attention``
+                (:data:`ATTN_PATHS`): ``'explicit'``: every block's head-averaged attention;
+                ``'sdpa'``: every block's class-token attention rows and per-head queries / keys
+                (memory linear in the tokens; what
+                :func:`~mmseg_mctformer.models.utils.refine_with_attention_affinity` needs);
+                None: none (training). Default: None.
 
         Returns:
-            dict: ``cls_tokens`` (list of L (B, C, D)), ``cls_token`` (B, C, D),
-            ``patch_tokens`` (B, D, h, w); with ``return_attn``, ``attn``
-            (list of L (B, C + M, C + M)); with ``return_qk``, ``cls_attn`` (list of L
-            (B, C, C + M), the first C rows of the head-averaged attention), ``q`` and ``k``
-            (lists of L (B, H, C + M, D / H), unscaled); with ``out_indices``, ``feature_maps``
-            (tuple of (B, D, h, w), the patch tokens of those blocks in that order).
+            MCTViTOutput: Tokens (see :class:`MCTViTOutput` for the shapes), ``feature_maps``
+            with ``out_indices``, ``attention`` with ``attn_path``.
         """
-        if return_attn and return_qk:
-            raise ValueError('MultiClassTokenViT: return_attn and return_qk are exclusive')
+        if attn_path is not None and attn_path not in ATTN_PATHS:
+            raise ValueError(f'MultiClassTokenViT: unknown attn_path {attn_path!r}, expected '
+                             f'None or one of {ATTN_PATHS}')
         B, _, H, W = x.shape
         p = self.patch_size
         if H % p or W % p:
@@ -600,30 +692,31 @@ class MultiClassTokenViT(BaseModule):
         cls_tokens, attns, cls_attns, qs, ks = [], [], [], [], []
         feature_maps = {}
         for i, layer in enumerate(self.layers):
-            x, attn = layer(x, return_attn=return_attn, return_qk=return_qk)
+            x, attn = layer(x, attn_path=attn_path)
             if self.final_norm and i == self.num_layers - 1:
                 x = self.ln1(x)
             cls_tokens.append(x[:, :C])
             if self.out_indices is not None and i in self.out_indices:
                 feature_maps[i] = tokens_to_map(x, C, hw)
-            if return_attn:
+            if attn_path == 'explicit':
                 attns.append(attn)
-            elif return_qk:
+            elif attn_path == 'sdpa':
                 q, k = attn
                 cls_attns.append(class_token_attention(q, k, C, layer.attn.scale))
                 qs.append(q)
                 ks.append(k)
-        out = dict(
+        attention = None
+        if attn_path == 'explicit':
+            attention = BlockAttention.explicit(attns, C)
+        elif attn_path == 'sdpa':
+            attention = BlockAttention.sdpa(cls_attns, qs, ks)
+        return MCTViTOutput(
             cls_tokens=cls_tokens,
             cls_token=cls_tokens[-1],
-            patch_tokens=tokens_to_map(x, C, hw))
-        if self.out_indices is not None:
-            out['feature_maps'] = tuple(feature_maps[i] for i in self.out_indices)
-        if return_attn:
-            out['attn'] = attns
-        elif return_qk:
-            out.update(cls_attn=cls_attns, q=qs, k=ks)
-        return out
+            patch_tokens=tokens_to_map(x, C, hw),
+            feature_maps=(tuple(feature_maps[i] for i in self.out_indices)
+                          if self.out_indices is not None else ()),
+            attention=attention)
 
 
 def class_token_attention(q: Tensor, k: Tensor, num_classes: int, scale: float) -> Tensor:

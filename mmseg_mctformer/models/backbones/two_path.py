@@ -10,6 +10,7 @@ from mmseg.utils import OptMultiConfig
 from torch import Tensor
 
 from ...utils.compat import register_load_state_dict_pre_hook
+from .mct_vit import MCTViTOutput
 
 
 @MODELS.register_module()
@@ -26,10 +27,9 @@ class TwoPathBackbone(BaseModule):
 
     ``forward(x)``: ``spatial_path(x)`` (a tuple of (B, C_s, H / s, W / s)) followed by
     ``context_path(resize(x, context_scale))`` (a tuple of (B, D, h, w)); a single tensor from
-    either is treated as a one-element tuple, and a dict output (as
-    :class:`MultiClassTokenViT`'s) gives its ``feature_maps`` (with ``out_indices``: several
-    blocks, for a head with ``input_transform='resize_concat'``) or else its ``patch_tokens``
-    (B, D, h, w).
+    either is treated as a one-element tuple, and an :class:`MCTViTOutput` (or a dict with the
+    same keys) gives its ``feature_maps`` (with ``out_indices``: several blocks, for a head with
+    ``input_transform='resize_concat'``) or else its ``patch_tokens`` (B, D, h, w).
 
     Args:
         context_path (dict): Config of the pretrained backbone, e.g.
@@ -113,6 +113,8 @@ class TwoPathBackbone(BaseModule):
 
     @staticmethod
     def _as_tuple(outs) -> Tuple[Tensor, ...]:
+        if isinstance(outs, MCTViTOutput):
+            return outs.feature_maps or (outs.patch_tokens, )
         if isinstance(outs, dict):
             if 'feature_maps' in outs:
                 return tuple(outs['feature_maps'])

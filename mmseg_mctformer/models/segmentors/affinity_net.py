@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor, nn
 
+from ..backbones.mct_vit import MCTViTOutput
 from ..losses.affinity_loss import affinity_loss_terms
 from ..utils.random_walk import (
     affinity_pair_labels,
@@ -35,14 +36,15 @@ class AffinityNet(BaseSegmentor):
     loss_aff``
     ``predict(): extract_feat() -> pairwise_affinity() -> random_walk(loc_maps) -> argmax``
 
-    Features: the backbone's levels ``in_index`` (a tuple / list of (B, C_i, h_i, w_i); a dict
-    output such as :class:`MultiClassTokenViT`'s gives its ``patch_tokens``) each go through a
-    1x1 conv (+ norm + ReLU) to ``channels[i]``, are resized (bilinear) to the affinity grid
-    ``ceil(H / out_stride) x ceil(W / out_stride)`` and concatenated, optionally with the output of
-    a shallow convolutional ``image_branch`` on the image (stride 4, trained from scratch: gives
-    boundary detail to backbones with a coarse grid such as a ViT with 14 px patches), then a 1x1
-    conv gives the affinity features (B, embed_dims, h, w). Affinities of the pairs closer than
-    ``radius`` cells: ``exp(-mean |f_i - f_j|)`` (:func:`pairwise_affinity`).
+    Features: the backbone's levels ``in_index`` (a tuple / list of (B, C_i, h_i, w_i); the
+    :class:`MCTViTOutput` of a :class:`MultiClassTokenViT`, or a dict, gives its
+    ``patch_tokens``) each go through a 1x1 conv (+ norm + ReLU) to ``channels[i]``, are resized
+    (bilinear) to the affinity grid ``ceil(H / out_stride) x ceil(W / out_stride)`` and
+    concatenated, optionally with the output of a shallow convolutional ``image_branch`` on the
+    image (stride 4, trained from scratch: gives boundary detail to backbones with a coarse grid
+    such as a ViT with 14 px patches), then a 1x1 conv gives the affinity features
+    (B, embed_dims, h, w). Affinities of the pairs closer than ``radius`` cells:
+    ``exp(-mean |f_i - f_j|)`` (:func:`pairwise_affinity`).
 
     Training labels: ``gt_sem_seg`` of the data samples, the affinity labels of
     :class:`GenerateAffinityLabel` (0 confident background, c + 1 confident class c, 255
@@ -139,7 +141,9 @@ class AffinityNet(BaseSegmentor):
 
     # ---------------------------------------------------------------- features
     def _levels(self, out) -> List[Tensor]:
-        if isinstance(out, dict):
+        if isinstance(out, MCTViTOutput):
+            out = [out.patch_tokens]
+        elif isinstance(out, dict):
             if 'patch_tokens' not in out:
                 raise KeyError(f'AffinityNet: the backbone returned a dict with keys '
                                f'{sorted(out)}; expected "patch_tokens"')

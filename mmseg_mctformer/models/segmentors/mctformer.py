@@ -1,7 +1,6 @@
 """MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
 import logging
 import math
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmcv
@@ -9,42 +8,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils.localization import (
-    ATTN_REDUCES,
-    FUSION_MODES,
-    MAP_TYPES,
-    localization_maps,
-    minmax_normalise,
-)
-from ..utils.seed import seed_labels, seed_scores, warn_no_class_kept
+from ...utils.compat import register_load_state_dict_pre_hook
+from ..backbones.mct_vit import MCTViTOutput
+from ..heads.localization_head import MCTLocalizationHead
+from ..heads.localization_test_cfg import parse_test_cfg
+from ..utils.localization import map_needs_attention
 
-DEFAULT_TEST_CFG = dict(
-    scales=(1.0, 0.5, 1.5, 2.0),
-    flip=True,
-    map_type='fused_affinity',
-    top_k=3,
-    attn_reduce='sum',
-    fusion='product',
-    affinity_layers='all',
-    minmax_eps=1e-5,
-    use_gt_labels=True,
-    score_thr=0.5,
-    bg_threshold=0.45,
-    patch_size=None,
-    mode='whole',
-    attn_path='fused',
-    max_tokens=10000,
-    resize_mode='bilinear_patch_multiple',
-)
-ATTN_PATHS = ('fused', 'explicit')
-RESIZE_MODES = ('bilinear_patch_multiple', 'authors')
+#: Prefixes of checkpoints that hold the heads at the top level (the weight converters' layout),
+#: mapped onto ``decode_head`` when loading.
+LEGACY_KEY_PREFIXES = {'cls_head.': 'decode_head.cls_head.', 'cam_head.': 'decode_head.cam_head.'}
 
 
 @MODELS.register_module()
@@ -57,10 +35,16 @@ class MCTformer(BaseSegmentor):
     ``cct_loss=None``) and MCTformer+ (``cam_head.pool='gwrp'``, ``cct_loss=dict(...)``) differ
     only in config.
 
-    ``loss(): backbone (fused attention) -> cls_head / cam_head / cct_loss``
-    ``predict(): per image, per scale and flip: backbone (fused attention + q / k, or explicit
-    attention with attn_path='explicit') -> cam_head ->
-    localization_maps -> upsample -> sum -> keep classes -> min-max -> seg_logits``
+    ``loss(): extract_feat() -> decode_head.loss() (cls_head / cam_head) + cct_loss``
+    ``predict(): per group of same-size images, per scale (flips batched): resize ->
+    extract_feat(attn_path) -> decode_head() (maps); then decode_head.predict_by_views()
+    (upsample -> sum -> keep classes -> min-max -> seg_logits, seed)``
+    ``encode_decode(): extract_feat(attn_path) -> decode_head.predict()``
+
+    The heads live in ``decode_head``, a :class:`MCTLocalizationHead` built from ``cls_head`` and
+    ``cam_head`` (also readable as ``model.cls_head`` / ``model.cam_head``); checkpoints with the
+    heads at the top level (``cls_head.*``, ``cam_head.*``, as the weight converters write them)
+    load through a key map (:data:`LEGACY_KEY_PREFIXES`).
 
     Training uses only the image-level labels ``gt_class_labels`` (multi-hot (C,)) of the data
     samples. The loss weights (alpha, beta, gamma of the paper) are the ``loss_weight`` of
@@ -100,12 +84,13 @@ class MCTformer(BaseSegmentor):
       reports the best. 0.45 is a mid-range starting point, not a measured optimum; sweep it.
     - ``patch_size`` [None]: token stride; read from the backbone when None.
     - ``mode`` ['whole']: accepted for compatibility with mmseg configs; only 'whole'.
-    - ``attn_path`` ['fused']: how the attention maps are read. ``'fused'``: the backbone runs
-      its fused attention and returns class-token rows and per-head q / k
-      (``return_qk=True``), the patch affinity runs as an attention over the maps
+    - ``attn_path`` ['sdpa']: how the attention maps are read (the backbone's ``attn_path``).
+      ``'sdpa'``: the backbone runs ``F.scaled_dot_product_attention`` and returns class-token
+      rows and per-head q / k, the patch affinity runs as an attention over the maps
       (:func:`refine_with_attention_affinity`); memory linear in the tokens. ``'explicit'``: every
-      block's (C + M) x (C + M) attention is built (``return_attn=True``); memory quadratic in the
-      tokens (about ``4 * B * (L + H) * (C + M)^2`` bytes), same maps to float32 rounding.
+      block's (C + M) x (C + M) attention is built; memory quadratic in the tokens (about
+      ``4 * B * (L + H) * (C + M)^2`` bytes), same maps to float32 rounding. ``'fused'``, the old
+      name of ``'sdpa'``, is accepted with a deprecation warning.
     - ``max_tokens`` [10000]: bound on the patch tokens ``h * w`` of one forward; a scaled image
       (or an ``encode_decode`` input) with more tokens is resized down, aspect ratio kept, with a
       warning, so that a huge image cannot exhaust memory (a 3000 x 3000 image at scale 2 would
@@ -149,13 +134,46 @@ class MCTformer(BaseSegmentor):
         if pretrained is not None:  # mmseg's EncoderDecoder convention (init_model sets None)
             backbone = dict(backbone, init_cfg=dict(type='Pretrained', checkpoint=pretrained))
         self.backbone = MODELS.build(backbone)
-        self.cls_head = MODELS.build(cls_head) if cls_head is not None else None
-        self.cam_head = MODELS.build(cam_head) if cam_head is not None else None
+        self.decode_head = MCTLocalizationHead(cls_head=cls_head, cam_head=cam_head)
         self.cct_loss = MODELS.build(cct_loss) if cct_loss is not None else None
         self.num_classes = self._infer_num_classes()
         self.train_cfg = train_cfg
-        self.test_cfg = self._parse_test_cfg(test_cfg)
+        self.test_cfg = parse_test_cfg(test_cfg, has_cam_head=self.cam_head is not None)
         self.align_corners = False
+        register_load_state_dict_pre_hook(self, self._map_legacy_keys)
+
+    @property
+    def cls_head(self) -> Optional[torch.nn.Module]:
+        """ClassTokenPoolHead | None: ``decode_head.cls_head``."""
+        return self.decode_head.cls_head
+
+    @property
+    def cam_head(self) -> Optional[torch.nn.Module]:
+        """PatchCAMHead | None: ``decode_head.cam_head``."""
+        return self.decode_head.cam_head
+
+    @staticmethod
+    def map_legacy_keys(state_dict: dict, prefix: str = '') -> dict:
+        """Rename, in place, the keys of heads stored at the top level (``cls_head.*``,
+        ``cam_head.*``) to their ``decode_head.`` names; return ``state_dict``.
+
+        Raises:
+            ValueError: If a checkpoint holds a head under both names (naming the key).
+        """
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix):]
+            for old, new in LEGACY_KEY_PREFIXES.items():
+                if rest.startswith(old):
+                    target = prefix + new + rest[len(old):]
+                    if target in state_dict:
+                        raise ValueError(f'MCTformer: the checkpoint holds both {key!r} and '
+                                         f'{target!r}')
+                    state_dict[target] = state_dict.pop(key)
+        return state_dict
+
+    def _map_legacy_keys(self, module, state_dict, prefix, *args, **kwargs):
+        """``load_state_dict`` pre-hook: :meth:`map_legacy_keys` under this module's prefix."""
+        self.map_legacy_keys(state_dict, prefix)
 
     # ------------------------------------------------------------------ set-up
     def _infer_num_classes(self) -> int:
@@ -168,45 +186,6 @@ class MCTformer(BaseSegmentor):
             raise ValueError(f'MCTformer: num_classes must agree between backbone and heads, '
                              f'got {found}')
         return next(iter(found.values()))
-
-    def _parse_test_cfg(self, test_cfg: OptConfigType) -> dict:
-        cfg = dict(DEFAULT_TEST_CFG)
-        unknown = set(test_cfg or {}) - set(cfg)
-        if unknown:
-            warnings.warn(f'MCTformer: test_cfg keys {sorted(unknown)} are ignored; known keys '
-                          f'are {sorted(cfg)}')
-        cfg.update(test_cfg or {})
-        if cfg['map_type'] not in MAP_TYPES:
-            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r}, expected "
-                             f'one of {MAP_TYPES}')
-        if cfg['map_type'].startswith(('patchcam', 'fused')) and self.cam_head is None:
-            raise ValueError(f"MCTformer: test_cfg['map_type'] = {cfg['map_type']!r} needs a "
-                             'cam_head, got cam_head=None')
-        if cfg['fusion'] not in FUSION_MODES:
-            raise ValueError(f"MCTformer: test_cfg['fusion'] = {cfg['fusion']!r}, expected one "
-                             f'of {FUSION_MODES}')
-        if cfg['attn_reduce'] not in ATTN_REDUCES:
-            raise ValueError(f"MCTformer: test_cfg['attn_reduce'] = {cfg['attn_reduce']!r}, "
-                             f'expected one of {ATTN_REDUCES}')
-        if cfg['mode'] != 'whole':
-            raise ValueError(f"MCTformer: test_cfg['mode'] = {cfg['mode']!r}, only 'whole' is "
-                             'supported (the maps need the whole image)')
-        if not cfg['scales'] or any(s <= 0 for s in cfg['scales']):
-            raise ValueError(f"MCTformer: test_cfg['scales'] must be positive, got "
-                             f"{cfg['scales']}")
-        cfg['scales'] = tuple(float(s) for s in cfg['scales'])
-        if cfg['attn_path'] not in ATTN_PATHS:
-            raise ValueError(f"MCTformer: test_cfg['attn_path'] = {cfg['attn_path']!r}, expected "
-                             f'one of {ATTN_PATHS}')
-        if cfg['resize_mode'] not in RESIZE_MODES:
-            raise ValueError(f"MCTformer: test_cfg['resize_mode'] = {cfg['resize_mode']!r}, "
-                             f'expected one of {RESIZE_MODES}')
-        max_tokens = cfg['max_tokens']
-        if max_tokens is not None and (isinstance(max_tokens, bool)
-                                       or not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ValueError(f"MCTformer: test_cfg['max_tokens'] = {max_tokens!r}, expected a "
-                             'positive int or None')
-        return cfg
 
     @property
     def patch_size(self) -> int:
@@ -224,9 +203,10 @@ class MCTformer(BaseSegmentor):
         return int(size)
 
     # ------------------------------------------------------------------ training
-    def extract_feat(self, inputs: Tensor) -> dict:
-        """Backbone output dict (fused attention path, see ``docs/conventions.md``)."""
-        return self.backbone(inputs)
+    def extract_feat(self, inputs: Tensor, attn_path: Optional[str] = None) -> MCTViTOutput:
+        """Backbone output (see ``docs/conventions.md``), with the attention of ``attn_path``
+        (None when training)."""
+        return self.backbone(inputs, attn_path=attn_path)
 
     def _class_labels(self, data_samples: SampleList, device: torch.device) -> Tensor:
         """Stack the multi-hot ``gt_class_labels`` of the samples into (B, C) float32."""
@@ -260,24 +240,22 @@ class MCTformer(BaseSegmentor):
         """
         labels = self._class_labels(data_samples, inputs.device)
         feats = self.extract_feat(inputs)
-        losses = {}
-        if self.cls_head is not None:
-            scores = self.cls_head(feats['cls_token'])
-            losses.update(self.cls_head.loss_by_scores(scores, labels))
-            losses['acc_cls_token'] = _multilabel_accuracy(scores, labels)
-        if self.cam_head is not None:
-            _, scores = self.cam_head(feats['patch_tokens'])
-            losses.update(self.cam_head.loss_by_scores(scores, labels))
-            losses['acc_patch_cam'] = _multilabel_accuracy(scores, labels)
+        losses = self.decode_head.loss(feats, labels)
         if self.cct_loss is not None:
-            losses[self.cct_loss.loss_name] = self.cct_loss(feats['cls_tokens'], labels)
+            losses[self.cct_loss.loss_name] = self.cct_loss(feats.cls_tokens, labels)
         return losses
 
     # ------------------------------------------------------------------ inference
-    def _forward_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
-        """One forward: token-resolution maps and class scores.
+    @property
+    def attn_path(self) -> Optional[str]:
+        """str | None: The attention the backbone returns at test time: ``test_cfg.attn_path``,
+        or None for the map type that reads none (``'patchcam'``)."""
+        return (self.test_cfg['attn_path'] if map_needs_attention(self.test_cfg['map_type'])
+                else None)
 
-        The attention is read as ``test_cfg.attn_path`` says (fused q / k or explicit maps).
+    def _forward_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """One forward: token-resolution maps and class scores of the images
+        (:meth:`MCTLocalizationHead.forward`), the attention read as :attr:`attn_path` says.
 
         Args:
             inputs (Tensor): Images (B, 3, H, W), multiples of the patch size.
@@ -287,23 +265,7 @@ class MCTformer(BaseSegmentor):
             normalised), ``cls_scores`` (B, C) and/or ``cam_scores`` (B, C), ``cams``
             (B, C, h, w) when the heads exist.
         """
-        needs_attn = self.test_cfg['map_type'] != 'patchcam'
-        explicit = self.test_cfg['attn_path'] == 'explicit'
-        feats = self.backbone(inputs, return_attn=needs_attn and explicit,
-                              return_qk=needs_attn and not explicit)
-        out = {}
-        cams = None
-        if self.cls_head is not None:
-            out['cls_scores'] = self.cls_head(feats['cls_token']).float()
-        if self.cam_head is not None:
-            cams, cam_scores = self.cam_head(feats['patch_tokens'])
-            out['cams'] = cams.float()
-            out['cam_scores'] = cam_scores.float()
-        out['maps'] = localization_maps(
-            feats, cams, self.num_classes, self.test_cfg['map_type'], self.test_cfg['top_k'],
-            self.test_cfg['affinity_layers'], fusion=self.test_cfg['fusion'],
-            attn_reduce=self.test_cfg['attn_reduce'])
-        return out
+        return self.decode_head(self.extract_feat(inputs, self.attn_path), self.test_cfg)
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Dict[str, Tensor]:
         """Tensor mode: raw single-scale outputs (see :meth:`_forward_maps`), for tools."""
@@ -376,25 +338,23 @@ class MCTformer(BaseSegmentor):
             x = (x - pre.mean) / pre.std
         return x.to(like.dtype)
 
-    def _token_maps(self, imgs: Tensor) -> Tuple[List[Tensor], Tensor]:
-        """Token-resolution maps of every test scale (flips batched with their originals).
+    def _forward_views(self, imgs: Tensor) -> List[Dict[str, Tensor]]:
+        """Token-resolution maps and scores of every test scale (flips batched with their
+        originals).
 
         Args:
             imgs (Tensor): Images (G, 3, H, W) of the same size, without padding.
 
         Returns:
-            tuple[list[Tensor], Tensor]: Per scale, maps (F * G, C, h, w) float32 (F = 2 with
-            ``test_cfg.flip``: the G originals, then their flips, maps not flipped back), and
-            class probabilities (G, C) averaged over the forwards.
+            list[dict[str, Tensor]]: Per scale, :meth:`_forward_maps` of (F * G) images (F = 2
+            with ``test_cfg.flip``: the G originals, then their flips).
         """
-        num = imgs.shape[0]
         size = tuple(imgs.shape[-2:])
         flip = bool(self.test_cfg['flip'])
         authors = self.test_cfg['resize_mode'] == 'authors'
         pixels = self._pixel_images(imgs) if authors else None
         patch = self.patch_size
-        token_maps = []
-        probs = imgs.new_zeros((num, self.num_classes), dtype=torch.float32)
+        views = []
         for scale in self.test_cfg['scales']:
             if authors:
                 x = self._authors_resize(pixels, scale, imgs)
@@ -407,42 +367,8 @@ class MCTformer(BaseSegmentor):
                 x = torch.cat([x, x.flip(-1)])  # (2G, 3, h, w): originals, then their flips
             h, w = x.shape[-2:]  # whole patches only (after the flip, as their patch embedding)
             x = x[..., :h - h % patch, :w - w % patch]
-            out = self._forward_maps(x)
-            token_maps.append(out['maps'])
-            scores = out['cls_scores'] if 'cls_scores' in out else out['cam_scores']
-            probs += scores.sigmoid().view(-1, num, self.num_classes).sum(0)
-        forwards = len(self.test_cfg['scales']) * (2 if flip else 1)
-        return token_maps, probs / forwards
-
-    @staticmethod
-    def _summed_maps(token_maps: List[Tensor], index: int, num: int, classes: Tensor,
-                     out_size: Sequence[int]) -> Tensor:
-        """Maps of some classes of one image, upsampled and summed over scales and flips.
-
-        Only the classes asked for are upsampled to the image size: the seeds keep the image's
-        classes (2 of 20 on a typical VOC image), the other maps are zero.
-
-        Args:
-            token_maps (list[Tensor]): Output of :meth:`_token_maps`, (F * G, C, h, w) a scale.
-            index (int): The image's position g in its group.
-            num (int): The group size G.
-            classes (Tensor): Long indices (K,) of the classes.
-            out_size (tuple[int, int]): Size (H', W') every map is upsampled to (the image's
-                ``ori_shape``, as the reference code's original image).
-
-        Returns:
-            Tensor: Summed maps (K, H', W') float32.
-        """
-        out_size = tuple(int(s) for s in out_size)
-        total = token_maps[0].new_zeros((classes.numel(), *out_size))
-        if not classes.numel():  # no class kept: nothing to upsample
-            return total
-        for maps in token_maps:
-            for j in range(index, maps.shape[0], num):  # the original, then its flip
-                up = F.interpolate(maps[j, classes][None], out_size, mode='bilinear',
-                                   align_corners=False)[0]
-                total += up.flip(-1) if j >= num else up
-        return total
+            views.append(self._forward_maps(x))
+        return views
 
     def _image_groups(self, data_samples: SampleList,
                       inputs: Tensor) -> List[Tuple[List[int], Tuple[int, int], Tuple[int, int]]]:
@@ -468,52 +394,6 @@ class MCTformer(BaseSegmentor):
                 chunks.append((indices[k:k + step], img_shape, ori_shape))
         return chunks
 
-    def _kept_classes(self, sample: SegDataSample, probs: Tensor) -> Tensor:
-        """Bool mask (C,) of the classes whose maps are kept."""
-        labels = getattr(sample, 'gt_class_labels', None)
-        if self.test_cfg['use_gt_labels'] and labels is not None:
-            labels = torch.as_tensor(labels, device=probs.device).flatten()
-            if labels.numel() != self.num_classes:
-                raise ValueError(f'MCTformer.predict: gt_class_labels has length '
-                                 f'{labels.numel()}, expected num_classes={self.num_classes}')
-            return labels > 0
-        keep = probs > self.test_cfg['score_thr']
-        if not bool(keep.any()):
-            warn_no_class_kept(sample, probs, self.test_cfg['score_thr'])
-        return keep
-
-    def _set_seed_outputs(self, sample: SegDataSample, maps: Tensor, keep: Tensor,
-                          kept: Tensor, probs: Tensor) -> None:
-        """Store the normalised maps of the kept classes, the seed and the scores in ``sample``.
-
-        Args:
-            sample (SegDataSample): The image's sample (metainfo ``flip``).
-            maps (Tensor): Summed maps (K, H', W') of the K kept classes at ``ori_shape``.
-            keep (Tensor): Bool mask (C,) of the kept classes.
-            kept (Tensor): Their long indices (K,), ``keep.nonzero()`` (the order of ``maps``).
-            probs (Tensor): Class probabilities (C,).
-        """
-        meta = sample.metainfo
-        maps = minmax_normalise(maps, self.test_cfg['minmax_eps'])
-        if meta.get('flip', False):
-            dim = -1 if meta.get('flip_direction', 'horizontal') == 'horizontal' else -2
-            maps = maps.flip(dim)
-        thr = float(self.test_cfg['bg_threshold'])
-        logits = seed_scores(maps, thr, kept, self.num_classes)  # the classes not kept are 0
-        if kept.numel():
-            # the seed rule on the kept maps only, labels mapped back to class index + 1
-            lut = torch.cat([kept.new_zeros(1), kept + 1])
-            labels = lut[seed_labels(maps, thr)]
-        else:
-            labels = torch.zeros(maps.shape[-2:], dtype=torch.long, device=maps.device)
-        sample.set_data({
-            'seg_logits': PixelData(data=logits),
-            'pred_sem_seg': PixelData(data=labels[None]),
-            'kept_classes': keep,
-            'bg_threshold': thr,
-        })
-        sample.pred_class_scores = probs
-
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Localisation maps and seed masks for a batch of (possibly padded) images.
 
@@ -535,33 +415,21 @@ class MCTformer(BaseSegmentor):
             data_samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
                             for _ in range(inputs.shape[0])]
         for indices, (img_h, img_w), ori_shape in self._image_groups(data_samples, inputs):
-            token_maps, group_probs = self._token_maps(inputs[indices, :, :img_h, :img_w])
-            for slot, (i, probs) in enumerate(zip(indices, group_probs)):
-                keep = self._kept_classes(data_samples[i], probs)
-                kept = keep.nonzero().flatten()
-                maps = self._summed_maps(token_maps, slot, len(indices), kept, ori_shape)
-                self._set_seed_outputs(data_samples[i], maps, keep, kept, probs)
+            views = self._forward_views(inputs[indices, :, :img_h, :img_w])
+            self.decode_head.predict_by_views(views, [data_samples[i] for i in indices],
+                                              ori_shape, self.test_cfg)
         return data_samples
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Single-scale seg logits at input size: (B, C + 1, H, W).
 
         Channel 0 = ``bg_threshold``; channels 1..C = min-max normalised maps of every class
-        (no class selection, no test-time augmentation).
+        (no class selection, no test-time augmentation; :meth:`MCTLocalizationHead.predict`).
         """
         size = tuple(inputs.shape[-2:])
         bounded = self._scaled_size(size, 1.0)
         if bounded != size:
             inputs = F.interpolate(inputs, bounded, mode='bilinear', align_corners=False)
-        maps = self._forward_maps(inputs)['maps']
-        maps = minmax_normalise(
-            F.interpolate(maps, size, mode='bilinear', align_corners=False),
-            self.test_cfg['minmax_eps'])
-        thr = float(self.test_cfg['bg_threshold'])
-        return torch.stack([seed_scores(m, thr) for m in maps])
-
-
-def _multilabel_accuracy(scores: Tensor, labels: Tensor) -> Tensor:
-    """Percentage of (image, class) pairs with ``(score > 0) == label``; no gradient."""
-    with torch.no_grad():
-        return ((scores > 0).float() == labels).float().mean() * 100
+        metas = [dict(meta, pad_shape=size) for meta in batch_img_metas] or [dict(pad_shape=size)]
+        return self.decode_head.predict(self.extract_feat(inputs, self.attn_path), metas,
+                                        self.test_cfg)

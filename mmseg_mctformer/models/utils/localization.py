@@ -16,11 +16,14 @@ All maps are computed in float32, whatever the dtype of the attention (AMP-safe)
 
 Shapes: B batch, C classes, h x w token grid, M = h * w, N = C + M tokens, L layers.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from ..backbones.mct_vit import MCTViTOutput
 
 MAP_TYPES = ('mct', 'mct_affinity', 'patchcam', 'patchcam_affinity', 'fused', 'fused_affinity')
 FUSION_MODES = ('product', 'sqrt')
@@ -184,9 +187,9 @@ def refine_with_attention_affinity(maps: Tensor, qs: Sequence[Tensor], ks: Seque
 
     ``sum_l mean_h softmax(q_lh k_lh^T * scale)[C:, C:] @ maps`` is an attention of the patch
     queries over all N keys whose values are the maps (zero for the C class tokens), so it runs
-    through ``F.scaled_dot_product_attention`` (memory linear in N on its fused kernels). The
-    values are zero-padded to the head dimension and taken in chunks of it, because the fused CPU
-    kernel needs values as wide as the queries.
+    through ``F.scaled_dot_product_attention`` (memory linear in N on its flash / memory-efficient
+    kernels). The values are zero-padded to the head dimension and taken in chunks of it, because
+    the CPU flash kernel needs values as wide as the queries.
 
     Args:
         maps (Tensor): Maps (B, K, h, w) (K maps, usually the C classes).
@@ -254,7 +257,7 @@ def minmax_normalise(maps: Tensor, eps: float = 1e-5) -> Tensor:
     return ((flat - low) / (high - low + eps)).reshape(maps.shape)
 
 
-def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: int,
+def localization_maps(feats: 'MCTViTOutput', cams: Optional[Tensor], num_classes: int,
                       map_type: str = 'fused_affinity', top_k: int = 3,
                       affinity_layers: LayerSpec = 'all', fusion: str = 'product',
                       attn_reduce: str = 'sum') -> Tensor:
@@ -272,11 +275,11 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
     ============================  ===========================================
 
     Args:
-        backbone_out (dict): Output of ``MultiClassTokenViT.forward``; uses ``patch_tokens``
-            (B, D, h, w) and either ``attn`` (``return_attn=True``: list of L tensors
-            (B, C + M, C + M), explicit path) or ``cls_attn``, ``q`` and ``k``
-            (``return_qk=True``: lists of L (B, C, C + M) and (B, H, C + M, E); the affinity
-            then runs through :func:`refine_with_attention_affinity`, memory linear in M).
+        feats (MCTViTOutput): Output of ``MultiClassTokenViT.forward``; uses ``patch_tokens``
+            (B, D, h, w) and ``attention`` (a ``BlockAttention``): its class-token rows L x
+            (B, C, C + M) for the class-to-patch attention, and for the affinity its ``weights``
+            L x (B, C + M, C + M) (``path='explicit'``) or its queries / keys L x (B, H, C + M, E)
+            (``path='sdpa'``: :func:`refine_with_attention_affinity`, memory linear in M).
         cams (Tensor, optional): Raw PatchCAM output (B, C, h, w); needed by the ``patchcam*`` and
             ``fused*`` types.
         num_classes (int): Number of classes C.
@@ -294,36 +297,38 @@ def localization_maps(backbone_out: dict, cams: Optional[Tensor], num_classes: i
     if map_type not in MAP_TYPES:
         raise ValueError(f'localization_maps: unknown map_type {map_type!r}, expected one of '
                          f'{MAP_TYPES}')
-    needs_attn = map_type.startswith(('mct', 'fused')) or map_type.endswith('_affinity')
-    # explicit path: full attention maps; fused path (return_qk): class-token rows + q / k
-    fast = 'attn' not in backbone_out and 'cls_attn' in backbone_out
-    attns = backbone_out.get('cls_attn' if fast else 'attn') if needs_attn else None
-    if needs_attn and attns is None:
-        raise KeyError(f"localization_maps: map_type {map_type!r} needs backbone_out['attn'] "
-                       "or ['cls_attn', 'q', 'k'] (run the backbone with return_attn=True or "
-                       'return_qk=True)')
+    attention = feats.attention
+    if map_needs_attention(map_type) and attention is None:
+        raise ValueError(f'localization_maps: map_type {map_type!r} needs the attention of '
+                         "every block; run the backbone with attn_path='sdpa' or 'explicit'")
     if map_type.startswith(('patchcam', 'fused')) and cams is None:
         raise ValueError(f'localization_maps: map_type {map_type!r} needs PatchCAM maps, got '
                          'cams=None (model without cam_head?)')
     if cams is not None:
         hw = tuple(cams.shape[-2:])
     else:
-        hw = tuple(backbone_out['patch_tokens'].shape[-2:])
+        hw = tuple(feats.patch_tokens.shape[-2:])
 
     base = map_type[:-len('_affinity')] if map_type.endswith('_affinity') else map_type
     if base == 'mct':
-        maps = class_to_patch_attention(attns, num_classes, hw, top_k, attn_reduce)
+        maps = class_to_patch_attention(attention.cls_rows, num_classes, hw, top_k, attn_reduce)
     elif base == 'patchcam':
         maps = cams.float().clamp(min=0)
     else:
-        maps = fuse_maps(class_to_patch_attention(attns, num_classes, hw, top_k, attn_reduce),
-                         cams, fusion)
+        maps = fuse_maps(
+            class_to_patch_attention(attention.cls_rows, num_classes, hw, top_k, attn_reduce),
+            cams, fusion)
     if map_type.endswith('_affinity'):
-        _check_attn(attns, num_classes, hw[0] * hw[1], 'localization_maps')
-        if fast:
-            maps = refine_with_attention_affinity(maps, backbone_out['q'], backbone_out['k'],
-                                                  num_classes, affinity_layers)
+        _check_attn(attention.cls_rows, num_classes, hw[0] * hw[1], 'localization_maps')
+        if attention.path == 'sdpa':
+            maps = refine_with_attention_affinity(maps, attention.q, attention.k, num_classes,
+                                                  affinity_layers)
         else:
-            maps = refine_with_affinity(maps, patch_affinity(attns, num_classes,
+            maps = refine_with_affinity(maps, patch_affinity(attention.weights, num_classes,
                                                              affinity_layers))
     return maps
+
+
+def map_needs_attention(map_type: str) -> bool:
+    """Whether ``map_type`` (:data:`MAP_TYPES`) reads the attention (all but ``'patchcam'``)."""
+    return map_type != 'patchcam'

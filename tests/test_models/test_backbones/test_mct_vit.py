@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 
 from mmseg_mctformer.models.backbones import (
+    MCTViTOutput,
     MultiClassTokenAttention,
     MultiClassTokenViT,
     tokens_to_map,
@@ -40,57 +41,60 @@ def test_matches_mmpretrain_deit_small():
     with torch.no_grad():
         ref = theirs(x)[0]  # (B, 1 + 196, D)
         out = ours(x)
-    torch.testing.assert_close(out['cls_token'], ref[:, :1], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out['patch_tokens'],
+    torch.testing.assert_close(out.cls_token, ref[:, :1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.patch_tokens,
                                ref[:, 1:].transpose(1, 2).reshape(2, 384, 14, 14),
                                atol=1e-5, rtol=0)
 
 
-def test_output_dict_and_fused_equals_explicit():
+def test_output_record_and_sdpa_equals_explicit():
     torch.manual_seed(0)
     model = tiny(num_classes=3).eval()
     x = torch.randn(2, 3, 24, 32)  # 3 x 4 tokens
     with torch.no_grad():
         fused = model(x)
-        explicit = model(x, return_attn=True)
-    assert 'attn' not in fused
-    assert len(fused['cls_tokens']) == 2
-    assert fused['cls_token'].shape == (2, 3, 16)
-    assert fused['patch_tokens'].shape == (2, 16, 3, 4)
-    assert fused['cls_tokens'][-1] is fused['cls_token']
+        explicit = model(x, attn_path='explicit')
+    assert isinstance(fused, MCTViTOutput) and fused.attention is None
+    assert len(fused.cls_tokens) == 2
+    assert fused.cls_token.shape == (2, 3, 16)
+    assert fused.patch_tokens.shape == (2, 16, 3, 4)
+    assert fused.cls_tokens[-1] is fused.cls_token
     for key in ('cls_token', 'patch_tokens'):
-        torch.testing.assert_close(fused[key], explicit[key], atol=1e-5, rtol=0)
-    for a, b in zip(fused['cls_tokens'], explicit['cls_tokens']):
+        torch.testing.assert_close(getattr(fused, key), getattr(explicit, key), atol=1e-5, rtol=0)
+    for a, b in zip(fused.cls_tokens, explicit.cls_tokens):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
-    assert len(explicit['attn']) == 2
-    for attn in explicit['attn']:
+    assert explicit.attention.path == 'explicit'
+    assert len(explicit.attention.weights) == 2
+    for attn in explicit.attention.weights:
         assert attn.shape == (2, 3 + 12, 3 + 12)
         assert (attn >= 0).all()
         torch.testing.assert_close(attn.sum(-1), torch.ones(2, 15), atol=1e-5, rtol=0)
 
 
 def test_return_qk_matches_explicit_attention_rows():
-    """return_qk: fused tokens, class rows == explicit attn[:, :C], q/k rebuild the attention."""
+    """attn_path='sdpa': same tokens as without attention, class rows == explicit attn[:, :C],
+    q/k rebuild the attention."""
     torch.manual_seed(0)
     model = tiny(num_classes=3).eval()
     x = torch.randn(2, 3, 24, 32)  # 3 x 4 tokens, N = 15
     with torch.no_grad():
-        fast = model(x, return_qk=True)
-        explicit = model(x, return_attn=True)
+        fast = model(x, attn_path='sdpa')
+        explicit = model(x, attn_path='explicit')
         fused = model(x)
-    assert 'attn' not in fast
+    assert fast.attention.path == 'sdpa' and fast.attention.weights is None
     for key in ('cls_token', 'patch_tokens'):
-        torch.testing.assert_close(fast[key], fused[key], atol=0, rtol=0)
-    assert len(fast['cls_attn']) == len(fast['q']) == len(fast['k']) == 2
+        torch.testing.assert_close(getattr(fast, key), getattr(fused, key), atol=0, rtol=0)
+    att = fast.attention
+    assert len(att.cls_rows) == len(att.q) == len(att.k) == 2
     scale = model.layers[0].attn.scale
-    for rows, q, k, attn in zip(fast['cls_attn'], fast['q'], fast['k'], explicit['attn']):
+    for rows, q, k, attn in zip(att.cls_rows, att.q, att.k, explicit.attention.weights):
         assert rows.shape == (2, 3, 15)
         assert q.shape == k.shape == (2, 2, 15, 8)  # (B, H, N, D / H)
         torch.testing.assert_close(rows, attn[:, :3], atol=1e-6, rtol=0)
         full = ((q * scale) @ k.transpose(-2, -1)).softmax(-1).mean(1)
         torch.testing.assert_close(full, attn, atol=1e-6, rtol=0)
-    with pytest.raises(ValueError, match='exclusive'):
-        model(x, return_attn=True, return_qk=True)
+    with pytest.raises(ValueError, match="unknown attn_path 'fused'"):
+        model(x, attn_path='fused')
 
 
 def test_attention_uniform_by_hand():
@@ -104,8 +108,8 @@ def test_attention_uniform_by_hand():
         attn.proj.bias.zero_()
     x = torch.tensor([[[1., 2., 3., 4.], [3., 2., 1., 0.], [2., 2., 2., 8.]]])  # (1, 3, 4)
     expected = torch.tensor([2., 2., 2., 4.]).expand(1, 3, 4)
-    for return_attn in (False, True):
-        out, a = attn(x, return_attn=return_attn)
+    for attn_path in (None, 'explicit'):
+        out, a = attn(x, attn_path=attn_path)
         torch.testing.assert_close(out, expected)
     torch.testing.assert_close(a, torch.full((1, 3, 3), 1 / 3))
 
@@ -124,8 +128,8 @@ def test_pos_embed_non_square_input():
     torch.testing.assert_close(pos[0, 1:], expected, atol=1e-5, rtol=0)
     assert model.interpolate_pos_embed((4, 4)) is model.pos_embed
     out = model(torch.randn(1, 3, 32, 48))
-    assert out['patch_tokens'].shape == (1, D, 4, 6)
-    assert out['cls_token'].shape == (1, 2, D)
+    assert out.patch_tokens.shape == (1, D, 4, 6)
+    assert out.cls_token.shape == (1, 2, D)
 
 
 def test_drop_path_only_in_train_mode():
@@ -136,11 +140,11 @@ def test_drop_path_only_in_train_mode():
     plain.eval()
     x = torch.randn(4, 3, 16, 16)
     with torch.no_grad():
-        ref = plain(x)['cls_token']
+        ref = plain(x).cls_token
         model.train()  # the last block's branches are dropped or scaled by 1 / (1 - 0.5)
-        assert not torch.allclose(model(x)['cls_token'], ref)
+        assert not torch.allclose(model(x).cls_token, ref)
         model.eval()
-        torch.testing.assert_close(model(x)['cls_token'], ref)
+        torch.testing.assert_close(model(x).cls_token, ref)
     assert model.layers[-1].drop_path.drop_prob == 0.5
     assert model.layers[0].drop_path.drop_prob == 0.
 
@@ -152,10 +156,10 @@ def test_final_norm_applies_ln1():
     x = torch.randn(1, 3, 16, 24)
     with torch.no_grad():
         raw, out = model(x), normed(x)
-        torch.testing.assert_close(out['cls_token'], model.ln1(raw['cls_token']))
+        torch.testing.assert_close(out.cls_token, model.ln1(raw.cls_token))
         torch.testing.assert_close(
-            out['patch_tokens'],
-            model.ln1(raw['patch_tokens'].permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+            out.patch_tokens,
+            model.ln1(raw.patch_tokens.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
 
 
 def test_input_not_divisible_by_patch():
@@ -259,7 +263,7 @@ def test_unused_final_norm_is_frozen():
     assert not any(p.requires_grad for p in off.ln1.parameters())
     assert all(p.requires_grad for p in on.ln1.parameters())
     out = off(torch.rand(1, 3, 32, 32))
-    sum(v.sum() for v in (out['cls_token'], out['patch_tokens'])).backward()
+    sum(v.sum() for v in (out.cls_token, out.patch_tokens)).backward()
     assert all(p.grad is not None for p in off.parameters() if p.requires_grad)
 
 
@@ -277,7 +281,7 @@ def test_per_class_position_entries_from_a_single_entry_checkpoint():
         model.pos_embed[0, 1] += 1.0
     model.eval()
     x = torch.rand(1, 3, 32, 32)
-    tokens = model(x)['cls_tokens'][0]
+    tokens = model(x).cls_tokens[0]
     shared = tiny(num_classes=3)
     assert shared.pos_embed.shape == (1, 1 + 16, 16)
     # a checkpoint with C entries does not fit one shared entry
@@ -322,16 +326,16 @@ def test_out_indices_return_the_patch_tokens_of_those_blocks():
     x = torch.randn(2, 3, 16, 24)
     with torch.no_grad():
         out = model(x)
-        first, last = out['feature_maps']
-        torch.testing.assert_close(last, out['patch_tokens'])
+        first, last = out.feature_maps
+        torch.testing.assert_close(last, out.patch_tokens)
         # block 0 alone: the model cut after its first block
         one = tiny(out_indices=(0, )).eval()
         one.load_state_dict(model.state_dict())
         one.layers = one.layers[:1]
         one.num_layers = 1
-        torch.testing.assert_close(first, one(x)['patch_tokens'])
+        torch.testing.assert_close(first, one(x).patch_tokens)
     assert first.shape == (2, 16, 2, 3)
-    assert 'feature_maps' not in tiny()(x)
+    assert tiny()(x).feature_maps == ()
     with pytest.raises(ValueError, match='out_indices'):
         tiny(out_indices=(2, ))
     with pytest.raises(ValueError, match='out_indices'):
@@ -359,11 +363,42 @@ def test_bf16_cpu_attention_takes_the_explicit_softmax_up_to_the_token_limit(mon
     grad, = torch.autograd.grad(out.float().square().sum(), x)
     torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
     torch.testing.assert_close(grad, ref_grad, atol=5e-2, rtol=5e-2)
-    # with return_qk the explicit path still hands back q and k
+    # with attn_path='sdpa' the explicit float32 kernel still hands back q and k
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        _, (q, k) = attn(x, return_qk=True)
+        _, (q, k) = attn(x, attn_path='sdpa')
     assert q.shape == k.shape == (2, 2, 15, 8) and calls == [15]
     monkeypatch.setattr(mct_vit, 'CPU_BF16_EXPLICIT_MAX_TOKENS', 14)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         attn(x)
     assert calls == [15, 15]  # above the limit: fused again
+
+
+def test_attention_kernel_is_chosen_in_one_function():
+    """attention_kernel: the explicit kernel when the weights are returned, the float32 explicit
+    kernel for short bfloat16 sequences on a CPU, else scaled-dot-product attention."""
+    from mmseg_mctformer.models.backbones import attention_kernel
+    from mmseg_mctformer.models.backbones.mct_vit import CPU_BF16_EXPLICIT_MAX_TOKENS as limit
+    short, long = torch.zeros(1, 2, limit, 8), torch.zeros(1, 2, limit + 1, 8)
+    assert attention_kernel(short) == attention_kernel(short, 'sdpa') == 'sdpa'
+    assert attention_kernel(short, 'explicit') == 'explicit'
+    assert attention_kernel(short.bfloat16()) == 'explicit_float32'
+    assert attention_kernel(short.bfloat16(), 'sdpa') == 'explicit_float32'
+    assert attention_kernel(short.bfloat16(), 'explicit') == 'explicit'
+    assert attention_kernel(long.bfloat16()) == 'sdpa'
+    with pytest.raises(ValueError, match="unknown attn_path 'fused'"):
+        attention_kernel(short, 'fused')
+
+
+def test_block_attention_record_holds_the_fields_of_its_path():
+    from mmseg_mctformer.models.backbones import BlockAttention
+    weights = [torch.rand(2, 5, 5)]
+    explicit = BlockAttention.explicit(weights, num_classes=2)
+    assert explicit.path == 'explicit' and explicit.q is None and explicit.k is None
+    assert torch.equal(explicit.cls_rows[0], weights[0][:, :2])
+    q = k = [torch.rand(2, 3, 5, 4)]
+    sdpa = BlockAttention.sdpa([weights[0][:, :2]], q, k)
+    assert sdpa.path == 'sdpa' and sdpa.weights is None and sdpa.q[0] is q[0]
+    with pytest.raises(ValueError, match="path 'sdpa' holds q and k only"):
+        BlockAttention('sdpa', explicit.cls_rows, weights=weights)
+    with pytest.raises(ValueError, match="unknown path 'fused'"):
+        BlockAttention('fused', explicit.cls_rows, weights=weights)

@@ -127,9 +127,9 @@ def test_scores_and_class_tokens(recording):
     x = torch.stack([normalise(b) for b in big])
     with torch.no_grad():
         feats = model.backbone(x)
-        close(torch.stack(feats['cls_tokens']), out['cls_tokens'])
-        close(model.cls_head(feats['cls_token']), out['cls_scores'])
-        close(model.cam_head(feats['patch_tokens'])[1], out['cam_scores'])
+        close(torch.stack(feats.cls_tokens), out['cls_tokens'])
+        close(model.cls_head(feats.cls_token), out['cls_scores'])
+        close(model.cam_head(feats.patch_tokens)[1], out['cam_scores'])
 
 
 def test_training_losses(recording):
@@ -152,7 +152,7 @@ def test_training_losses(recording):
     if 'loss_cct' in out:
         close(losses['loss_cct'], out['loss_cct'])
         with torch.no_grad():
-            tokens = model.backbone(x)['cls_tokens']
+            tokens = model.backbone(x).cls_tokens
         last2 = ContrastiveClassTokenLoss(layers=2, normalize=True, label_weighted=True)
         close(last2(tokens, out['labels']), out['loss_cct_last2'])
 

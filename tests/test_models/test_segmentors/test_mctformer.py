@@ -84,8 +84,8 @@ def test_loss_matches_components():
     losses = model.loss(inputs, [_sample(lb) for lb in labels.tolist()])
     feats = model.backbone(inputs)
     y = labels.float()
-    expected_cls = F.multilabel_soft_margin_loss(feats['cls_token'].mean(-1), y)
-    expected_cam = F.multilabel_soft_margin_loss(model.cam_head(feats['patch_tokens'])[1], y)
+    expected_cls = F.multilabel_soft_margin_loss(feats.cls_token.mean(-1), y)
+    expected_cam = F.multilabel_soft_margin_loss(model.cam_head(feats.patch_tokens)[1], y)
     torch.testing.assert_close(losses['loss_cls_token'], expected_cls)
     torch.testing.assert_close(losses['loss_patch_cam'], expected_cam)
     assert 0 <= losses['acc_cls_token'].item() <= 100
@@ -199,7 +199,7 @@ def test_predict_single_scale_matches_equations():
     with torch.no_grad():
         out = model.predict(img, [_sample([1, 1, 0], (16, 24))])[0]
         both = torch.cat([img, img.flip(-1)])
-        attn = model.backbone(both, return_attn=True)['attn']
+        attn = model.backbone(both, attn_path='explicit').attention.weights
     maps = class_to_patch_attention(attn, C, (2, 3), top_k=2)
     maps = F.interpolate(maps, (16, 24), mode='bilinear', align_corners=False)
     summed = maps[0] + maps[1].flip(-1)
@@ -254,8 +254,8 @@ def test_tensor_mode_and_encode_decode(map_type):
     inputs = torch.randn(2, 3, 16, 24)
     with torch.no_grad():
         raw = model(inputs, mode='tensor')
-        feats = model.backbone(inputs, return_attn=True)
-        cams, _ = model.cam_head(feats['patch_tokens'])
+        feats = model.backbone(inputs, attn_path='explicit')
+        cams, _ = model.cam_head(feats.patch_tokens)
         logits = model.encode_decode(inputs, [{}, {}])
     assert set(raw) == {'maps', 'cls_scores', 'cams', 'cam_scores'}
     torch.testing.assert_close(raw['maps'], localization_maps(feats, cams, C, map_type, 1))
@@ -297,11 +297,11 @@ def test_errors():
 
 
 @pytest.mark.parametrize('map_type', ['mct_affinity', 'fused_affinity', 'fused', 'patchcam'])
-def test_fused_attn_path_matches_explicit(map_type):
-    """Default attn_path='fused' (no N x N matrix) == 'explicit' to 1e-4, same seeds."""
+def test_sdpa_attn_path_matches_explicit(map_type):
+    """Default attn_path='sdpa' (no N x N matrix) == 'explicit' to 1e-4, same seeds."""
     model = _build(test_cfg=dict(map_type=map_type, scales=(1.0, 0.5, 1.5), flip=True))
     model.eval()
-    assert model.test_cfg['attn_path'] == 'fused'
+    assert model.test_cfg['attn_path'] == 'sdpa'
     with torch.no_grad():  # peaked attention: random init gives nearly flat maps, which the
         for layer in model.backbone.layers:  # min-max normalisation would amplify
             layer.attn.qkv.weight.mul_(20)
@@ -319,15 +319,15 @@ def test_fused_attn_path_matches_explicit(map_type):
     assert torch.equal(fast.pred_sem_seg.data, ref.pred_sem_seg.data)
 
 
-def test_fused_attn_path_calls_backbone_without_attention_matrices():
+def test_sdpa_attn_path_calls_backbone_without_attention_matrices():
     model = _build(test_cfg=dict(map_type='fused_affinity'))
     model.eval()
     calls = []
     forward = model.backbone.forward
 
-    def spy(x, return_attn=False, return_qk=False):
-        calls.append((return_attn, return_qk))
-        return forward(x, return_attn=return_attn, return_qk=return_qk)
+    def spy(x, attn_path=None):
+        calls.append(attn_path)
+        return forward(x, attn_path=attn_path)
 
     model.backbone.forward = spy
     with torch.no_grad():
@@ -337,7 +337,7 @@ def test_fused_attn_path_calls_backbone_without_attention_matrices():
         model.test_cfg['attn_path'] = 'explicit'
         model.test_cfg['map_type'] = 'mct'
         model(torch.randn(1, 3, 16, 16), mode='tensor')
-    assert calls == [(False, True), (False, False), (True, False)]
+    assert calls == ['sdpa', None, 'explicit']
 
 
 def test_max_tokens_bounds_the_inference_size():
@@ -366,3 +366,36 @@ def test_attn_path_and_max_tokens_errors():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="max_tokens'\\] = "):
             _build(test_cfg=dict(max_tokens=bad))
+
+
+def test_checkpoints_with_the_heads_at_the_top_level_load(tmp_path):
+    """The heads live in decode_head; a checkpoint written before (cls_head.*, cam_head.*, as the
+    weight converters still write) loads strictly, through mmengine and the checkpoint check."""
+    from mmengine.runner.checkpoint import load_checkpoint
+
+    from mmseg_mctformer.utils import check_checkpoint_file
+    cfg = copy.deepcopy(MCTFORMER_PLUS)
+    cfg['cls_head']['pool'] = 'linear'  # a class-token head with weights too
+    source = _build(cfg)
+    assert source.cls_head is source.decode_head.cls_head
+    assert source.cam_head is source.decode_head.cam_head
+    state = source.state_dict()
+    assert {'decode_head.cls_head.weight', 'decode_head.cam_head.conv.weight'} <= set(state)
+    legacy = {k.replace('decode_head.', ''): v.clone() for k, v in state.items()}
+    assert 'cam_head.conv.weight' in legacy and 'cls_head.bias' in legacy
+    path = str(tmp_path / 'legacy.pth')
+    torch.save(dict(state_dict=legacy, meta={}), path)
+    torch.manual_seed(5)
+    for load in ('load_state_dict', 'load_checkpoint'):
+        target = MODELS.build(cfg)  # other random weights
+        assert not torch.equal(target.cam_head.conv.weight, source.cam_head.conv.weight)
+        assert check_checkpoint_file(target, path) == (len(state), len(state))
+        if load == 'load_state_dict':
+            target.load_state_dict(dict(legacy), strict=True)
+        else:
+            load_checkpoint(target, path, map_location='cpu', strict=True)
+        for key, value in state.items():
+            assert torch.equal(target.state_dict()[key], value), (load, key)
+    with pytest.raises(ValueError, match="both 'cam_head.conv.bias' and "
+                                         "'decode_head.cam_head.conv.bias'"):
+        target.load_state_dict(dict(legacy, **{'decode_head.cam_head.conv.bias': torch.zeros(C)}))

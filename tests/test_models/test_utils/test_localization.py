@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from mmseg_mctformer.models.backbones import BlockAttention, MCTViTOutput
 from mmseg_mctformer.models.utils import (
     class_to_patch_attention,
     fuse_maps,
@@ -13,6 +14,12 @@ from mmseg_mctformer.models.utils import (
 )
 
 C, H, W = 2, 1, 2  # 2 classes, 1 x 2 token grid -> N = 4
+
+
+def _feats(patch_tokens, attention=None):
+    """A backbone record holding only what the maps read: patch tokens and the attention."""
+    return MCTViTOutput(cls_tokens=[], cls_token=torch.zeros(0), patch_tokens=patch_tokens,
+                        attention=attention)
 
 
 def _attn(seed):
@@ -66,7 +73,7 @@ def test_fuse_and_refine_hand_computed():
 def test_localization_map_types():
     attns = _hand_attns()
     cams = torch.tensor([[[[1.0, -3.0]], [[2.0, 4.0]]]])
-    out = dict(attn=attns, patch_tokens=torch.zeros(1, 8, H, W))
+    out = _feats(torch.zeros(1, 8, H, W), BlockAttention.explicit(attns, C))
     aff = torch.tensor([[[1.0, 1.0], [1.0, 1.0]]])  # all layers
     mct = torch.tensor([[[[2.0, 2.0]], [[1.0, 0.5]]]])  # top_k = 2
     relu_cam = torch.tensor([[[[1.0, 0.0]], [[2.0, 4.0]]]])
@@ -86,7 +93,7 @@ def test_localization_map_types():
     # 'mct' needs no CAMs, 'patchcam' needs no attention
     torch.testing.assert_close(localization_maps(out, None, C, 'mct', 2), mct)
     torch.testing.assert_close(
-        localization_maps(dict(patch_tokens=out['patch_tokens']), cams, C, 'patchcam'), relu_cam)
+        localization_maps(_feats(out.patch_tokens), cams, C, 'patchcam'), relu_cam)
 
 
 def test_minmax_normalise():
@@ -116,12 +123,13 @@ def test_localization_errors():
         class_to_patch_attention(attns, C, (1, 3))
     with pytest.raises(ValueError, match=r'top_k.*\[1, 1\], got 3'):
         class_to_patch_attention(attns, C, (H, W), top_k=3)
+    explicit = _feats(torch.zeros(1, 4, H, W), BlockAttention.explicit(attns, C))
     with pytest.raises(ValueError, match='unknown map_type'):
-        localization_maps(dict(attn=attns), None, C, 'cam')
+        localization_maps(explicit, None, C, 'cam')
     with pytest.raises(ValueError, match='needs PatchCAM'):
-        localization_maps(dict(attn=attns), None, C, 'fused')
-    with pytest.raises(KeyError, match='return_attn=True'):
-        localization_maps(dict(patch_tokens=torch.zeros(1, 4, H, W)), None, C, 'mct')
+        localization_maps(explicit, None, C, 'fused')
+    with pytest.raises(ValueError, match="attn_path='sdpa' or 'explicit'"):
+        localization_maps(_feats(torch.zeros(1, 4, H, W)), None, C, 'mct')
     with pytest.raises(ValueError, match='same shape'):
         fuse_maps(torch.zeros(1, 2, 1, 2), torch.zeros(1, 2, 2, 1))
     with pytest.raises(ValueError, match=r'expected \(B, M, M\) = \(1, 2, 2\)'):
@@ -143,7 +151,7 @@ def test_fusion_and_layer_reduction_options():
     torch.testing.assert_close(fuse_maps(mct, cam, 'sqrt'),
                                torch.tensor([[[[1., 0.]], [[2., 0.]]]]))
     torch.testing.assert_close(fuse_maps(mct, cam), torch.tensor([[[[1., 0.]], [[4., 0.]]]]))
-    out = {'attn': attns, 'patch_tokens': torch.zeros(1, 4, H, W)}
+    out = _feats(torch.zeros(1, 4, H, W), BlockAttention.explicit(attns, C))
     fused = localization_maps(out, cam, C, 'fused', top_k=2, fusion='sqrt', attn_reduce='mean')
     torch.testing.assert_close(fused, fuse_maps(mean, cam, 'sqrt'))
     with pytest.raises(ValueError, match="unknown mode 'geo'"):
@@ -194,13 +202,14 @@ def test_attention_affinity_builds_no_n_by_n_matrix():
 
 
 def test_localization_maps_fast_path_dispatch():
-    """cls_attn / q / k in place of attn: the same maps for every map type."""
+    """The sdpa record (class rows, q, k) in place of the explicit weights: the same maps for
+    every map type."""
     b, heads, dim, c, h, w = 1, 2, 4, C, 2, 3
     qs, ks = _qk(3, b, heads, c + h * w, dim, seed=3)
     attns = _explicit(qs, ks)
-    explicit = dict(attn=attns, patch_tokens=torch.zeros(b, 8, h, w))
-    fast = dict(cls_attn=[a[:, :c] for a in attns], q=qs, k=ks,
-                patch_tokens=torch.zeros(b, 8, h, w))
+    explicit = _feats(torch.zeros(b, 8, h, w), BlockAttention.explicit(attns, c))
+    fast = _feats(torch.zeros(b, 8, h, w),
+                  BlockAttention.sdpa([a[:, :c] for a in attns], qs, ks))
     cams = torch.randn(b, c, h, w, generator=torch.Generator().manual_seed(4))
     for map_type in ('mct', 'mct_affinity', 'fused', 'fused_affinity', 'patchcam_affinity'):
         torch.testing.assert_close(
