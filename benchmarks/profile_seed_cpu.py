@@ -64,15 +64,15 @@ OUR_REGIONS = (
     ('model', 'backbone', 'backbone'),
     ('backbone', 'patch_embed', 'linear'),
     ('mct_vit', 'class_token_attention', 'class_attention'),
-    ('model', 'cls_head', 'heads'),
-    ('model', 'cam_head', 'heads'),
+    ('head', 'cls_head', 'heads'),
+    ('head', 'cam_head', 'heads'),
     ('localization', 'class_to_patch_attention', 'maps'),
     ('localization', 'fuse_maps', 'maps'),
     ('localization', 'refine_with_attention_affinity', 'affinity_refinement'),
     ('localization', 'refine_with_affinity', 'affinity_refinement'),
     ('localization', 'patch_affinity', 'affinity_refinement'),
-    ('model', '_summed_maps', 'upsample_sum'),
-    ('model', '_set_seed_outputs', 'seed'),
+    ('head', '_summed_maps', 'upsample_sum'),
+    ('head', '_set_seed_outputs', 'seed'),
 )
 THEIR_REGIONS = (
     # their forward after the blocks: GWRP, stack and head mean of the attention, fusion
@@ -156,8 +156,8 @@ def build_side(args):
         import mmseg_mctformer.models.utils.localization as localization
         side = bva.OurSide(side_args(args))
         model = side.model
-        owners = dict(model=model, backbone=model.backbone, localization=localization,
-                      mct_vit=mct_vit)
+        owners = dict(model=model, backbone=model.backbone, head=model.decode_head,
+                      localization=localization, mct_vit=mct_vit)
         regions, attns = OUR_REGIONS, [layer.attn for layer in model.backbone.layers]
     else:
         for path in reversed([p for p in args.authors_pythonpath.split(':') if p]):
