@@ -114,9 +114,9 @@ def test_fused_adamw_resumes_a_per_tensor_checkpoint_and_makes_its_update():
 
 @pytest.mark.parametrize('config,fast_heads', [
     ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py', False),
-    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_small-data-112x112.py', True)])
-def test_demo_and_small_data_recipes_learning_rate_multipliers(config, fast_heads):
-    """Both recipes train the class tokens at 30x the base rate; the small-data recipe also every
+    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-headlr30-112x112.py', True)])
+def test_demo_and_headlr30_recipes_learning_rate_multipliers(config, fast_heads):
+    """Both recipes train the class tokens at 30x the base rate; the head-lr30 recipe also every
     parameter of the PatchCAM head; the other parameters at the base rate."""
     cfg = copy.deepcopy(Config.fromfile(osp.join(ROOT, config)).optim_wrapper)
     base = cfg.optimizer.lr
