@@ -109,3 +109,26 @@ def test_fused_adamw_resumes_a_per_tensor_checkpoint_and_makes_its_update():
     assert _max_diff(loop_model, fused_model) < 1e-6
     state = fused.optimizer.state_dict()['state']
     assert state and all(float(s['step']) == 4 for s in state.values())
+
+
+
+@pytest.mark.parametrize('config,fast_heads', [
+    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py', False),
+    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-headlr30-112x112.py', True)])
+def test_demo_and_headlr30_recipes_learning_rate_multipliers(config, fast_heads):
+    """Both recipes train the class tokens at 30x the base rate; the head-lr30 recipe also every
+    parameter of the PatchCAM head; the other parameters at the base rate."""
+    cfg = copy.deepcopy(Config.fromfile(osp.join(ROOT, config)).optim_wrapper)
+    base = cfg.optimizer.lr
+    cfg.type = 'OptimWrapper'
+    model = _tiny_model()
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        opt = build_optim_wrapper(model, cfg).optimizer
+    lr = {id(p): g['lr'] for g in opt.param_groups for p in g['params']}
+    params = {name: p for name, p in model.named_parameters() if id(p) in lr}
+    fast = {name for name, p in params.items() if lr[id(p)] == pytest.approx(30 * base)}
+    tokens = {name for name in params if name.endswith('cls_token')}
+    cam = {name for name in params if 'cam_head' in name}
+    assert tokens and cam
+    assert fast == (tokens | cam if fast_heads else tokens)
+    assert all(lr[id(p)] == pytest.approx(base) for name, p in params.items() if name not in fast)
