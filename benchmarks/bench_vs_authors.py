@@ -68,6 +68,17 @@ MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 
 
+def parse_hw(parser, text):
+    """``[H, W]`` from ``--hw HxW``; a parser error unless both are positive integers."""
+    try:
+        hw = [int(v) for v in text.lower().split('x')]
+    except ValueError:
+        hw = []
+    if len(hw) != 2 or min(hw) < 1:
+        parser.error(f'--hw: expected HxW with positive H and W, got {text!r}')
+    return hw
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='MCTformer+ against the authors\' code')
     parser.add_argument('--authors-repo', required=True,
@@ -95,13 +106,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', help='also write the JSON here')
     parser.add_argument('--worker', choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    try:
-        hw = [int(v) for v in args.hw.lower().split('x')]
-    except ValueError:
-        hw = []
-    if len(hw) != 2 or min(hw) < 1:
-        parser.error(f'--hw: expected HxW with positive H and W, got {args.hw!r}')
-    args.hw = hw
+    args.hw = parse_hw(parser, args.hw)
     for name in ('img_size', 'batch_size', 'iters', 'repeats'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")}: expected at least 1, got '

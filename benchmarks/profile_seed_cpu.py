@@ -107,13 +107,7 @@ def parse_args(argv=None):
                         'and as one explicit attention with an accumulated affinity')
     parser.add_argument('--out', help='also write the JSON here')
     args = parser.parse_args(argv)
-    try:
-        hw = [int(v) for v in args.hw.lower().split('x')]
-    except ValueError:
-        hw = []
-    if len(hw) != 2 or min(hw) < 1:
-        parser.error(f'--hw: expected HxW with positive H and W, got {args.hw!r}')
-    args.hw = hw
+    args.hw = bva.parse_hw(parser, args.hw)
     if args.repeats < 1:
         parser.error(f'--repeats: expected at least 1, got {args.repeats}')
     if args.side == 'theirs' and not (
