@@ -205,7 +205,8 @@ def test_predict_single_scale_matches_equations():
     summed = maps[0] + maps[1].flip(-1)
     summed[2] = 0
     expected = minmax_normalise(summed)
-    torch.testing.assert_close(out.seg_logits.data[1:], expected)
+    # maps in [0, 1]: float32 sums in another order differ by ~1e-5 across PyTorch versions
+    torch.testing.assert_close(out.seg_logits.data[1:], expected, rtol=0, atol=1e-4)
     assert torch.all(out.seg_logits.data[0] == 0.3)
 
 
