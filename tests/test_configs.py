@@ -10,7 +10,8 @@ from mmseg.registry import TRANSFORMS
 
 import mmseg_mctformer  # noqa: F401
 from mmseg_mctformer.stack import installed_distributions
-from mmseg_mctformer.utils.external_configs import register_fork_distributions
+from mmseg_mctformer.utils import config_scopes
+from mmseg_mctformer.utils.config_scopes import register_fork_distributions
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOP_CONFIGS = sorted(
@@ -139,8 +140,7 @@ def test_register_fork_distributions_maps_only_missing_upstream():
 @pytest.mark.parametrize('installed', [('onedl-mmsegmentation', 'onedl-mmpretrain'),
                                        ('mmsegmentation', 'mmpretrain')])
 def test_register_fork_distributions_on_either_stack(installed, monkeypatch):
-    import mmseg_mctformer_scopes
-    monkeypatch.setattr(mmseg_mctformer_scopes, '_installed', set(installed).__contains__)
+    monkeypatch.setattr(config_scopes, '_installed', set(installed).__contains__)
     mapping = {'mmseg': 'mmsegmentation', 'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet'}
     changed = register_fork_distributions(mapping)
     assert (mapping['mmseg'], mapping['mmpretrain']) == installed
