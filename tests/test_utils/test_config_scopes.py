@@ -38,7 +38,7 @@ REPORT_SCOPES = (
     " sum(bool(getattr(f, {mark!r}, False)) for f in sys.meta_path))\n").format(mark=MARK)
 
 
-def _python(code, site_dir=None, args=(), timeout=300):
+def _python(code, site_dir=None, args=(), timeout=600):
     """Run ``code`` in a fresh interpreter (module docstring); return the finished process."""
     prelude = 'import site, sys\n'
     prelude += f"sys.path.append({sysconfig.get_paths()['purelib']!r})\n"
@@ -224,6 +224,7 @@ def test_pip_install_puts_no_startup_file_into_site_packages(tmp_path):
     line, whose folder's .pth files do not run): the plugin sets the scopes when imported, and
     nothing of ours runs in an interpreter that does not import it."""
     src = tmp_path / 'src'
+    src.mkdir()
     for name in ('setup.py', 'pyproject.toml', 'README.md', 'requirements', 'mmseg_mctformer',
                  'configs'):
         copy = shutil.copytree if osp.isdir(osp.join(ROOT, name)) else shutil.copy
@@ -251,7 +252,7 @@ def test_pip_install_puts_no_startup_file_into_site_packages(tmp_path):
     result = subprocess.run(
         [python, '-c', 'import sys\n' + REPORT_SCOPES + 'import mmseg_mctformer\n' + REPORT_SCOPES
          + 'print(mmseg_mctformer.__file__)'], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=300)
+        text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     installed = next(iter(installed_distributions('mmseg')))
     assert result.stdout.splitlines() == [
