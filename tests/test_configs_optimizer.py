@@ -112,23 +112,25 @@ def test_fused_adamw_resumes_a_per_tensor_checkpoint_and_makes_its_update():
 
 
 
-@pytest.mark.parametrize('config,fast_heads', [
-    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py', False),
-    ('configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-headlr30-112x112.py', True)])
-def test_demo_and_headlr30_recipes_learning_rate_multipliers(config, fast_heads):
-    """Both recipes train the class tokens at 30x the base rate; the head-lr30 recipe also every
-    parameter of the PatchCAM head; the other parameters at the base rate."""
+@pytest.mark.parametrize('config', [
+    'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-112x112.py',
+    'configs/mctformer_plus_demo.py',
+    'configs/mctformer/mctformer-v2_dinov2-s_1xb32-2e_demo-112x112.py'])
+def test_demo_recipe_learning_rate_multipliers(config):
+    """The small-data recipe: the class tokens at 300x the base rate without weight decay, every
+    parameter of the PatchCAM head at 30x, the other parameters at the base rate."""
     cfg = copy.deepcopy(Config.fromfile(osp.join(ROOT, config)).optim_wrapper)
     base = cfg.optimizer.lr
     cfg.type = 'OptimWrapper'
     model = _tiny_model()
     with DefaultScope.overwrite_default_scope('mmseg'):
         opt = build_optim_wrapper(model, cfg).optimizer
-    lr = {id(p): g['lr'] for g in opt.param_groups for p in g['params']}
-    params = {name: p for name, p in model.named_parameters() if id(p) in lr}
-    fast = {name for name, p in params.items() if lr[id(p)] == pytest.approx(30 * base)}
+    group = {id(p): g for g in opt.param_groups for p in g['params']}
+    params = {name: p for name, p in model.named_parameters() if id(p) in group}
     tokens = {name for name in params if name.endswith('cls_token')}
     cam = {name for name in params if 'cam_head' in name}
     assert tokens and cam
-    assert fast == (tokens | cam if fast_heads else tokens)
-    assert all(lr[id(p)] == pytest.approx(base) for name, p in params.items() if name not in fast)
+    for name, p in params.items():
+        mult = 300 if name in tokens else 30 if name in cam else 1
+        assert group[id(p)]['lr'] == pytest.approx(mult * base), name
+    assert all(group[id(params[name])]['weight_decay'] == 0 for name in tokens)

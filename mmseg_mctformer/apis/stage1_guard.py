@@ -114,10 +114,9 @@ def check_stage1(metrics: Mapping,
                f'pseudo-masks and a segmentor trained on them would be noise{seeds}. The '
                'pseudo-masks use the image labels, not the class scores: with a weak mAP alone '
                'and seeds well above the all-background mIoU they may still serve. Train stage 1 '
-               'longer, or with the PatchCAM head at 30x the learning rate (configs/mctformer/'
-               'mctformer-plus_dinov2-s_1xb32-2e_demo-headlr30-112x112.py; what each recipe '
-               'does on which data: docs/en/user_guides/own_dataset.md), or '
-               f'pass {ALLOW_FLAG} to go on anyway.')
+               'longer (train_cfg.max_epochs), or, for objects a few tokens wide, at a larger '
+               'input size (what limits stage 1 on which data: '
+               f'docs/en/user_guides/own_dataset.md), or pass {ALLOW_FLAG} to go on anyway.')
     if not allow:
         raise WeakStage1Error(message)
     print_log(f'{message} ({ALLOW_FLAG} given: going on)', logger='current', level=30)
