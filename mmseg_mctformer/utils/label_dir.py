@@ -23,6 +23,7 @@ from mmseg.utils import get_palette
 from PIL import Image
 
 from ..datasets.utils import voc_colormap
+from ..models.heads.localization_test_cfg import VALUE_ALIASES
 from .io import atomic_output
 
 #: Suffix of the temporary files of :func:`mmseg_mctformer.utils.io.atomic_output`.
@@ -199,9 +200,12 @@ class LabelDir:
         """``'key: old -> new'`` for every key of :attr:`record_keys` that differs.
 
         The threshold is compared as ``bg_threshold`` only: a record whose ``test_cfg`` also
-        carries it (the layout of 0.1.0) resumes when the rest of its map settings agree.
+        carries it (the layout of 0.1.0) resumes when the rest of its map settings agree. Old
+        names of ``test_cfg`` values (``attn_path='fused'``, :data:`VALUE_ALIASES` of
+        :mod:`~mmseg_mctformer.models.heads.localization_test_cfg`) compare as their current
+        names, in the record's ``test_cfg`` and in those of the records it holds (``maps``).
         """
-        old, new = _without_test_cfg_threshold(old), _without_test_cfg_threshold(new)
+        old, new = (_current_names(_without_test_cfg_threshold(r)) for r in (old, new))
         return [f'{key}: {old.get(key)!r} -> {new.get(key)!r}' for key in self.record_keys
                 if _jsonable(old.get(key)) != _jsonable(new.get(key))]
 
@@ -362,3 +366,17 @@ def _without_test_cfg_threshold(record: dict) -> dict:
         test_cfg = {k: v for k, v in test_cfg.items() if k != 'bg_threshold'}
         return {**record, 'test_cfg': test_cfg}
     return record
+
+
+def _current_names(record):
+    """``record`` (a copy) with the old names of :data:`VALUE_ALIASES` replaced by the current
+    ones in every ``test_cfg`` dict it holds, its own and those of nested records."""
+    if not isinstance(record, dict):
+        return record
+    renamed = {k: _current_names(v) for k, v in record.items()}
+    test_cfg = renamed.get('test_cfg')
+    if isinstance(test_cfg, dict):
+        renamed['test_cfg'] = {
+            k: VALUE_ALIASES.get(k, {}).get(v, v) if isinstance(v, str) else v
+            for k, v in test_cfg.items()}
+    return renamed

@@ -44,3 +44,31 @@ def test_stages_run_in_the_listed_order_and_by_the_options(tmp_path):
     assert [s.name for s in STAGES if s.enabled(full)] == list(WSSSPipeline.STAGES)
     with pytest.raises(KeyError, match="unknown pipeline stage 'seed'"):
         plain.run_stage('seed')
+
+
+def test_the_papers_numbers_are_the_metafiles(tmp_path):
+    """The paper column reads the VOC MCTformer+ entry of configs/mctformer/metafile.yaml."""
+    import os.path as osp
+
+    import yaml
+
+    from mmseg_mctformer.apis.pipeline import PAPER_VOC_MODEL
+    from mmseg_mctformer.utils.metafile import METAFILE
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    # the package reads its installed copy, which in the repository is configs/ itself
+    assert osp.samefile(METAFILE, osp.join(root, 'configs', 'mctformer', 'metafile.yaml'))
+    with open(METAFILE) as f:
+        entry = [m for m in yaml.safe_load(f)['Models'] if m['Name'] == PAPER_VOC_MODEL][0]
+    metrics = {k: v for r in entry['Results'] for k, v in r['Metrics'].items()}
+    rows = {r['key']: r for r in _table('configs/mctformer_plus_voc.py', tmp_path)}
+    assert rows['seed_mIoU']['paper_voc'] == metrics['seed/train/mIoU']
+    assert rows['mask_mIoU']['paper_voc'] == metrics['mask/train/mIoU']
+    assert rows['seg_mIoU']['paper_voc'] == metrics['seg/val/mIoU']
+    assert rows['seg_mIoU']['paper_split'] == 'val' and rows['mask_mIoU']['paper_split'] == 'train'
+    assert rows['cls_mAP']['paper_voc'] is None
+    # without the affinity stage the pseudo-mask row compares with the paper's masks
+    pipeline = WSSSPipeline('configs/mctformer_plus_voc.py', 'unused_seg_config.py',
+                            str(tmp_path))
+    pipeline.state = {k: v for k, v in STATE.items() if k != 'masks'}
+    pseudo = {r['key']: r for r in pipeline.table()}['pseudo_mIoU']
+    assert pseudo['paper_voc'] == metrics['mask/train/mIoU'] and pseudo['paper_split'] == 'train'

@@ -17,6 +17,8 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 from mmseg_mctformer.engine import PseudoLabelHook
+from mmseg_mctformer.engine.hooks import pseudo_label_hook as hook_module
+from mmseg_mctformer.engine.runner import set_bg_threshold
 from mmseg_mctformer.evaluation import PseudoLabelMetric
 from mmseg_mctformer.evaluation.metrics import pseudo_label_metric as metric_module
 from mmseg_mctformer.utils.compat import autocast_enabled
@@ -72,10 +74,13 @@ class FakeDataset(torch.utils.data.Dataset):
 
 
 class FakeModel(BaseModel):
-    """Map of class i % 2: 0.8 on the left half, 0.2 on the right; background score 0.5."""
+    """Map of class i % 2: 0.8 on the left half, 0.2 on the right; background score
+    ``test_cfg['bg_threshold']`` (0.5), carried by every prediction as MCTformer's."""
+    test_cfg = dict(bg_threshold=0.5)
 
     def __init__(self, fail_at_batch=None, record=None):
         super().__init__()
+        self.test_cfg = dict(type(self).test_cfg)
         self.fail_at_batch = fail_at_batch
         self.record = record
         self.seen = []
@@ -97,12 +102,13 @@ class FakeModel(BaseModel):
             maps = torch.zeros(2, h, w)
             maps[idx % 2, :, :w // 2] = 0.8
             maps[idx % 2, :, w // 2:] = 0.2
-            logits = torch.cat([torch.full((1, h, w), 0.5), maps])
+            thr = self.test_cfg['bg_threshold']
+            logits = torch.cat([torch.full((1, h, w), thr), maps])
             out = SegDataSample(metainfo=sample.metainfo)
             out.seg_logits = PixelData(data=logits)
             out.pred_sem_seg = PixelData(data=logits.argmax(0, keepdim=True))
             out.kept_classes = sample.gt_class_labels > 0
-            out.bg_threshold = 0.5
+            out.bg_threshold = thr
             outs.append(out)
         if self.record is not None:
             with open(self.record, 'a') as f:
@@ -157,9 +163,11 @@ def test_generate_writes_palette_pngs(tmp_path):
 
 
 def test_bg_threshold_and_out_dir_and_logits(tmp_path):
-    hook, runner = _setup(tmp_path, out_dir='{work_dir}/seeds', bg_threshold=0.1,
-                          save_logits=True)
+    """The masks use the model's test_cfg.bg_threshold (the one every prediction carries)."""
+    hook, runner = _setup(tmp_path, out_dir='{work_dir}/seeds', save_logits=True)
+    set_bg_threshold(runner.model, 0.1)
     hook.generate(runner)
+    assert json.loads((tmp_path / 'work' / 'seeds' / RECORD).read_text())['bg_threshold'] == 0.1
     out_dir = tmp_path / 'work' / 'seeds'
     for i in range(NUM_IMAGES):
         np.testing.assert_array_equal(np.array(Image.open(out_dir / f'img_{i}.png')),
@@ -226,21 +234,22 @@ def test_disk_full_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_settings_record_refuses_or_regenerates(tmp_path):
-    hook, runner = _setup(tmp_path, bg_threshold=0.5)
+    hook, runner = _setup(tmp_path)
+    assert runner.model.test_cfg['bg_threshold'] == 0.5
     hook.generate(runner)
     out_dir = tmp_path / 'work' / 'pseudo_labels'
     record = json.loads((out_dir / RECORD).read_text())
     assert record['bg_threshold'] == 0.5 and record['crf'] is None
     assert 'at the end of training' in record['checkpoint']
     # other settings: refused, nothing written
-    hook.bg_threshold = 0.1
+    set_bg_threshold(runner.model, 0.1)
     with pytest.raises(ValueError, match=r'other settings \(bg_threshold: 0.5 -> 0.1\).*'
                        'overwrite=True'):
         hook.generate(runner)
     np.testing.assert_array_equal(np.array(Image.open(out_dir / 'img_0.png')), _expected(0))
     # overwrite: the old masks are deleted and regenerated with the new settings
     hook.overwrite = True
-    runner.model = FakeModel()
+    runner.model = set_bg_threshold(FakeModel(), 0.1)
     assert hook.generate(runner)['written'] == NUM_IMAGES
     np.testing.assert_array_equal(np.array(Image.open(out_dir / 'img_0.png')),
                                   _expected(0, bg_threshold=0.1))
@@ -265,7 +274,7 @@ def test_hook_from_custom_hooks_after_training(tmp_path):
 
 
 def test_metric_writes_from_predictions(tmp_path):
-    metric = PseudoLabelMetric(output_dir=str(tmp_path), bg_threshold=0.1)
+    metric = PseudoLabelMetric(output_dir=str(tmp_path))
     metric.dataset_meta = dict(classes=CLASSES)  # no palette: MMSeg's VOC palette
     maps = torch.zeros(3, 2, 3)  # seg_logits: channel 0 is not read back
     maps[0] = 0.7
@@ -278,8 +287,15 @@ def test_metric_writes_from_predictions(tmp_path):
         assert im.getpalette()[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
         np.testing.assert_array_equal(np.array(im), [[0, 2, 2], [0, 2, 2]])
     assert metric.compute_metrics(metric.results) == dict(written=1)
-    with pytest.raises(ValueError, match=r'in \[0, 1\]'):
-        PseudoLabelMetric(output_dir=str(tmp_path), bg_threshold=1.5)
+    # the sample's threshold is the one the mask uses: above 0.9, class b is background too
+    metric.process({}, [dict(sample, bg_threshold=0.95)])
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / 'a.png')), [[0, 0, 0], [0, 0, 0]])
+    with pytest.raises(ValueError, match=r'x/a.jpg has bg_threshold 1.5, which must lie in '
+                                         r'\[0, 1\]'):
+        metric.process({}, [dict(sample, bg_threshold=1.5)])
+    # the threshold has one home, the model's test_cfg: the metric takes none of its own
+    with pytest.raises(TypeError, match="not an argument.*model's test_cfg.bg_threshold"):
+        PseudoLabelMetric(output_dir=str(tmp_path), bg_threshold=0.1)
     del sample['bg_threshold']
     metric = PseudoLabelMetric(output_dir=str(tmp_path))
     metric.dataset_meta = dict(classes=CLASSES)
@@ -331,6 +347,31 @@ def test_hook_argument_errors():
         PseudoLabelHook(dataloader=[1, 2])
     with pytest.raises(ValueError, match=r'in \[0, 1\].*got 2'):
         PseudoLabelHook(dataloader=dict(dataset=None), bg_threshold=2)
+
+
+def test_deprecated_hook_threshold_is_the_models_for_the_run(tmp_path, monkeypatch):
+    """PseudoLabelHook(bg_threshold=...) warns once and writes the model's test_cfg at
+    before_run: the masks, the record and the predictions use that one value."""
+    messages = []
+    monkeypatch.setattr(hook_module, '_warned', [])
+    monkeypatch.setattr(hook_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    (tmp_path / 'imgs').mkdir()
+    loader = dict(dataset=FakeDataset(str(tmp_path / 'imgs')), batch_size=2, num_workers=0)
+    runner = Runner(model=FakeModel(), work_dir=str(tmp_path / 'work'), default_scope='mmseg',
+                    log_level='WARNING', custom_hooks=[dict(type='PseudoLabelHook',
+                                                            dataloader=loader, bg_threshold=0.1)])
+    PseudoLabelHook(dataloader=loader, bg_threshold=0.1)  # a second one: no second warning
+    assert len(messages) == 1 and 'bg_threshold is deprecated' in messages[0]
+    assert 'model.test_cfg.bg_threshold' in messages[0]
+    assert runner.model.test_cfg['bg_threshold'] == 0.5
+    runner.call_hook('before_run')
+    assert runner.model.test_cfg['bg_threshold'] == 0.1
+    runner.call_hook('after_train')
+    out_dir = tmp_path / 'work' / 'pseudo_labels'
+    for i in range(NUM_IMAGES):
+        np.testing.assert_array_equal(np.array(Image.open(out_dir / f'img_{i}.png')),
+                                      _expected(i, bg_threshold=0.1))
+    assert json.loads((out_dir / RECORD).read_text())['bg_threshold'] == 0.1
 
 
 def test_png_helpers(tmp_path):
@@ -467,3 +508,15 @@ def test_pseudo_label_loop_as_the_test_loop_of_runner_test(tmp_path):
     runner, metrics = run()
     assert metrics == {} and runner.test_loop.summary['skipped'] == NUM_IMAGES
     assert runner.model.seen == []
+
+
+def test_the_record_names_the_models_threshold_only():
+    """The record's bg_threshold is the model's: a record naming another one is refused."""
+    from mmseg_mctformer.engine.runner import PseudoLabelLoop
+    model = set_bg_threshold(FakeModel(), 0.3)
+    assert PseudoLabelLoop.complete_record(model, dict(checkpoint='c', bg_threshold=None)) == \
+        dict(checkpoint='c', bg_threshold=0.3, test_cfg={})
+    assert PseudoLabelLoop.complete_record(model, dict(bg_threshold=0.3))['bg_threshold'] == 0.3
+    with pytest.raises(ValueError, match=r"record\['bg_threshold'\] = 0.5 but the model's "
+                                         r'test_cfg.bg_threshold = 0.3'):
+        PseudoLabelLoop.complete_record(model, dict(bg_threshold=0.5))

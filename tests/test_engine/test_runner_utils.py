@@ -129,6 +129,23 @@ def test_bg_threshold_enters_through_the_model_test_cfg():
         set_bg_threshold(cfg, 1.5)
 
 
+def test_bg_threshold_enters_a_built_models_test_cfg(monkeypatch):
+    """A built model (a wrapper's module): its test_cfg, which its predictions carry."""
+    from mmseg_mctformer.engine.runner import runner_utils, set_bg_threshold
+    model = torch.nn.Linear(1, 1)
+    model.test_cfg = dict(scales=(1.0, ), bg_threshold=0.45)
+    assert set_bg_threshold(model, None) is model and model.test_cfg['bg_threshold'] == 0.45
+    assert set_bg_threshold(model, 0.2).test_cfg == dict(scales=(1.0, ), bg_threshold=0.2)
+    assert set_bg_threshold(torch.nn.Linear(1, 1), 0.3).test_cfg == dict(bg_threshold=0.3)
+    wrapper = torch.nn.Module()
+    wrapper.module = model
+    monkeypatch.setattr(runner_utils, 'is_model_wrapper', lambda m: m is wrapper)
+    set_bg_threshold(wrapper, 0.6)
+    assert model.test_cfg['bg_threshold'] == 0.6 and not hasattr(wrapper, 'test_cfg')
+    with pytest.raises(ValueError, match=r'bg_threshold must lie in \[0, 1\].*got -1'):
+        set_bg_threshold(model, -1)
+
+
 def test_keys_written_into_missing_sub_configs_reach_the_config():
     from mmseg_mctformer.engine.runner import adapt_distributed_to_cpu, set_pseudo_label_dir
     cfg = Config(dict(train_dataloader=dict(dataset=dict(type='RepeatDataset',

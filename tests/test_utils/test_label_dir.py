@@ -81,3 +81,32 @@ def test_record_with_the_threshold_inside_test_cfg_resumes(tmp_path):
         folder.check(dict(new, bg_threshold=0.5))
     with pytest.raises(ValueError, match='test_cfg'):
         folder.check(dict(new, test_cfg=dict(scales=[1.0, 0.5])))
+
+
+def test_record_with_old_test_cfg_value_names_resumes(tmp_path):
+    """A record whose test_cfg holds attn_path='fused' (the old name of 'sdpa') was made with
+    the same settings: it resumes; another kernel is still refused. The maps record nested in a
+    random-walk mask record is compared the same way."""
+    folder = LabelDir.of('pseudo_label', str(tmp_path / 'labels'))
+    old = dict(checkpoint='a.pth', bg_threshold=0.45, crf=None, precision=None,
+               test_cfg=dict(scales=[1.0], attn_path='fused', map_type='fused'))
+    folder.check(old)
+    open(os.path.join(folder.path, 'x.png'), 'wb').close()
+    new = dict(old, test_cfg=dict(scales=[1.0], attn_path='sdpa', map_type='fused'))
+    assert folder.differences(old, new) == []
+    assert folder.check(new) is False
+    assert sorted(os.listdir(folder.path)) == ['pseudo_label_info.json', 'x.png']
+    # the alias renames attn_path values only: map_type='fused' is a map, not a kernel
+    with pytest.raises(ValueError, match="test_cfg.*'map_type': 'fused'.*'map_type': 'mct'"):
+        folder.check(dict(old, test_cfg=dict(old['test_cfg'], map_type='mct')))
+    # the message names the old value by its current name
+    with pytest.raises(ValueError, match="test_cfg.*'attn_path': 'sdpa'.*'attn_path': 'explicit'"):
+        folder.check(dict(old, test_cfg=dict(old['test_cfg'], attn_path='explicit')))
+    masks = LabelDir.of('affinity_mask', str(tmp_path / 'masks'))
+    maps_old = dict(checkpoint_sha256='s', test_cfg=dict(attn_path='fused'), precision=None)
+    record = dict(checkpoint_sha256='c', maps=maps_old, bg_threshold=0.39,
+                  test_cfg=dict(beta=8), precision=None)
+    assert masks.differences(record, dict(record, maps=dict(maps_old, test_cfg=dict(
+        attn_path='sdpa')))) == []
+    assert masks.differences(record, dict(record, maps=dict(maps_old, test_cfg=dict(
+        attn_path='explicit')))) != []

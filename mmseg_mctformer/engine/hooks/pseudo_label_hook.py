@@ -4,14 +4,20 @@ MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic Segment
 (https://arxiv.org/abs/2308.03005), Sec. 3: the seeds of the training images become the labels of
 a fully supervised segmentation network.
 """
+import logging
 import os.path as osp
 from typing import Optional
 
 from mmengine.dist import barrier
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmseg.registry import HOOKS, LOOPS
 
 from ...utils.checkpoint import checkpoint_record
+from ..runner.runner_utils import set_bg_threshold
+
+#: Whether the deprecated ``bg_threshold`` argument was warned about in this process.
+_warned = []
 
 
 @HOOKS.register_module()
@@ -34,6 +40,10 @@ class PseudoLabelHook(Hook):
       with a ``ValueError`` naming the differences, or, with ``overwrite=True``, deletes the old
       masks and regenerates them.
     - Distributed: the runner's ``DefaultSampler`` shards the pending images over the ranks.
+    - One threshold: the masks use the background threshold of the model's
+      ``test_cfg.bg_threshold``, which every prediction carries (``--bg-threshold`` of the tools
+      and the pipeline's best threshold are written there by
+      :func:`~mmseg_mctformer.engine.runner.set_bg_threshold`).
 
     Args:
         dataloader (dict): Dataloader config of the split to label, like a test dataloader
@@ -41,8 +51,10 @@ class PseudoLabelHook(Hook):
             dataset must give image labels (``gt_class_labels``) and ``img_path``.
         out_dir (str, optional): Output folder; ``{work_dir}`` is replaced by the runner's work
             dir. Default: ``None``, which means ``{work_dir}/pseudo_labels``.
-        bg_threshold (float, optional): Background threshold of the seeds. Default: ``None``,
-            which uses the model's ``test_cfg.bg_threshold`` (stored in every prediction).
+        bg_threshold (float, optional): Deprecated: set ``model.test_cfg.bg_threshold``.
+            When given, it is written into the model's ``test_cfg`` at ``before_run`` (and
+            before :meth:`generate`), so that it is the threshold of the whole run, with a
+            warning once a process. Default: ``None`` (the model's threshold).
         after_train (bool): Whether to generate when training ends. Default: True.
         save_logits (bool): Also save ``{basename}.npz`` with the maps of the kept classes.
             Default: False.
@@ -77,12 +89,23 @@ class PseudoLabelHook(Hook):
         self.dataloader_cfg = dataloader
         self.out_dir = out_dir
         self.bg_threshold = None if bg_threshold is None else float(bg_threshold)
+        if self.bg_threshold is not None and not _warned:
+            _warned.append(True)
+            print_log('PseudoLabelHook: bg_threshold is deprecated, set '
+                      'model.test_cfg.bg_threshold (tools: --bg-threshold); the hook writes '
+                      f'{self.bg_threshold} into the model\'s test_cfg for the run',
+                      logger='current', level=logging.WARNING)
         self.run_after_train = after_train
         self.save_logits = save_logits
         self.crf = crf
         self.overwrite = overwrite
         self.checkpoint = checkpoint
         self.fp16 = fp16
+
+    def before_run(self, runner) -> None:
+        """Write the deprecated ``bg_threshold`` argument, if given, into the model's
+        ``test_cfg``: the one threshold of the run."""
+        set_bg_threshold(runner.model, self.bg_threshold)
 
     def after_train(self, runner) -> None:
         """Generate the pseudo labels once training has finished (if ``after_train``)."""
@@ -97,13 +120,13 @@ class PseudoLabelHook(Hook):
 
     def metric_cfg(self, out_dir: str) -> dict:
         """Config of the :class:`PseudoLabelMetric` that writes into ``out_dir``."""
-        return dict(type='PseudoLabelMetric', output_dir=out_dir, bg_threshold=self.bg_threshold,
-                    save_logits=self.save_logits, crf=self.crf)
+        return dict(type='PseudoLabelMetric', output_dir=out_dir, save_logits=self.save_logits,
+                    crf=self.crf)
 
     def record(self, work_dir: str, config: Optional[str] = None, iteration='?') -> dict:
         """What produces the masks (see :meth:`~mmseg_mctformer.utils.label_dir.LabelDir.check`),
-        JSON-able; :class:`PseudoLabelLoop` adds the model's ``test_cfg`` and, without
-        ``bg_threshold``, its threshold.
+        JSON-able; :class:`PseudoLabelLoop` adds the model's ``test_cfg`` and its threshold
+        (``bg_threshold``).
 
         Args:
             work_dir (str): The run's work dir.
@@ -117,8 +140,8 @@ class PseudoLabelHook(Hook):
                                         f'training (iteration {iteration})')
         elif osp.isfile(self.checkpoint):
             checkpoint = checkpoint_record(self.checkpoint)
-        record = dict(**checkpoint, config=config, bg_threshold=self.bg_threshold,
-                      test_cfg=None, crf=self.crf, save_logits=self.save_logits)
+        record = dict(**checkpoint, config=config, bg_threshold=None, test_cfg=None, crf=self.crf,
+                      save_logits=self.save_logits)
         if self.fp16:  # no 'precision' key = float32
             record['precision'] = 'mixed (autocast)'
         return record
@@ -148,6 +171,7 @@ class PseudoLabelHook(Hook):
         Returns:
             dict: See :meth:`result`.
         """
+        self.before_run(runner)  # idempotent: a generate() outside a run gets the threshold too
         loop_cfg = self.loop_cfg(runner.work_dir, getattr(getattr(runner, 'cfg', None),
                                                           'filename', None), runner.iter)
         loop = LOOPS.build(loop_cfg, default_args=dict(

@@ -85,7 +85,7 @@ class PseudoLabelLoop(TestLoop):
         record (dict): The settings that produce the masks (JSON-able), see
             :meth:`LabelDir.check`. The loop adds ``test_cfg``, the model's ``test_cfg`` (map or
             random-walk settings) but its ``bg_threshold``, which is recorded once, as
-            ``bg_threshold``: the model's unless ``record`` sets it.
+            ``bg_threshold`` (the threshold every prediction carries, which the writers use).
         kind (str): The folder kind, a key of
             :data:`~mmseg_mctformer.utils.label_dir.FOLDER_KINDS`. Default: ``'pseudo_label'``.
         overwrite (bool): Regenerate a folder made with other settings instead of refusing.
@@ -138,14 +138,23 @@ class PseudoLabelLoop(TestLoop):
     @staticmethod
     def complete_record(model, record: dict) -> dict:
         """``record`` with the model's ``test_cfg`` (tuples as lists) but its ``bg_threshold``,
-        which is ``record['bg_threshold']`` when set, else the model's."""
+        recorded as ``record['bg_threshold']``.
+
+        Raises:
+            ValueError: When ``record`` names another threshold than the model's (the masks use
+                the model's, which every prediction carries).
+        """
         model = model.module if is_model_wrapper(model) else model
         test_cfg = {k: (list(v) if isinstance(v, tuple) else v)
                     for k, v in (getattr(model, 'test_cfg', None) or {}).items()}
         record = dict(record)
         threshold = test_cfg.pop('bg_threshold', None)
-        if record.get('bg_threshold') is None:
-            record['bg_threshold'] = threshold
+        if record.get('bg_threshold') not in (None, threshold):
+            raise ValueError(f"PseudoLabelLoop: record['bg_threshold'] = "
+                             f"{record['bg_threshold']} but the model's "
+                             f"test_cfg.bg_threshold = {threshold}, which the masks use; set the "
+                             'threshold in the model (set_bg_threshold)')
+        record['bg_threshold'] = threshold
         record['test_cfg'] = test_cfg
         return record
 

@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
@@ -99,28 +100,37 @@ def set_pseudo_label_dir(cfg: Config, path: str) -> Config:
     return cfg
 
 
-def set_bg_threshold(cfg: Config, bg_threshold: Optional[float]) -> Config:
+def set_bg_threshold(target, bg_threshold: Optional[float]):
     """Set the background threshold of the seeds (MCTformer) or of the random walk (AffinityNet):
-    ``cfg.model.test_cfg.bg_threshold``.
+    ``cfg.model.test_cfg.bg_threshold`` of a config, ``model.test_cfg['bg_threshold']`` of a
+    built model.
 
     The one place a threshold chosen outside the config (``--bg-threshold``, the seeds stage's
-    best one) enters: the model stores it in every prediction (``bg_threshold`` of the data
-    sample), the writers read it from there and the label folder's record names it.
+    best one, the deprecated ``PseudoLabelHook(bg_threshold=...)``) enters: the model stores it
+    in every prediction (``bg_threshold`` of the data sample), the writers read it from there and
+    the label folder's record names it.
 
     Args:
-        cfg (mmengine.Config): The config, changed in place.
-        bg_threshold (float, optional): In [0, 1]; None leaves the config's.
+        target (mmengine.Config | torch.nn.Module): The config, or the built model (a model
+            wrapper's ``module``), changed in place.
+        bg_threshold (float, optional): In [0, 1]; None leaves the target's.
 
     Returns:
-        mmengine.Config: ``cfg``.
+        mmengine.Config | torch.nn.Module: ``target``.
     """
     if bg_threshold is None:
-        return cfg
+        return target
     if not 0 <= float(bg_threshold) <= 1:
         raise ValueError('bg_threshold must lie in [0, 1] (the maps are normalised to [0, 1]), '
                          f'got {bg_threshold}')
-    sub_config(cfg.model, 'test_cfg')['bg_threshold'] = float(bg_threshold)
-    return cfg
+    if isinstance(target, torch.nn.Module):
+        model = target.module if is_model_wrapper(target) else target
+        if getattr(model, 'test_cfg', None) is None:
+            model.test_cfg = {}
+        model.test_cfg['bg_threshold'] = float(bg_threshold)
+    else:
+        sub_config(target.model, 'test_cfg')['bg_threshold'] = float(bg_threshold)
+    return target
 
 
 def set_init_from_stage1(cfg: Config, checkpoint: str,

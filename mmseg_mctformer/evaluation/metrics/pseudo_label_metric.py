@@ -33,7 +33,8 @@ class PseudoLabelMetric(BaseMetric):
     predictions. For every data sample it writes ``{output_dir}/{image basename}.png``: an
     indexed PNG with the dataset palette, 0 = background, c + 1 = foreground class c
     (``docs/conventions.md``), computed by :func:`~mmseg_mctformer.models.utils.seed_labels` from
-    the maps (``seg_logits[1:]``), the sample's ``kept_classes`` and the background threshold.
+    the maps (``seg_logits[1:]``), the sample's ``kept_classes`` and its ``bg_threshold`` (the
+    model's ``test_cfg.bg_threshold``, the one home of the threshold).
 
     - Every file is written atomically (:meth:`LabelDir.save`, :meth:`LabelDir.save_maps`); a
       failed write (``ENOSPC``...) leaves no file and raises an ``OSError`` naming it.
@@ -43,8 +44,6 @@ class PseudoLabelMetric(BaseMetric):
 
     Args:
         output_dir (str): Output folder.
-        bg_threshold (float, optional): Background threshold. Default: None, which uses the
-            ``bg_threshold`` stored in each prediction (the model's ``test_cfg``).
         save_logits (bool): Also save ``{basename}.npz`` with the maps of the kept classes
             (``classes`` (K,) int64 foreground indices, ``maps`` (K, H, W) float16).
             Default: False.
@@ -62,7 +61,6 @@ class PseudoLabelMetric(BaseMetric):
 
     def __init__(self,
                  output_dir: str,
-                 bg_threshold: Optional[float] = None,
                  save_logits: bool = False,
                  crf: Optional[dict] = None,
                  collect_device: str = 'cpu',
@@ -71,11 +69,11 @@ class PseudoLabelMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if not output_dir:
             raise ValueError(f'PseudoLabelMetric: output_dir must be a folder, got {output_dir!r}')
-        if bg_threshold is not None and not 0 <= float(bg_threshold) <= 1:
-            raise ValueError('PseudoLabelMetric: bg_threshold must lie in [0, 1] (the maps are '
-                             f'normalised to [0, 1]), got {bg_threshold}')
+        if 'bg_threshold' in kwargs:
+            raise TypeError('PseudoLabelMetric: bg_threshold is not an argument; the masks use '
+                            "the threshold of each prediction, the model's "
+                            f"test_cfg.bg_threshold: set it there (got {kwargs['bg_threshold']})")
         self.output_dir = output_dir
-        self.bg_threshold = None if bg_threshold is None else float(bg_threshold)
         self.save_logits = save_logits
         self.crf = crf
         self.crf_on = crf is not None and crf_available()
@@ -91,12 +89,14 @@ class PseudoLabelMetric(BaseMetric):
         if 'seg_logits' not in data_sample:
             raise KeyError(f'PseudoLabelMetric: the prediction of {img_path} has no seg_logits')
         maps = data_sample['seg_logits']['data'][1:].float().cpu()
-        thr = self.bg_threshold
-        if thr is None:
-            if 'bg_threshold' not in data_sample:
-                raise KeyError(f'PseudoLabelMetric: the prediction of {img_path} has no '
-                               'bg_threshold; set the metric\'s bg_threshold')
-            thr = float(data_sample['bg_threshold'])
+        if 'bg_threshold' not in data_sample:
+            raise KeyError(f'PseudoLabelMetric: the prediction of {img_path} has no '
+                           "bg_threshold (the model's test_cfg.bg_threshold)")
+        thr = float(data_sample['bg_threshold'])
+        if not 0 <= thr <= 1:
+            raise ValueError(f'PseudoLabelMetric: the prediction of {img_path} has '
+                             f'bg_threshold {thr}, which must lie in [0, 1] (the maps are '
+                             'normalised to [0, 1])')
         kept = kept_class_mask(data_sample.get('kept_classes'), maps.shape[0]).cpu()
         if self.crf_on:
             rgb = imread(img_path, channel_order='rgb')

@@ -1,13 +1,8 @@
 """MCTformer / MCTformer+ segmentor: image-level training, class localisation maps as output."""
-import logging
-import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
-import mmcv
-import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -19,6 +14,7 @@ from ..backbones.mct_vit import MCTViTOutput
 from ..heads.localization_head import MCTLocalizationHead
 from ..heads.localization_test_cfg import parse_test_cfg
 from ..utils.localization import map_needs_attention
+from .test_time_views import ScaleFlipViews
 
 #: Prefixes of checkpoints that hold the heads at the top level (the weight converters' layout),
 #: mapped onto ``decode_head`` when loading.
@@ -36,9 +32,10 @@ class MCTformer(BaseSegmentor):
     only in config.
 
     ``loss(): extract_feat() -> decode_head.loss() (cls_head / cam_head) + cct_loss``
-    ``predict(): per group of same-size images, per scale (flips batched): resize ->
-    extract_feat(attn_path) -> decode_head() (maps); then decode_head.predict_by_views()
-    (upsample -> sum -> keep classes -> min-max -> seg_logits, seed)``
+    ``predict(): per group of same-size images, per view of views (ScaleFlipViews: a scale's
+    resize, flips batched) -> extract_feat(attn_path) -> decode_head() (maps); then
+    decode_head.predict_by_views() (upsample -> sum -> keep classes -> min-max -> seg_logits,
+    seed)``
     ``encode_decode(): extract_feat(attn_path) -> decode_head.predict()``
 
     The heads live in ``decode_head``, a :class:`MCTLocalizationHead` built from ``cls_head`` and
@@ -271,128 +268,11 @@ class MCTformer(BaseSegmentor):
         """Tensor mode: raw single-scale outputs (see :meth:`_forward_maps`), for tools."""
         return self._forward_maps(inputs)
 
-    def _scaled_size(self, size: Sequence[int], scale: float) -> Tuple[int, int]:
-        """Nearest size to ``size * scale`` divisible by the patch size (at least one patch),
-        reduced (aspect ratio kept) to at most ``test_cfg.max_tokens`` patches."""
-        patch = self.patch_size
-        h, w = (max(1, int(math.floor(s * scale / patch + 0.5))) for s in size)
-        return self._bounded_tokens(h, w, size, scale)
-
-    def _bounded_tokens(self, h: int, w: int, size: Sequence[int],
-                        scale: float) -> Tuple[int, int]:
-        """Pixel size of an ``h x w`` token grid, reduced (aspect ratio kept, with a warning) to
-        at most ``test_cfg.max_tokens`` tokens."""
-        patch = self.patch_size
-        max_tokens = self.test_cfg['max_tokens']
-        if max_tokens is not None and h * w > max_tokens:
-            factor = math.sqrt(max_tokens / (h * w))
-            new_h = max(1, int(h * factor))
-            new_w = max(1, min(int(w * factor), max_tokens // new_h))
-            print_log(f'MCTformer: an input of {tuple(size)} pixels at scale {scale} has '
-                      f'{h}x{w}={h * w} tokens > test_cfg.max_tokens={max_tokens}; running it at '
-                      f'{new_h * patch}x{new_w * patch} pixels ({new_h}x{new_w} tokens)',
-                      logger='current', level=logging.WARNING)
-            h, w = new_h, new_w
-        return h * patch, w * patch
-
-    def _pixel_images(self, imgs: Tensor) -> np.ndarray:
-        """The uint8 images behind normalised inputs: (G, 3, H, W) float -> (G, H, W, 3) uint8.
-
-        Inverts the data preprocessor's normalisation (``x * std + mean``, when it normalises)
-        and rounds; exact for images that were uint8 when normalised (the float32 round trip
-        stays far below half a grey level).
-        """
-        pre = self.data_preprocessor
-        if getattr(pre, '_enable_normalize', False):
-            imgs = imgs.float() * pre.std + pre.mean
-        return imgs.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-    def _authors_resize(self, pixels: np.ndarray, scale: float, like: Tensor) -> Tensor:
-        """The authors' test-time resize: PIL bicubic on uint8 to ``round(scale * W) x
-        round(scale * H)``, then the data preprocessor's normalisation.
-
-        Args:
-            pixels (np.ndarray): uint8 images (G, H, W, 3) (:meth:`_pixel_images`).
-            scale (float): The test scale.
-            like (Tensor): A tensor giving the output's device and dtype.
-
-        Returns:
-            Tensor: Normalised images (G, 3, round(scale * H), round(scale * W)), not cropped to
-            the patch size (see :meth:`_token_maps`); reduced to ``test_cfg.max_tokens`` tokens
-            like :meth:`_scaled_size`.
-        """
-        size = pixels.shape[1:3]
-        patch = self.patch_size
-        # Python's round, as theirs; at least one patch (their code fails on smaller images)
-        out_h, out_w = (max(patch, round(s * scale)) for s in size)
-        grid = (out_h // patch, out_w // patch)
-        bounded = self._bounded_tokens(*grid, size, scale)
-        if bounded != (grid[0] * patch, grid[1] * patch):  # over test_cfg.max_tokens
-            out_h, out_w = bounded
-        resized = np.stack([
-            mmcv.imresize(img, (out_w, out_h), interpolation='bicubic', backend='pillow')
-            for img in pixels])
-        x = torch.from_numpy(resized).to(like.device).permute(0, 3, 1, 2).float()
-        pre = self.data_preprocessor
-        if getattr(pre, '_enable_normalize', False):
-            x = (x - pre.mean) / pre.std
-        return x.to(like.dtype)
-
-    def _forward_views(self, imgs: Tensor) -> List[Dict[str, Tensor]]:
-        """Token-resolution maps and scores of every test scale (flips batched with their
-        originals).
-
-        Args:
-            imgs (Tensor): Images (G, 3, H, W) of the same size, without padding.
-
-        Returns:
-            list[dict[str, Tensor]]: Per scale, :meth:`_forward_maps` of (F * G) images (F = 2
-            with ``test_cfg.flip``: the G originals, then their flips).
-        """
-        size = tuple(imgs.shape[-2:])
-        flip = bool(self.test_cfg['flip'])
-        authors = self.test_cfg['resize_mode'] == 'authors'
-        pixels = self._pixel_images(imgs) if authors else None
-        patch = self.patch_size
-        views = []
-        for scale in self.test_cfg['scales']:
-            if authors:
-                x = self._authors_resize(pixels, scale, imgs)
-            else:
-                scaled_size = self._scaled_size(size, scale)
-                x = imgs
-                if scaled_size != size:
-                    x = F.interpolate(imgs, scaled_size, mode='bilinear', align_corners=False)
-            if flip:
-                x = torch.cat([x, x.flip(-1)])  # (2G, 3, h, w): originals, then their flips
-            h, w = x.shape[-2:]  # whole patches only (after the flip, as their patch embedding)
-            x = x[..., :h - h % patch, :w - w % patch]
-            views.append(self._forward_maps(x))
-        return views
-
-    def _image_groups(self, data_samples: SampleList,
-                      inputs: Tensor) -> List[Tuple[List[int], Tuple[int, int], Tuple[int, int]]]:
-        """Indices of the samples that share ``img_shape`` and ``ori_shape``, in chunks whose
-        token count at the largest scale stays within ``test_cfg.max_tokens`` (at least one image
-        a chunk), with those two shapes."""
-        groups = {}
-        for i, sample in enumerate(data_samples):
-            meta = sample.metainfo
-            img_shape = tuple(meta.get('img_shape', inputs.shape[-2:])[:2])
-            ori_shape = tuple(meta.get('ori_shape', img_shape)[:2])
-            groups.setdefault((img_shape, ori_shape), []).append(i)
-        max_tokens = self.test_cfg['max_tokens']
-        chunks = []
-        for (img_shape, ori_shape), indices in groups.items():
-            step = len(indices)
-            if max_tokens is not None:
-                scale, patch = max(self.test_cfg['scales']), self.patch_size
-                tokens = math.prod(max(1, int(math.floor(s * scale / patch + 0.5)))
-                                   for s in img_shape)
-                step = max(1, max_tokens // min(tokens, max_tokens))
-            for k in range(0, len(indices), step):
-                chunks.append((indices[k:k + step], img_shape, ori_shape))
-        return chunks
+    @property
+    def views(self) -> ScaleFlipViews:
+        """ScaleFlipViews: The test-time views of the current :attr:`test_cfg` (``scales``,
+        ``flip``, ``resize_mode``, ``max_tokens``)."""
+        return ScaleFlipViews(self.test_cfg, self.patch_size, self.data_preprocessor)
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Localisation maps and seed masks for a batch of (possibly padded) images.
@@ -414,9 +294,10 @@ class MCTformer(BaseSegmentor):
             shape = tuple(inputs.shape[-2:])
             data_samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape))
                             for _ in range(inputs.shape[0])]
-        for indices, (img_h, img_w), ori_shape in self._image_groups(data_samples, inputs):
-            views = self._forward_views(inputs[indices, :, :img_h, :img_w])
-            self.decode_head.predict_by_views(views, [data_samples[i] for i in indices],
+        views = self.views
+        for indices, (img_h, img_w), ori_shape in views.image_groups(data_samples, inputs):
+            outs = [self._forward_maps(x) for x in views(inputs[indices, :, :img_h, :img_w])]
+            self.decode_head.predict_by_views(outs, [data_samples[i] for i in indices],
                                               ori_shape, self.test_cfg)
         return data_samples
 
@@ -427,7 +308,7 @@ class MCTformer(BaseSegmentor):
         (no class selection, no test-time augmentation; :meth:`MCTLocalizationHead.predict`).
         """
         size = tuple(inputs.shape[-2:])
-        bounded = self._scaled_size(size, 1.0)
+        bounded = self.views.scaled_size(size, 1.0)
         if bounded != size:
             inputs = F.interpolate(inputs, bounded, mode='bilinear', align_corners=False)
         metas = [dict(meta, pad_shape=size) for meta in batch_img_metas] or [dict(pad_shape=size)]

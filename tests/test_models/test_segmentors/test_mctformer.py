@@ -213,9 +213,9 @@ def test_predict_single_scale_matches_equations():
 def test_predict_resizes_scales_to_patch_multiples():
     model = _build()
     assert model.patch_size == P
-    assert model._scaled_size((20, 30), 1.0) == (24, 32)
-    assert model._scaled_size((20, 30), 0.5) == (8, 16)
-    assert model._scaled_size((4, 4), 0.5) == (8, 8)
+    assert model.views.scaled_size((20, 30), 1.0) == (24, 32)
+    assert model.views.scaled_size((20, 30), 0.5) == (8, 16)
+    assert model.views.scaled_size((4, 4), 0.5) == (8, 8)
     model.eval()
     with torch.no_grad():
         out = model.predict(torch.randn(1, 3, 20, 30))[0]
@@ -345,9 +345,9 @@ def test_max_tokens_bounds_the_inference_size():
     """An image far above test_cfg.max_tokens runs at a bounded size, output at ori_shape."""
     model = _build(test_cfg=dict(scales=(1.0, 2.0), flip=True, max_tokens=12))
     model.eval()
-    assert model._scaled_size((24, 32), 1.0) == (24, 32)  # 3 x 4 = 12 tokens: kept
-    assert model._scaled_size((24, 32), 2.0) == (24, 32)  # 6 x 8 = 48 -> 3 x 4
-    assert model._scaled_size((8, 800), 1.0) == (8, 96)  # 1 x 100 -> 1 x 12
+    assert model.views.scaled_size((24, 32), 1.0) == (24, 32)  # 3 x 4 = 12 tokens: kept
+    assert model.views.scaled_size((24, 32), 2.0) == (24, 32)  # 6 x 8 = 48 -> 3 x 4
+    assert model.views.scaled_size((8, 800), 1.0) == (8, 96)  # 1 x 100 -> 1 x 12
     sizes = []
     forward = model.backbone.forward
     model.backbone.forward = lambda x, **kw: sizes.append(tuple(x.shape)) or forward(x, **kw)
@@ -358,7 +358,7 @@ def test_max_tokens_bounds_the_inference_size():
     assert sizes == [(2, 3, 24, 24)] * 2 + [(1, 3, 24, 24)]  # 3 x 3 tokens
     assert out.seg_logits.shape == (300, 300) and logits.shape == (1, C + 1, 300, 300)
     model.test_cfg['max_tokens'] = None
-    assert model._scaled_size((300, 300), 2.0) == (600, 600)
+    assert model.views.scaled_size((300, 300), 2.0) == (600, 600)
 
 
 def test_attn_path_and_max_tokens_errors():
