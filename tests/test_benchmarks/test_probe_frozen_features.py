@@ -1,7 +1,6 @@
 """benchmarks/probe_frozen_features.py: the probe's mAP and an end-to-end run on a tiny model."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -9,7 +8,6 @@ import torch
 from mmseg_mctformer.datasets import generate_demo_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-BENCH = osp.join(ROOT, 'benchmarks')
 
 # The demo config with a 2-block ViT of width 16 and random weights (no checkpoint read).
 TINY_CONFIG = f"""
@@ -23,16 +21,6 @@ model = dict(
     cls_head=dict(in_channels=16),
     cam_head=dict(in_channels=16))
 """
-
-
-@pytest.fixture(scope='module')
-def probe():
-    sys.path.insert(0, BENCH)
-    try:
-        import probe_frozen_features
-        yield probe_frozen_features
-    finally:
-        sys.path.remove(BENCH)
 
 
 def test_probe_map_of_separable_features_is_100(probe):

@@ -11,16 +11,6 @@ BENCH = osp.join(ROOT, 'benchmarks')
 SCRIPT = osp.join(BENCH, 'profile_seed_cpu.py')
 
 
-@pytest.fixture(scope='module')
-def prof():
-    sys.path.insert(0, BENCH)
-    try:
-        import profile_seed_cpu
-        yield profile_seed_cpu
-    finally:
-        sys.path.remove(BENCH)
-
-
 def test_gflop_counts_the_token_grids_of_the_authors_resize(prof):
     args = prof.parse_args(['--hw', '40x70', '--scales', '1.0', '1.5'])
     gflop = prof.share_gflop(args, 20)
