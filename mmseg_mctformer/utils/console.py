@@ -37,6 +37,8 @@ import tempfile
 import warnings
 from contextlib import contextmanager, redirect_stdout
 
+from mmengine.logging import print_log
+
 ONEDL_MESSAGE = 'Could not import OneDL'
 MMCV_LITE_WARNING = r'Fail to import ``MultiScaleDeformableAttention``'
 PARAMWISE_PREFIX = 'paramwise_options -- '
@@ -49,6 +51,23 @@ FILE_ONLY_RECORDS = ('Config:\n', 'Hooks will be executed in the following order
                      'seed mIoU per background threshold:')
 ENV_MARKER = '\nSystem environment:'
 
+
+#: The keys of the messages :func:`print_log_once` has logged in this process.
+_LOGGED_ONCE = set()
+
+
+def print_log_once(key, message: str, level: int = logging.WARNING) -> bool:
+    """Log ``message`` on the current mmengine logger the first time ``key`` is seen in this
+    process (a deprecation named once, not at every model or hook built).
+
+    Returns:
+        bool: Whether the message was logged now.
+    """
+    if key in _LOGGED_ONCE:
+        return False
+    _LOGGED_ONCE.add(key)
+    print_log(message, logger='current', level=level)
+    return True
 
 @contextmanager
 def quiet_imports():

@@ -17,10 +17,10 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 from mmseg_mctformer.engine import PseudoLabelHook
-from mmseg_mctformer.engine.hooks import pseudo_label_hook as hook_module
 from mmseg_mctformer.engine.runner import set_bg_threshold
 from mmseg_mctformer.evaluation import PseudoLabelMetric
 from mmseg_mctformer.evaluation.metrics import pseudo_label_metric as metric_module
+from mmseg_mctformer.utils import console
 from mmseg_mctformer.utils.compat import autocast_enabled
 from mmseg_mctformer.utils.label_dir import default_palette, is_valid_label_png, save_label_png
 
@@ -353,8 +353,8 @@ def test_deprecated_hook_threshold_is_the_models_for_the_run(tmp_path, monkeypat
     """PseudoLabelHook(bg_threshold=...) warns once and writes the model's test_cfg at
     before_run: the masks, the record and the predictions use that one value."""
     messages = []
-    monkeypatch.setattr(hook_module, '_warned', [])
-    monkeypatch.setattr(hook_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(console, '_LOGGED_ONCE', set())
+    monkeypatch.setattr(console, 'print_log', lambda msg, **kw: messages.append(msg))
     (tmp_path / 'imgs').mkdir()
     loader = dict(dataset=FakeDataset(str(tmp_path / 'imgs')), batch_size=2, num_workers=0)
     runner = Runner(model=FakeModel(), work_dir=str(tmp_path / 'work'), default_scope='mmseg',

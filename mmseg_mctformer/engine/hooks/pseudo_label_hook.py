@@ -4,20 +4,16 @@ MCTformer+: Multi-Class Token Transformer for Weakly Supervised Semantic Segment
 (https://arxiv.org/abs/2308.03005), Sec. 3: the seeds of the training images become the labels of
 a fully supervised segmentation network.
 """
-import logging
 import os.path as osp
 from typing import Optional
 
 from mmengine.dist import barrier
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
 from mmseg.registry import HOOKS, LOOPS
 
 from ...utils.checkpoint import checkpoint_record
+from ...utils.console import print_log_once
 from ..runner.runner_utils import set_bg_threshold
-
-#: Whether the deprecated ``bg_threshold`` argument was warned about in this process.
-_warned = []
 
 
 @HOOKS.register_module()
@@ -89,12 +85,11 @@ class PseudoLabelHook(Hook):
         self.dataloader_cfg = dataloader
         self.out_dir = out_dir
         self.bg_threshold = None if bg_threshold is None else float(bg_threshold)
-        if self.bg_threshold is not None and not _warned:
-            _warned.append(True)
-            print_log('PseudoLabelHook: bg_threshold is deprecated, set '
-                      'model.test_cfg.bg_threshold (tools: --bg-threshold); the hook writes '
-                      f'{self.bg_threshold} into the model\'s test_cfg for the run',
-                      logger='current', level=logging.WARNING)
+        if self.bg_threshold is not None:
+            print_log_once(('PseudoLabelHook', 'bg_threshold'),
+                           'PseudoLabelHook: bg_threshold is deprecated, set '
+                           'model.test_cfg.bg_threshold (tools: --bg-threshold); the hook writes '
+                           f'{self.bg_threshold} into the model\'s test_cfg for the run')
         self.run_after_train = after_train
         self.save_logits = save_logits
         self.crf = crf

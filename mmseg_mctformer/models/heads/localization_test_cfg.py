@@ -5,12 +5,10 @@ One place for what ``model.test_cfg`` of an ``MCTformer`` may hold: the segmento
 augmentation (``mmseg_mctformer.apis.configure_test``) read :data:`DEFAULT_TEST_CFG` from here.
 The meaning of every key is documented on :class:`~mmseg_mctformer.models.MCTformer`.
 """
-import logging
 import warnings
 from typing import Optional
 
-from mmengine.logging import print_log
-
+from ...utils.console import print_log_once
 from ..utils.localization import ATTN_REDUCES, FUSION_MODES, MAP_TYPES
 
 #: How the attention is read at test time (the backbone's ``attn_path``): ``'sdpa'`` (class-token
@@ -43,7 +41,6 @@ DEFAULT_TEST_CFG = dict(
 #: warning: ``attn_path='fused'`` named the scaled-dot-product kernel, a word that ``map_type``
 #: uses for the attention x PatchCAM maps.
 VALUE_ALIASES = {'attn_path': {'fused': 'sdpa'}}
-_warned = set()
 
 
 def resolve_aliases(test_cfg: Optional[dict]) -> dict:
@@ -53,11 +50,9 @@ def resolve_aliases(test_cfg: Optional[dict]) -> dict:
     for key, aliases in VALUE_ALIASES.items():
         old = cfg.get(key)
         if isinstance(old, str) and old in aliases:
-            if (key, old) not in _warned:
-                _warned.add((key, old))
-                print_log(f"MCTformer: test_cfg['{key}'] = {old!r} is deprecated, use "
-                          f'{aliases[old]!r} (same behaviour)', logger='current',
-                          level=logging.WARNING)
+            print_log_once(('test_cfg', key, old),
+                           f"MCTformer: test_cfg['{key}'] = {old!r} is deprecated, use "
+                           f'{aliases[old]!r} (same behaviour)')
             cfg[key] = aliases[old]
     return cfg
 

@@ -8,12 +8,12 @@ from mmseg.structures import SegDataSample
 
 import mmseg_mctformer  # noqa: F401
 from mmseg_mctformer.apis.tool_flags import configure_test
-from mmseg_mctformer.models.heads import localization_test_cfg as test_cfg_module
 from mmseg_mctformer.models.heads.localization_test_cfg import (
     DEFAULT_TEST_CFG,
     parse_test_cfg,
     resolve_aliases,
 )
+from mmseg_mctformer.utils import console
 
 C, D, P = 3, 16, 8
 MODEL = dict(
@@ -31,8 +31,8 @@ MODEL = dict(
 def log(monkeypatch):
     """The deprecation messages printed, with a fresh once-a-process memory."""
     messages = []
-    monkeypatch.setattr(test_cfg_module, '_warned', set())
-    monkeypatch.setattr(test_cfg_module, 'print_log',
+    monkeypatch.setattr(console, '_LOGGED_ONCE', set())
+    monkeypatch.setattr(console, 'print_log',
                         lambda msg, **kwargs: messages.append(msg))
     return messages
 
