@@ -33,7 +33,8 @@ max_epochs = 2
 # - The PatchCAM conv starts random: 30x (3e-3). At 1x its loss stays near chance on photographic
 #   backgrounds and its maps peak on the background; its gradient is also what adapts the backbone
 #   to shapes there (at a 0.3 loss weight shapes-photo stays at chance).
-# Measured, 2,000 images, 126 steps, seed 0, class mAP / seed mIoU (tokens 30x and head 1x before):
+# Measured, 2,000 images, 126 steps, seed 0, class mAP / seed mIoU (in brackets: tokens 30x,
+# head 1x):
 # demo 74.7 / 54.7 (61.3 / 51.6), emoji 93.4 / 67.7 (97.0 / 65.9), shapes-photo 62.7 / 63.1
 # (32.0 / 24.6). The VOC/COCO recipes keep the authors' single learning rate.
 optim_wrapper = dict(
