@@ -165,10 +165,10 @@ def main(argv=None):
 
     # the first epoch: the frozen ViT runs; afterwards its features come from the cache
     train_step('segmentor_train_vit', lambda: seg.loss(x16, seg_samples), 16,
-               before=seg.backbone.clear_context_cache)
+               before=seg.backbone.context_cache.clear)
     # (the warm-up fills the cache in the precision being timed)
     train_step('segmentor_train_cached', lambda: seg.loss(x16, seg_samples), 16,
-               setup=seg.backbone.clear_context_cache)
+               setup=seg.backbone.context_cache.clear)
     results.update(threads=args.threads, repeats=args.repeats, image_size=list(size),
                    bf16=args.bf16, torch=torch.__version__)
     emit_json(results, args.out)

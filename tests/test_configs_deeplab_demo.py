@@ -1,4 +1,4 @@
-"""The demo's final segmentor: MMSeg's DeepLabV3+ on a frozen ViT (TwoPathBackbone).
+"""The demo's final segmentor: MMSeg's DeepLabV3+ on a frozen ViT (CachedTwoPathBackbone).
 
 The config is built as shipped, with only the ViT shrunk (2 layers, 16 dims, 8 px patches) and
 its checkpoint replaced by a synthetic DINOv2-like one (our layout) or by a stage-1 checkpoint
@@ -26,7 +26,7 @@ ARCH = dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32, p
 def tiny_cfg():
     cfg = Config.fromfile(CONFIG)
     backbone = cfg.model.backbone
-    assert backbone.type == 'TwoPathBackbone' and backbone.frozen_context_path
+    assert backbone.type == 'CachedTwoPathBackbone' and backbone.frozen_context_path
     assert backbone.context_path.type == 'MultiClassTokenViT'
     assert backbone.context_path.init_cfg.checkpoint == cfg.pretrained_backbone
     # the demo's segmentor starts from DINOv2 also in tools/run_pipeline.py (not from stage 1)

@@ -41,6 +41,9 @@ MODEL_CFGS = {
         cam_head=dict(type='PatchCAMHead', num_classes=6, in_channels=32),
         cct_loss=dict(type='ContrastiveClassTokenLoss')),
 }
+MODEL_CFGS['CachedTwoPathBackbone'] = dict(
+    MODEL_CFGS['TwoPathBackbone'], type='CachedTwoPathBackbone', frozen_context_path=True,
+    context_cache_size=4)
 MODEL_CFGS['ProbSegTTAModel'] = dict(type='ProbSegTTAModel', module=MODEL_CFGS['MCTformer'])
 TRANSFORM_CFGS = {
     'LoadCheckedImageFromFile': dict(type='LoadCheckedImageFromFile'),

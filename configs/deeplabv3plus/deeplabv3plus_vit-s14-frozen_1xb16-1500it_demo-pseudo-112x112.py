@@ -9,7 +9,7 @@
 #   fine-tuned ViT (`init_from_stage1 = 'model.backbone.context_path'` in a config selects the
 #   latter in tools/run_pipeline.py); with DINOv2 the segmentor does not change with stage 1.
 # - Spatial path: MMSeg's ResNet-18 V1c stem + first stage at 16 channels (stride 4, from scratch),
-#   the low-level input of DeepLabV3+ (`TwoPathBackbone`): the 14 px patches cannot draw the
+#   the low-level input of DeepLabV3+ (`CachedTwoPathBackbone`): the 14 px patches cannot draw the
 #   object boundaries.
 # - Schedule: the frozen ViT's features of every image are computed once and reused
 #   (`context_cache_size`), flipped for the flipped copies (`context_cache_flip`), so the
@@ -28,7 +28,7 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
-        type='TwoPathBackbone',
+        type='CachedTwoPathBackbone',
         # the stage-1 backbone of configs/mctformer_plus_demo.py (a stage-1 checkpoint loads too)
         context_path=dict(
             type='MultiClassTokenViT', arch='dinov2-small', num_classes=6, drop_path_rate=0.0,

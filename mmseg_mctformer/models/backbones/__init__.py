@@ -1,3 +1,4 @@
+from .cached_two_path import CachedTwoPathBackbone
 from .mct_vit import (
     ATTN_PATHS,
     BlockAttention,
@@ -14,5 +15,5 @@ from .two_path import TwoPathBackbone
 __all__ = [
     'MultiClassTokenViT', 'MultiClassTokenAttention', 'MultiClassTokenEncoderLayer',
     'MCTViTOutput', 'BlockAttention', 'ATTN_PATHS', 'attention_kernel', 'class_token_attention',
-    'tokens_to_map', 'TwoPathBackbone'
+    'tokens_to_map', 'TwoPathBackbone', 'CachedTwoPathBackbone'
 ]

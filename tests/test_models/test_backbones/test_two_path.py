@@ -13,7 +13,9 @@ STEM = dict(type='ResNetV1c', depth=18, num_stages=1, out_indices=(0, ), strides
 
 
 def build(**kwargs):
-    cfg = dict(type='TwoPathBackbone', context_path=TINY_VIT, spatial_path=STEM)
+    cached = 'context_cache_size' in kwargs or 'context_cache_flip' in kwargs
+    cfg = dict(type='CachedTwoPathBackbone' if cached else 'TwoPathBackbone',
+               context_path=TINY_VIT, spatial_path=STEM)
     cfg.update(kwargs)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
@@ -81,11 +83,11 @@ def test_context_cache_reuses_features_and_matches_the_uncached_path():
     plain.train()
     x = torch.randn(4, 3, 32, 32)
     first = cached(x)
-    assert (cached.context_cache_hits, cached.context_cache_misses) == (0, 4)
-    assert len(cached._context_cache) == 3  # full: the 4th image is computed, not stored
+    assert (cached.context_cache.hits, cached.context_cache.misses) == (0, 4)
+    assert len(cached.context_cache) == 3  # full: the 4th image is computed, not stored
     # the same images in another order and a flipped one: 3 hits, 2 computed
     again = cached(torch.cat([x.flip(0), x[:1].flip(-1)]))
-    assert (cached.context_cache_hits, cached.context_cache_misses) == (3, 6)
+    assert (cached.context_cache.hits, cached.context_cache.misses) == (3, 6)
     reference = plain(torch.cat([x.flip(0), x[:1].flip(-1)]))
     torch.testing.assert_close(again[1], reference[1], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(again[1][:4], first[1].flip(0), atol=1e-5, rtol=1e-5)
@@ -94,7 +96,7 @@ def test_context_cache_reuses_features_and_matches_the_uncached_path():
     assert all(p.grad is not None for p in cached.spatial_path.parameters() if p.requires_grad)
     # new weights: stale features are dropped
     cached.load_state_dict(plain.state_dict())
-    assert len(cached._context_cache) == 0
+    assert len(cached.context_cache) == 0
 
 
 def test_context_cache_needs_a_frozen_context_path():
@@ -121,18 +123,29 @@ def test_context_cache_flip_reuses_the_mirrored_features():
     first = model(x)[1]
     # the flipped images: no forward, the cached features flipped back
     mirrored = model(x.flip(-1))[1]
-    assert (model.context_cache_hits, model.context_cache_misses) == (2, 2)
-    assert len(model._context_cache) == 2
+    assert (model.context_cache.hits, model.context_cache.misses) == (2, 2)
+    assert len(model.context_cache) == 2
     torch.testing.assert_close(mirrored, first.flip(-1), atol=0, rtol=0)
     # a new image still runs; without the option a flipped copy is another entry
     model(torch.randn(1, 3, 32, 32))
-    assert model.context_cache_misses == 3
+    assert model.context_cache.misses == 3
     plain = build(frozen_context_path=True, context_cache_size=8)
     plain(x)
     plain(x.flip(-1))
-    assert (plain.context_cache_hits, plain.context_cache_misses) == (0, 4)
-    with pytest.raises(ValueError, match='context_cache_flip'):
+    assert (plain.context_cache.hits, plain.context_cache.misses) == (0, 4)
+    with pytest.raises(TypeError, match='context_cache_size'):
         build(frozen_context_path=True, context_cache_flip=True)
+
+
+def test_cache_arguments_on_the_uncached_backbone_name_the_cached_one():
+    cfg = dict(type='TwoPathBackbone', context_path=TINY_VIT, spatial_path=STEM,
+               frozen_context_path=True, context_cache_size=8, context_cache_flip=True)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        with pytest.raises(TypeError, match='CachedTwoPathBackbone'):
+            MODELS.build(cfg)
+        with pytest.raises(TypeError, match='context_sclae'):
+            MODELS.build(dict(type='TwoPathBackbone', context_path=TINY_VIT, spatial_path=STEM,
+                              context_sclae=2.0))
 
 
 def test_context_cache_flip_features_do_not_depend_on_the_cache_history():
@@ -144,8 +157,8 @@ def test_context_cache_flip_features_do_not_depend_on_the_cache_history():
     fresh = build(frozen_context_path=True, context_cache_size=8, context_cache_flip=True)
     fresh.load_state_dict(seen.state_dict())
     x = torch.randn(4, 3, 32, 32)
-    seen._cached_context(x.flip(-1))  # the mirrors first
-    after_history = seen._cached_context(x)
-    assert seen.context_cache_hits == 4
-    for a, b in zip(after_history, fresh._cached_context(x)):
+    seen.context_cache(x.flip(-1), seen._context)  # the mirrors first
+    after_history = seen.context_cache(x, seen._context)
+    assert seen.context_cache.hits == 4
+    for a, b in zip(after_history, fresh.context_cache(x, fresh._context)):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
