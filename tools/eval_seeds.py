@@ -16,7 +16,7 @@ import argparse
 from mmengine.fileio import dump
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import (
+from mmseg_mctformer.cli import (
     SPLIT_KEYS,
     add_common_args,
     evaluate_pred_dir,

@@ -16,8 +16,12 @@ import argparse
 import json
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, parse_with_local_rank
-from mmseg_mctformer.apis.affinity_tools import make_affinity_masks, set_maps_dir
+from mmseg_mctformer.cli import (
+    add_common_args,
+    make_affinity_masks,
+    parse_with_local_rank,
+    set_maps_dir,
+)
 from mmseg_mctformer.engine.runner import close_process_group, load_config
 
 

@@ -14,7 +14,7 @@ import argparse
 import json
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import (
+from mmseg_mctformer.cli import (
     SPLIT_KEYS,
     add_common_args,
     make_pseudo_labels,

@@ -5,20 +5,20 @@
         [--cfg-options k=v ...] [--launcher pytorch]
 
 On a stage-1 config ``--out`` writes the seed masks (PNG), ``--tta`` switches the model to the
-paper's multi-scale + flip maps; see :func:`mmseg_mctformer.apis.configure_test`. A
+paper's multi-scale + flip maps; see :func:`mmseg_mctformer.cli.configure_test`. A
 checkpoint that lacks keys of the config's model (another architecture) is refused before
 anything runs.
 ``--crf`` scores an MMSeg segmentor with and without a dense CRF (the config key ``test_crf`` sets
 it too), at one scale and, with ``--tta``, also at multi-scale + flip
-(:func:`mmseg_mctformer.apis.test_crf_columns`). ``--format-only`` writes the predictions for
+(:func:`mmseg_mctformer.cli.test_crf_columns`). ``--format-only`` writes the predictions for
 the VOC / COCO evaluation server under ``--out``
-(:func:`mmseg_mctformer.apis.configure_format_only`).
+(:func:`mmseg_mctformer.cli.configure_format_only`).
 """
 import argparse
 import os
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import (
+from mmseg_mctformer.cli import (
     add_common_args,
     configure_format_only,
     configure_test,

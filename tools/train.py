@@ -1,12 +1,12 @@
 """Train a model (stage 1 MCTformer, or the DeepLab stage): MMSeg's ``tools/train.py`` interface.
 
 A config whose training masks are the dataset's ground truth is refused unless ``--allow-gt-masks``
-is given (:func:`mmseg_mctformer.apis.check_training_masks`).
+is given (:func:`mmseg_mctformer.pipeline.check_training_masks`).
 
 After a stage-1 training whose last epoch ended with a validation, the run fails (exit status 1,
 the checkpoints kept) when the validation shows that stage 1 has not learned: classification mAP
 near the labels' base rate, or the best seed threshold at the edge of the sweep
-(:mod:`mmseg_mctformer.apis.stage1_guard`); ``--allow-weak-stage1`` turns that into a warning.
+(:mod:`mmseg_mctformer.pipeline.stage1_guard`); ``--allow-weak-stage1`` turns that into a warning.
 """
 import argparse
 import sys
@@ -14,9 +14,14 @@ import sys
 from mmengine.hooks import Hook
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import add_common_args, check_training_masks, parse_with_local_rank
-from mmseg_mctformer.apis.stage1_guard import WeakStage1Error, check_stage1, sweep_thresholds
+from mmseg_mctformer.cli import add_common_args, parse_with_local_rank
 from mmseg_mctformer.engine.runner import build_runner, close_process_group, load_config
+from mmseg_mctformer.pipeline import (
+    WeakStage1Error,
+    check_stage1,
+    check_training_masks,
+    sweep_thresholds,
+)
 from mmseg_mctformer.utils import check_checkpoint_file
 
 

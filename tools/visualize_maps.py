@@ -7,7 +7,7 @@ Example::
 import argparse
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.apis import SPLIT_KEYS, add_common_args, parse_with_local_rank, visualize_maps
+from mmseg_mctformer.cli import SPLIT_KEYS, add_common_args, parse_with_local_rank, visualize_maps
 from mmseg_mctformer.engine.runner import close_process_group, load_config
 
 

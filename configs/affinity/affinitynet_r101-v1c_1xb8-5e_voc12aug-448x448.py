@@ -4,7 +4,7 @@
 # ResNet-38. tools/run_pipeline.py --aff-config points every LoadLocalizationMaps at the maps it
 # wrote; standalone: tools/train.py CONFIG --cfg-options train_dataloader.dataset.pipeline.1.maps_dir=DIR
 # then tools/test.py CONFIG CKPT --cfg-options test_dataloader.dataset.pipeline.2.maps_dir=DIR
-# test_evaluator.output_dir=OUT (writes the masks; resumable: apis.affinity_tools.make_affinity_masks).
+# test_evaluator.output_dir=OUT (writes the masks; resumable: cli.affinity_tools.make_affinity_masks).
 _base_ = [
     '../_base_/models/affinitynet_r101-v1c.py',
     '../_base_/datasets/voc12aug_affinity.py',

@@ -13,7 +13,7 @@ Each filter names the exact message it drops and why; everything else passes.
   ``DefaultOptimWrapperConstructor`` logs one INFO line per parameter and option (about a
   hundred with our ``paramwise_cfg``) when training starts; the settings are in the dumped
   config. :class:`DropParamwiseOptions` is attached to each runner's logger by
-  :func:`mmseg_mctformer.apis.build_runner`; it also drops the ``... is skipped since its
+  :func:`mmseg_mctformer.engine.runner.build_runner`; it also drops the ``... is skipped since its
   requires_grad=False`` warnings of the same constructor, one per frozen parameter (the unused
   final LayerNorm, a frozen context path): freezing them is the configs' intent. It drops too
   mmengine's ``"FileClient" will be deprecated`` / ``"HardDiskBackend" is the alias`` warnings,

@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 
-from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.pipeline import WSSSPipeline
 
 from .conftest import TINY_CFG, load_tool
 

@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from mmseg_mctformer.apis import stage1_guard
+from mmseg_mctformer.pipeline import stage1_guard
 
 from .conftest import ROOT, TINY_CFG, data_root_options
 

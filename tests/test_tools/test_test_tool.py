@@ -9,7 +9,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import configure_crf, configure_format_only, configure_test
+from mmseg_mctformer.cli import configure_crf, configure_format_only, configure_test
 from mmseg_mctformer.datasets import DemoWSSSDataset
 from mmseg_mctformer.engine.runner import load_config
 

@@ -18,7 +18,7 @@ class MultiLabelMAPMetric(BaseMetric):
     classes that have at least one positive image (a class never present has no defined AP and is
     reported as ``nan``). Reported keys (with the ``prefix``): ``mAP``, ``label_rate`` (the
     fraction of images holding a class, in %, averaged over the same classes: the mAP that random
-    scores reach in expectation, read by :mod:`mmseg_mctformer.apis.stage1_guard`) and the
+    scores reach in expectation, read by :mod:`mmseg_mctformer.pipeline.stage1_guard`) and the
     non-scalar ``AP_per_class`` (``{class name: AP}``, foreground classes only).
 
     Args:

@@ -24,7 +24,7 @@ class PseudoMaskMetric(IoUMetric):
     writes the images of its own shard (``Runner.test`` with the default sampler); a padding
     duplicate rewrites the same file. With ``format_only=False`` the masks are also scored
     against ``gt_sem_seg`` as ``IoUMetric`` does (only the images this run predicted).
-    :func:`mmseg_mctformer.apis.affinity_tools.make_affinity_masks` runs it on the images whose
+    :func:`mmseg_mctformer.cli.affinity_tools.make_affinity_masks` runs it on the images whose
     PNG is missing (resume).
 
     Args:

@@ -2,7 +2,7 @@
 
 One place for what ``model.test_cfg`` of an ``MCTformer`` may hold: the segmentor parses its
 ``test_cfg`` with :func:`parse_test_cfg`, and the tools that fill in a config's test-time
-augmentation (``mmseg_mctformer.apis.configure_test``) read :data:`DEFAULT_TEST_CFG` from here.
+augmentation (``mmseg_mctformer.cli.configure_test``) read :data:`DEFAULT_TEST_CFG` from here.
 The meaning of every key is documented on :class:`~mmseg_mctformer.models.MCTformer`.
 """
 import warnings

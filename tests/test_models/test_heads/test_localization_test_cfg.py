@@ -7,7 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis.tool_flags import configure_test
+from mmseg_mctformer.cli import configure_test
 from mmseg_mctformer.models.heads.localization_test_cfg import (
     DEFAULT_TEST_CFG,
     parse_test_cfg,

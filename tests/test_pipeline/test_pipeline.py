@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.pipeline import WSSSPipeline
 
 
 def test_finished_stage_with_another_input_checkpoint_is_refused(tmp_path):

@@ -1,7 +1,7 @@
 """A segmentor's test mIoU with and without dense CRF, at one scale and at multi-scale + flip.
 
 The two-by-two table WSSS papers report (``tools/test.py --crf [--tta]``): each setting is one
-``Runner.test()`` with :func:`~mmseg_mctformer.apis.configure_crf`.
+``Runner.test()`` with :func:`~mmseg_mctformer.cli.configure_crf`.
 """
 import copy
 import os
@@ -24,10 +24,10 @@ def test_crf_columns(cfg, crf=None, tta=False, **test_kwargs):
 
     Args:
         cfg (Config): The segmentor config (``load_from`` set); not changed.
-        crf (dict, optional): See :func:`~mmseg_mctformer.apis.configure_crf`. Default: None.
+        crf (dict, optional): See :func:`~mmseg_mctformer.cli.configure_crf`. Default: None.
         tta (bool): Add the multi-scale + flip run (the config's ``tta_pipeline`` /
             ``tta_model``). Default: False.
-        **test_kwargs: Further arguments of :func:`~mmseg_mctformer.apis.configure_test`.
+        **test_kwargs: Further arguments of :func:`~mmseg_mctformer.cli.configure_test`.
 
     Returns:
         dict: ``{'single scale': metrics, 'multi-scale + flip': metrics}`` (the second with

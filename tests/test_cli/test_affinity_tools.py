@@ -10,9 +10,9 @@ import pytest
 from mmengine.config import Config
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis.affinity_tools import make_affinity_masks, set_maps_dir
-from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.cli import make_affinity_masks, set_maps_dir
 from mmseg_mctformer.datasets.utils import read_mask
+from mmseg_mctformer.pipeline import WSSSPipeline
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_AFF = osp.join(ROOT, 'tests', 'data', 'tiny_affinity_demo.py')

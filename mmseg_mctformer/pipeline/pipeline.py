@@ -15,7 +15,7 @@ stage that consumes a checkpoint records the SHA-256 of its inputs (``inputs``: 
 checkpoint SHA-256); a rerun refuses finished stages whose inputs no longer match, and the
 affinity and masks stages refuse maps written by another stage-1 checkpoint.
 
-Each stage is one small class of :mod:`~mmseg_mctformer.apis.pipeline_stages` (its list
+Each stage is one small class of :mod:`~mmseg_mctformer.pipeline.stages` (its list
 ``STAGES`` is the order they run in); :class:`WSSSPipeline` holds the configs, the stage folders,
 the state and the provenance of the checkpoints.
 """
@@ -29,6 +29,8 @@ from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
+from ..cli.affinity_tools import set_maps_dir
+from ..cli.seed_tools import split_dataloader
 from ..datasets import WSSSBaseDataset
 from ..datasets.utils import unwrap_dataset_cfg
 from ..engine.runner import (
@@ -43,9 +45,7 @@ from ..utils.checkpoint import file_sha256
 from ..utils.io import atomic_write_text
 from ..utils.label_dir import LabelDir
 from ..utils.metafile import read_metafile_metrics
-from .affinity_tools import set_maps_dir
-from .pipeline_stages import STAGES
-from .seed_tools import split_dataloader
+from .stages import STAGES
 
 #: The model-index entry (configs/mctformer/metafile.yaml) holding the MCTformer+ paper's numbers
 #: on PASCAL VOC 2012 (docs/en/method.md, section 5).
@@ -61,7 +61,7 @@ ROW_METRICS = {'cls_mAP': ('seeds', 'cls/mAP'), 'seed_mIoU': ('seeds', 'seed/mIo
                'seg_mIoU': ('segmentation', 'seg/mIoU'),
                'seg_gt_mIoU': ('segmentation_gt', 'seg_gt/mIoU')}
 #: Per measuring stage: the task prefix of its plain metric names and the split it measures
-#: (a :data:`~mmseg_mctformer.apis.SPLIT_KEYS` name; None: the pseudo-label split).
+#: (a :data:`~mmseg_mctformer.cli.SPLIT_KEYS` name; None: the pseudo-label split).
 STAGE_SPLITS = {'seeds': (None, 'val'), 'pseudo_eval': ('pseudo', None),
                 'masks': ('mask', 'test'), 'segmentation': ('seg', 'val'),
                 'segmentation_gt': ('seg_gt', 'val')}
@@ -85,7 +85,7 @@ def write_background_masks(cfg, out_dir, split=None, kind='pseudo_label'):
     Args:
         cfg (Config): The stage-1 config.
         out_dir (str): The label folder.
-        split (str, optional): See :func:`mmseg_mctformer.apis.split_dataloader`.
+        split (str, optional): See :func:`mmseg_mctformer.cli.split_dataloader`.
             Default: None (the pseudo-label split).
         kind (str): The folder kind (:data:`~mmseg_mctformer.utils.label_dir.FOLDER_KINDS`).
             Default: ``'pseudo_label'``.
@@ -133,15 +133,15 @@ class WSSSPipeline:
         aff_cfg_options (dict, optional): ``--cfg-options`` for the affinity config.
             Default: None.
         allow_gt_masks (bool): Let the ``segmentation`` stage train on masks that are the
-            ground truth (:func:`~mmseg_mctformer.apis.check_training_masks` refuses them
+            ground truth (:func:`~mmseg_mctformer.pipeline.check_training_masks` refuses them
             otherwise); ``segmentation_gt`` always may. Default: False.
         allow_weak_stage1 (bool): Go on to the pseudo-masks when the seeds stage shows that stage 1
-            has not learned (:func:`~mmseg_mctformer.apis.stage1_guard.check_stage1`; a warning
-            instead of :class:`~mmseg_mctformer.apis.stage1_guard.WeakStage1Error`).
+            has not learned (:func:`~mmseg_mctformer.pipeline.stage1_guard.check_stage1`; a warning
+            instead of :class:`~mmseg_mctformer.pipeline.stage1_guard.WeakStage1Error`).
             Default: False.
     """
 
-    #: The stage names, in the order they run (:data:`pipeline_stages.STAGES`).
+    #: The stage names, in the order they run (:data:`.stages.STAGES`).
     STAGES = tuple(stage.name for stage in STAGES)
 
     def __init__(self, cls_config, seg_config, work_dir, cfg_options=None, seg_cfg_options=None,

@@ -8,8 +8,8 @@ import os.path as osp
 
 import pytest
 
-from mmseg_mctformer.apis.aggregate_runs import aggregate_runs, format_aggregate, write_aggregate
-from mmseg_mctformer.apis.pipeline import WSSSPipeline
+from mmseg_mctformer.cli import aggregate_runs, format_aggregate, write_aggregate
+from mmseg_mctformer.pipeline import WSSSPipeline
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

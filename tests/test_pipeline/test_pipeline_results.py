@@ -3,8 +3,8 @@ test_pipeline_table.py)."""
 import json
 import os.path as osp
 
-from mmseg_mctformer.apis import pipeline as pipeline_module
-from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
+from mmseg_mctformer.pipeline import WSSSPipeline, format_table
+from mmseg_mctformer.pipeline import pipeline as pipeline_module
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')

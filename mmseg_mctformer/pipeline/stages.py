@@ -1,4 +1,4 @@
-"""The stages of :class:`~mmseg_mctformer.apis.pipeline.WSSSPipeline`, one small class each.
+"""The stages of :class:`~mmseg_mctformer.pipeline.WSSSPipeline`, one small class each.
 
 A stage reads the results of the stages before it from the pipeline's state and returns its own
 (JSON-able), which the pipeline writes into ``pipeline_state.json``. :data:`STAGES` lists them in
@@ -11,11 +11,11 @@ import time
 
 from mmengine.hooks import Hook
 
+from ..cli.affinity_tools import check_maps_source, make_affinity_masks
+from ..cli.seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 from ..engine.runner import build_runner
 from ..utils.checkpoint import file_sha256, find_resume_checkpoint
-from .affinity_tools import check_maps_source, make_affinity_masks
 from .leakage_guard import check_training_masks
-from .seed_tools import evaluate_pred_dir, evaluate_seeds, make_pseudo_labels
 from .stage1_guard import check_stage1, sweep_thresholds
 
 
@@ -47,7 +47,7 @@ def scalar_metrics(metrics: dict) -> dict:
 class PipelineStage:
     """A stage of the pipeline: ``run(pipeline)`` returns its results for the state file.
 
-    Args of :meth:`run`: ``pipeline`` (:class:`~mmseg_mctformer.apis.pipeline.WSSSPipeline`), which
+    Args of :meth:`run`: ``pipeline`` (:class:`~mmseg_mctformer.pipeline.WSSSPipeline`), which
     gives the configs, the stage folders, the state and the provenance of the checkpoints.
     """
     #: Key of the stage in the state file.

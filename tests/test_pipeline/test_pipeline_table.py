@@ -1,7 +1,7 @@
 """The pipeline's results table: the paper's column (VOC numbers) only for a VOC stage 1."""
 import pytest
 
-from mmseg_mctformer.apis.pipeline import WSSSPipeline, format_table
+from mmseg_mctformer.pipeline import WSSSPipeline, format_table
 
 STATE = dict(seeds=dict(cls_mAP=60.0, seed_mIoU=50.0), pseudo_eval=dict(pseudo_mIoU=51.0),
              masks=dict(mask_mIoU=56.0), segmentation=dict(mIoU=53.0))
@@ -33,7 +33,7 @@ def test_other_datasets_have_no_paper_column(tmp_path):
 
 
 def test_stages_run_in_the_listed_order_and_by_the_options(tmp_path):
-    from mmseg_mctformer.apis.pipeline_stages import STAGES
+    from mmseg_mctformer.pipeline.stages import STAGES
     assert WSSSPipeline.STAGES == ('stage1', 'seeds', 'pseudo_labels', 'pseudo_eval', 'affinity',
                                    'masks', 'segmentation', 'segmentation_gt')
     plain = WSSSPipeline('configs/mctformer_plus_voc.py', 'seg.py', str(tmp_path))
@@ -52,7 +52,7 @@ def test_the_papers_numbers_are_the_metafiles(tmp_path):
 
     import yaml
 
-    from mmseg_mctformer.apis.pipeline import PAPER_VOC_MODEL
+    from mmseg_mctformer.pipeline import PAPER_VOC_MODEL
     from mmseg_mctformer.utils.metafile import METAFILE
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     # the package reads its installed copy, which in the repository is configs/ itself

@@ -9,10 +9,14 @@ import pytest
 from PIL import Image
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import GTMaskLeakageError, check_training_masks
-from mmseg_mctformer.apis.leakage_guard import find_gt_match, training_mask_dirs
-from mmseg_mctformer.apis.pipeline import WSSSPipeline
 from mmseg_mctformer.engine.runner import load_config
+from mmseg_mctformer.pipeline import (
+    GTMaskLeakageError,
+    WSSSPipeline,
+    check_training_masks,
+    find_gt_match,
+    training_mask_dirs,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')

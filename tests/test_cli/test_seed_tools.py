@@ -13,7 +13,7 @@ from mmseg.registry import MODELS
 from PIL import Image
 
 import mmseg_mctformer  # noqa: F401
-from mmseg_mctformer.apis import split_dataloader
+from mmseg_mctformer.cli import split_dataloader
 from mmseg_mctformer.datasets import DemoWSSSDataset
 from mmseg_mctformer.datasets.demo_generator import FASHION_MNIST_DIR, generate_demo_dataset
 

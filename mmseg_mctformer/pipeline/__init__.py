@@ -1,0 +1,29 @@
+"""The multi-stage WSSS pipeline (``tools/run_pipeline.py``) and the guards its stages run.
+
+:class:`WSSSPipeline` runs the stages of :data:`STAGES` (one class each, :mod:`.stages`) and
+records their results in ``pipeline_state.json``; :mod:`.stage1_guard` stops on a stage 1 that has
+not learned, and :mod:`.leakage_guard` refuses training masks that are the ground truth.
+"""
+from .leakage_guard import (
+    GTMaskLeakageError,
+    check_training_masks,
+    find_gt_match,
+    gt_mask_dirs,
+    training_mask_dirs,
+)
+from .pipeline import PAPER_VOC_MODEL, WSSSPipeline, format_table, paper_voc, write_background_masks
+from .stage1_guard import (
+    ALLOW_FLAG,
+    WeakStage1Error,
+    check_stage1,
+    stage1_problems,
+    sweep_thresholds,
+)
+from .stages import STAGES, PipelineStage, train_segmentor
+
+__all__ = [
+    'WSSSPipeline', 'format_table', 'paper_voc', 'write_background_masks', 'PAPER_VOC_MODEL',
+    'STAGES', 'PipelineStage', 'train_segmentor', 'ALLOW_FLAG', 'WeakStage1Error',
+    'check_stage1', 'stage1_problems', 'sweep_thresholds', 'GTMaskLeakageError',
+    'check_training_masks', 'find_gt_match', 'gt_mask_dirs', 'training_mask_dirs'
+]
