@@ -52,6 +52,13 @@ def test_message_names_files_that_exist():
     named = re.findall(r'(?:configs|docs)/[\w./-]+\.(?:py|md)', str(info.value))
     assert 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-168x168.py' in named
     assert all(osp.isfile(osp.join(root, path)) for path in named), named
+    # the longer schedule it names: the demo's cosine ends with the new last epoch
+    assert 'param_scheduler.1.end and param_scheduler.1.T_max' in str(info.value)
+    cfg = Config.fromfile(osp.join(root, 'configs/mctformer_plus_demo.py'))
+    cfg.merge_from_dict({'train_cfg.max_epochs': 4, 'param_scheduler.1.end': 4,
+                         'param_scheduler.1.T_max': 4})
+    cosine = cfg.param_scheduler[1]
+    assert cosine.type == 'CosineAnnealingLR' and cosine.end == cosine.T_max == 4
 
 
 def test_sweep_thresholds_of_a_config():
