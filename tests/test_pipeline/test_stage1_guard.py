@@ -1,6 +1,7 @@
 """The stage-1 guard: an untrained stage 1 stops train.py and the pipeline before pseudo-masks."""
 import json
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -41,6 +42,23 @@ def test_check_raises_unless_allowed():
         check_stage1(WEAK, SWEEP)
     assert len(check_stage1(WEAK, SWEEP, allow=True)) == 2
     assert check_stage1(GOOD, SWEEP) == []
+
+
+def test_message_names_files_that_exist():
+    """The remedies the message names (the 168 px config, the guide) are files of the repo."""
+    with pytest.raises(WeakStage1Error) as info:
+        check_stage1(WEAK, SWEEP)
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    named = re.findall(r'(?:configs|docs)/[\w./-]+\.(?:py|md)', str(info.value))
+    assert 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-168x168.py' in named
+    assert all(osp.isfile(osp.join(root, path)) for path in named), named
+    # the longer schedule it names: the demo's cosine ends with the new last epoch
+    assert 'param_scheduler.1.end and param_scheduler.1.T_max' in str(info.value)
+    cfg = Config.fromfile(osp.join(root, 'configs/mctformer_plus_demo.py'))
+    cfg.merge_from_dict({'train_cfg.max_epochs': 4, 'param_scheduler.1.end': 4,
+                         'param_scheduler.1.T_max': 4})
+    cosine = cfg.param_scheduler[1]
+    assert cosine.type == 'CosineAnnealingLR' and cosine.end == cosine.T_max == 4
 
 
 def test_sweep_thresholds_of_a_config():
