@@ -4,12 +4,12 @@
         --out work_dirs/voc_seeds
 
 Writes OUT/results.md and OUT/results.json
-(:func:`mmseg_mctformer.cli.write_aggregate`).
+(:func:`mmseg_mctformer.pipeline.write_aggregate`).
 ``tools/run_pipeline.py --seeds 0 1 2`` runs the pipeline once a seed and calls the same.
 """
 import argparse
 
-from mmseg_mctformer.cli import write_aggregate
+from mmseg_mctformer.pipeline import write_aggregate
 
 
 def parse_args(argv=None):

@@ -11,7 +11,7 @@ mIoU, then a table beside the paper's VOC numbers (also in WORK_DIR/results.md).
 
 ``--seeds 0 1 2`` runs the whole pipeline once a seed (``randomness.seed`` of every stage) in
 WORK_DIR/seed{N} and writes mean ± std over the runs, with the per-run numbers, to
-WORK_DIR/results.md (:mod:`mmseg_mctformer.cli.aggregate_runs`).
+WORK_DIR/results.md (:mod:`mmseg_mctformer.pipeline.aggregate_runs`).
 """
 import argparse
 import os.path as osp
@@ -20,9 +20,9 @@ import sys
 from mmengine.config import DictAction
 
 import mmseg_mctformer  # noqa: F401  (registers the plugin and the ``mmseg::`` config scope)
-from mmseg_mctformer.cli import add_common_args, parse_with_local_rank, write_aggregate
+from mmseg_mctformer.cli import add_common_args, parse_with_local_rank
 from mmseg_mctformer.engine.runner import close_process_group
-from mmseg_mctformer.pipeline import WeakStage1Error, WSSSPipeline
+from mmseg_mctformer.pipeline import WeakStage1Error, WSSSPipeline, write_aggregate
 
 
 def parse_args(argv=None):

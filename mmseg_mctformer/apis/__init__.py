@@ -18,11 +18,12 @@ MOVED_NAMES = {
         'configure_format_only', 'configure_test', 'format_crf_columns', 'test_crf_columns',
         'SPLIT_KEYS', 'evaluate_pred_dir', 'evaluate_seeds', 'make_pseudo_labels',
         'predict_indices', 'split_dataloader', 'visualize_maps', 'make_affinity_masks',
-        'set_maps_dir', 'aggregate_runs', 'format_aggregate', 'write_aggregate')},
+        'set_maps_dir')},
     **{name: 'mmseg_mctformer.pipeline' for name in (
         'WSSSPipeline', 'STAGES', 'PAPER_VOC_MODEL', 'format_table', 'GTMaskLeakageError',
         'check_training_masks', 'find_gt_match', 'training_mask_dirs', 'WeakStage1Error',
-        'check_stage1', 'stage1_problems', 'sweep_thresholds')},
+        'check_stage1', 'stage1_problems', 'sweep_thresholds', 'aggregate_runs',
+        'format_aggregate', 'write_aggregate')},
 }
 
 __all__ = ['inference_seeds']

@@ -8,8 +8,7 @@ import os.path as osp
 
 import pytest
 
-from mmseg_mctformer.cli import aggregate_runs, format_aggregate, write_aggregate
-from mmseg_mctformer.pipeline import WSSSPipeline
+from mmseg_mctformer.pipeline import WSSSPipeline, aggregate_runs, format_aggregate, write_aggregate
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -13,6 +13,7 @@ from typing import List, Optional, Sequence
 from mmengine.dist import is_main_process
 
 from ..utils.io import atomic_write_text
+from .pipeline import WSSSPipeline
 
 #: Files written by :func:`write_aggregate`.
 AGGREGATE_FILES = ('results.md', 'results.json')
@@ -25,9 +26,6 @@ def run_rows(work_dir: str, config: Optional[str] = None) -> List[dict]:
     if not osp.isfile(state_file):
         raise FileNotFoundError(f'aggregate_runs: {work_dir} has no pipeline_state.json; '
                                 'expected the --work-dir of a tools/run_pipeline.py run')
-    # imported here: mmseg_mctformer.pipeline imports this package (its stages run the seed and
-    # affinity tools), so a module-level import would make the two packages import each other
-    from ..pipeline import WSSSPipeline
     return WSSSPipeline(config, None, work_dir).table()
 
 
