@@ -114,13 +114,12 @@ def check_stage1(metrics: Mapping,
                f'pseudo-masks and a segmentor trained on them would be noise{seeds}. The '
                'pseudo-masks use the image labels, not the class scores: with a weak mAP alone '
                'and seeds well above the all-background mIoU they may still serve. Train stage 1 '
-               'longer (train_cfg.max_epochs, with the end of the learning-rate schedule: for '
-               'the demo configs param_scheduler.1.end and param_scheduler.1.T_max), or, for '
-               'objects a few tokens wide, at a larger '
-               'input size (for 112 px images: '
-               'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-168x168.py; what limits '
-               'stage 1 on which data: '
-               f'docs/en/user_guides/own_dataset.md), or pass {ALLOW_FLAG} to go on anyway.')
+               'longer: for the demo layout the 4-epoch small-data recipe '
+               'configs/mctformer/mctformer-plus_dinov2-s_1xb32-4e_demo-112x112.py, for any '
+               'config train_cfg.max_epochs with the end of the learning-rate schedule (for '
+               'the demo configs param_scheduler.1.end and param_scheduler.1.T_max); what limits '
+               'stage 1 on which data: docs/en/user_guides/own_dataset.md. Or pass '
+               f'{ALLOW_FLAG} to go on anyway.')
     if not allow:
         raise WeakStage1Error(message)
     print_log(f'{message} ({ALLOW_FLAG} given: going on)', logger='current', level=30)

@@ -45,12 +45,12 @@ def test_check_raises_unless_allowed():
 
 
 def test_message_names_files_that_exist():
-    """The remedies the message names (the 168 px config, the guide) are files of the repo."""
+    """The remedies the message names (the 4-epoch config, the guide) are files of the repo."""
     with pytest.raises(WeakStage1Error) as info:
         check_stage1(WEAK, SWEEP)
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     named = re.findall(r'(?:configs|docs)/[\w./-]+\.(?:py|md)', str(info.value))
-    assert 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-2e_demo-168x168.py' in named
+    assert 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-4e_demo-112x112.py' in named
     assert all(osp.isfile(osp.join(root, path)) for path in named), named
     # the longer schedule it names: the demo's cosine ends with the new last epoch
     assert 'param_scheduler.1.end and param_scheduler.1.T_max' in str(info.value)
@@ -59,6 +59,12 @@ def test_message_names_files_that_exist():
                          'param_scheduler.1.T_max': 4})
     cosine = cfg.param_scheduler[1]
     assert cosine.type == 'CosineAnnealingLR' and cosine.end == cosine.T_max == 4
+    # the 4-epoch config is the demo recipe with exactly these keys changed
+    four = Config.fromfile(osp.join(
+        root, 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-4e_demo-112x112.py'))
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader'):
+        assert four[key] == cfg[key], key
+    assert four.train_cfg.max_epochs == 4
 
 
 def test_sweep_thresholds_of_a_config():
