@@ -128,12 +128,22 @@ class PseudoEval(PipelineStage):
         return dict(pseudo_mIoU=to_float(result.get('mIoU')), metrics=result)
 
 
-class Affinity(PipelineStage):
-    """AffinityNet trained on the stage-1 maps beside the seeds (PSA)."""
-    name = 'affinity'
+class _AffinityStage(PipelineStage):
+    """A stage of the AffinityNet branch: runs with an affinity config, reads the stage-1 maps."""
 
     def enabled(self, pipeline) -> bool:
         return bool(pipeline.aff_config)
+
+    def check_stage1_maps(self, pipeline, what: str) -> None:
+        """Raise unless the maps beside the seeds come from this pipeline's stage-1 checkpoint."""
+        check_maps_source(pipeline.state['pseudo_labels']['out_dir'],
+                          pipeline.checkpoint_sha256('stage1'), what,
+                          pipeline.state['stage1']['checkpoint'])
+
+
+class Affinity(_AffinityStage):
+    """AffinityNet trained on the stage-1 maps beside the seeds (PSA)."""
+    name = 'affinity'
 
     def run(self, pipeline) -> dict:
         start = time.perf_counter()
@@ -147,8 +157,7 @@ class Affinity(PipelineStage):
                                pipeline.state['stage1']['checkpoint'], maps_dir,
                                save_logits=True, fp16=pipeline.amp_inference)
         maps_seconds = time.perf_counter() - start
-        check_maps_source(maps_dir, pipeline.checkpoint_sha256('stage1'),
-                          'pipeline affinity stage', pipeline.state['stage1']['checkpoint'])
+        self.check_stage1_maps(pipeline, 'pipeline affinity stage')
         work_dir = pipeline.stage_dir('affinity')
         resume = find_resume_checkpoint(work_dir) is not None
         runner = build_runner(pipeline.aff_cfg(resume=resume))
@@ -162,18 +171,13 @@ class Affinity(PipelineStage):
                     inputs=pipeline.inputs('stage1'))
 
 
-class Masks(PipelineStage):
+class Masks(_AffinityStage):
     """Random-walk masks of the training split and their mIoU."""
     name = 'masks'
 
-    def enabled(self, pipeline) -> bool:
-        return bool(pipeline.aff_config)
-
     def run(self, pipeline) -> dict:
         start = time.perf_counter()
-        check_maps_source(pipeline.state['pseudo_labels']['out_dir'],
-                          pipeline.checkpoint_sha256('stage1'), 'pipeline masks stage',
-                          pipeline.state['stage1']['checkpoint'])
+        self.check_stage1_maps(pipeline, 'pipeline masks stage')
         result = make_affinity_masks(pipeline.with_best_threshold(pipeline.aff_cfg()),
                                      pipeline.state['affinity']['checkpoint'],
                                      pipeline.stage_dir('masks'))
