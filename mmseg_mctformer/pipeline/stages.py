@@ -134,10 +134,10 @@ class _AffinityStage(PipelineStage):
     def enabled(self, pipeline) -> bool:
         return bool(pipeline.aff_config)
 
-    def check_stage1_maps(self, pipeline, what: str) -> None:
+    def check_stage1_maps(self, pipeline) -> None:
         """Raise unless the maps beside the seeds come from this pipeline's stage-1 checkpoint."""
         check_maps_source(pipeline.state['pseudo_labels']['out_dir'],
-                          pipeline.checkpoint_sha256('stage1'), what,
+                          pipeline.checkpoint_sha256('stage1'), f'pipeline {self.name} stage',
                           pipeline.state['stage1']['checkpoint'])
 
 
@@ -157,7 +157,7 @@ class Affinity(_AffinityStage):
                                pipeline.state['stage1']['checkpoint'], maps_dir,
                                save_logits=True, fp16=pipeline.amp_inference)
         maps_seconds = time.perf_counter() - start
-        self.check_stage1_maps(pipeline, 'pipeline affinity stage')
+        self.check_stage1_maps(pipeline)
         work_dir = pipeline.stage_dir('affinity')
         resume = find_resume_checkpoint(work_dir) is not None
         runner = build_runner(pipeline.aff_cfg(resume=resume))
@@ -177,7 +177,7 @@ class Masks(_AffinityStage):
 
     def run(self, pipeline) -> dict:
         start = time.perf_counter()
-        self.check_stage1_maps(pipeline, 'pipeline masks stage')
+        self.check_stage1_maps(pipeline)
         result = make_affinity_masks(pipeline.with_best_threshold(pipeline.aff_cfg()),
                                      pipeline.state['affinity']['checkpoint'],
                                      pipeline.stage_dir('masks'))
