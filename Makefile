@@ -116,7 +116,9 @@ VENV_UPSTREAM ?= .venv-upstream
 WHEEL_CACHE ?= $(HOME)/.cache/mmseg_mctformer/wheels
 UP_PY := $(VENV_UPSTREAM)/bin/python
 UP_PIP := $(UP_PY) -m pip
-UP_PIP_INSTALL := $(UP_PIP) install -q --no-compile
+# --no-cache-dir: the registry's torch 2.1.2 and its CUDA libraries are GBs of wheels; not kept
+# a second time in pip's cache, the set-up needs disk space for the venv alone
+UP_PIP_INSTALL := $(UP_PIP) install -q --no-compile --no-cache-dir
 UP_CONSTRAINTS := requirements/constraints-upstream.txt
 UP_TORCH := $(shell sed -n 's/^torch==//p' requirements/upstream.txt)
 UP_CACHE := $(WHEEL_CACHE)/torch-$(UP_TORCH)

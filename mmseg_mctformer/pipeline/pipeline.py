@@ -45,6 +45,7 @@ from ..utils.checkpoint import file_sha256
 from ..utils.io import atomic_write_text
 from ..utils.label_dir import LabelDir
 from ..utils.metafile import read_metafile_metrics
+from .class_counts import check_seg_num_classes, stage1_num_classes
 from .stages import STAGES
 
 #: The model-index entry (configs/mctformer/metafile.yaml) holding the MCTformer+ paper's numbers
@@ -235,21 +236,42 @@ class WSSSPipeline:
         return set_bg_threshold(cfg, self.state['seeds']['best_threshold'])
 
     def seg_cfg(self, seg_map_path, work_dir, resume=False):
-        """The segmentation config training on the masks of ``seg_map_path`` in ``work_dir``."""
+        """The segmentation config training on the masks of ``seg_map_path`` in ``work_dir``.
+
+        A config declaring ``init_from_stage1`` (:func:`set_init_from_stage1`) starts that module
+        from the stage-1 checkpoint, with stage 1's number of class tokens (``num_classes``).
+        """
         cfg = self._load_config(self.seg_config, self.seg_cfg_options, work_dir, resume)
         if 'data_prefix' not in unwrap_dataset_cfg(cfg.train_dataloader):
             raise KeyError(f'{self.seg_config}: train_dataloader.dataset has no data_prefix to '
                            'point at the pseudo-labels')
         set_pseudo_label_dir(cfg, seg_map_path)
-        if set_init_from_stage1(cfg, self.state['stage1']['checkpoint']):
-            print_log(f"[pipeline] {cfg.init_from_stage1} starts from the stage-1 checkpoint "
-                      f"{self.state['stage1']['checkpoint']}", logger='current')
+        checkpoint = self.state['stage1']['checkpoint']
+        module = set_init_from_stage1(cfg, checkpoint)
+        if module is not None:
+            num_classes = stage1_num_classes(self.cls_cfg())
+            if 'num_classes' in module and num_classes is not None:
+                module['num_classes'] = num_classes
+            print_log(f'[pipeline] {cfg.init_from_stage1} starts from the stage-1 checkpoint '
+                      f'{checkpoint}', logger='current')
         return cfg
+
+    def check_class_counts(self):
+        """Check, before any stage runs, that the segmentor predicts background + the stage-1
+        classes (:func:`check_seg_num_classes`).
+
+        Raises:
+            ValueError: Naming the segmentor config's key and the value it needs.
+        """
+        seg_cfg = self._load_config(self.seg_config, self.seg_cfg_options, None, False)
+        check_seg_num_classes(seg_cfg, stage1_num_classes(self.cls_cfg()), self.seg_config,
+                              self.cls_config)
 
     # ----------------------------------------------------------------- stages
     def run(self):
         """Run every unfinished stage and return the results table (a list of rows)."""
         self.check_inputs()
+        self.check_class_counts()
         for stage in STAGES:
             if not stage.enabled(self):
                 continue

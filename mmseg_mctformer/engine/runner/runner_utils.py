@@ -134,7 +134,7 @@ def set_bg_threshold(target, bg_threshold: Optional[float]):
 
 
 def set_init_from_stage1(cfg: Config, checkpoint: str,
-                         prefix: str = 'backbone.') -> bool:
+                         prefix: str = 'backbone.') -> Optional[dict]:
     """Load the stage-1 checkpoint into the module a segmentation config names.
 
     A config that declares ``init_from_stage1 = 'model.backbone.context_path'`` (a dotted path to
@@ -147,11 +147,12 @@ def set_init_from_stage1(cfg: Config, checkpoint: str,
         prefix (str): Prefix of the module's keys in the checkpoint. Default: ``'backbone.'``.
 
     Returns:
-        bool: Whether the config declared ``init_from_stage1`` (and was changed).
+        dict or None: The module config it changed, None where the config declares no
+        ``init_from_stage1``.
     """
     path = cfg.get('init_from_stage1')
     if not path:
-        return False
+        return None
     node = cfg
     for key in path.split('.'):
         if not isinstance(node, (dict, Config)) or key not in node:
@@ -160,7 +161,7 @@ def set_init_from_stage1(cfg: Config, checkpoint: str,
     if not isinstance(node, dict) or 'type' not in node:
         raise KeyError(f'init_from_stage1={path!r} is not a module config (no "type")')
     node['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint, prefix=prefix)
-    return True
+    return node
 
 
 def _literal_dict(text: str) -> Optional[dict]:
