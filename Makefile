@@ -26,7 +26,7 @@ DEMO_AMP ?= $(shell grep -qsw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo && echo -
 # the demo's three stages (stage 1, AffinityNet, DeepLabV3+), for both generated datasets
 DEMO_PIPELINE = $(PY) tools/run_pipeline.py configs/mctformer_plus_demo.py $(DEMO_AMP) \
   --aff-config configs/affinity/affinitynet_dinov2-s_1xb16-1e_demo-112x112.py \
-  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py
+  --seg-config configs/deeplabv3plus/deeplabv3plus_vit-s14-stage1-frozen_1xb16-1500it_demo-pseudo-112x112.py
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.tests-installed
 

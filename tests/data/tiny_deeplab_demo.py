@@ -1,9 +1,10 @@
 # The demo DeepLab recipe shrunk for tests: 32 px crops, 4 iterations, the context path shaped as
 # the tiny stage 1 (tests/data/tiny_mctformer_demo.py), loaded by the pipeline from stage 1's
-# checkpoint (init_from_stage1: the tiny context path has no weights of its own; the demo config
-# starts from DINOv2). data_root is set by the test.
-_base_ = ['../../configs/deeplabv3plus/deeplabv3plus_vit-s14-frozen_1xb16-1500it_demo-pseudo-112x112.py']
-init_from_stage1 = 'model.backbone.context_path'
+# checkpoint (init_from_stage1, as the demo's). data_root is set by the test.
+_base_ = [
+    '../../configs/deeplabv3plus/'
+    'deeplabv3plus_vit-s14-stage1-frozen_1xb16-1500it_demo-pseudo-112x112.py'
+]
 crop_size = (32, 32)
 model = dict(
     data_preprocessor=dict(size=crop_size),
