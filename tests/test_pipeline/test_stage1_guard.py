@@ -80,13 +80,14 @@ def test_sweep_thresholds_of_a_config():
 
 
 def test_pipeline_stops_before_the_pseudo_masks(tmp_path):
-    cfg = osp.join(osp.dirname(osp.dirname(__file__)), 'data', 'tiny_mctformer_demo.py')
+    data = osp.join(osp.dirname(osp.dirname(__file__)), 'data')
+    cfg = osp.join(data, 'tiny_mctformer_demo.py')
     work_dir = tmp_path / 'pipe'
     work_dir.mkdir()
     state = dict(stage1=dict(checkpoint='stage1/epoch_1.pth', final_val_metrics=WEAK),
                  seeds=dict(cls_mAP=30.4, seed_mIoU=12.0, best_threshold=0.95, metrics=WEAK))
     (work_dir / 'pipeline_state.json').write_text(json.dumps(state))
-    pipeline = WSSSPipeline(cfg, 'unused_seg_config.py', str(work_dir))
+    pipeline = WSSSPipeline(cfg, osp.join(data, 'tiny_deeplab_demo.py'), str(work_dir))
     with pytest.raises(WeakStage1Error, match=r'epoch_1\.pth.*mAP 30\.4'):
         pipeline.run()
     assert not (work_dir / 'pseudo_labels').exists()

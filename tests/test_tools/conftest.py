@@ -6,6 +6,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_mctformer_demo.py')
+TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
 
 
 def data_root_options(root):

@@ -9,9 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .conftest import ROOT, TINY_CFG, data_root_options, run_tool
-
-TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
+from .conftest import TINY_CFG, TINY_SEG_CFG, data_root_options, run_tool
 
 
 def _with_background_only_image(root, copy_to):

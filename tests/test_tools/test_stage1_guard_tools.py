@@ -7,7 +7,7 @@ import pytest
 
 from mmseg_mctformer.pipeline import stage1_guard
 
-from .conftest import ROOT, TINY_CFG, data_root_options
+from .conftest import ROOT, TINY_CFG, TINY_SEG_CFG, data_root_options
 
 
 def _tool(name):
@@ -51,4 +51,4 @@ def test_run_pipeline_stops_with_the_flag_named(tmp_path):
     tool = _tool('run_pipeline')
     with pytest.raises(SystemExit, match=r'run_pipeline: stage 1 .*mAP 30\.4.*highest of the '
                        r'sweep.*--allow-weak-stage1'):
-        tool.main([TINY_CFG, '--seg-config', 'unused.py', '--work-dir', str(work_dir)])
+        tool.main([TINY_CFG, '--seg-config', TINY_SEG_CFG, '--work-dir', str(work_dir)])

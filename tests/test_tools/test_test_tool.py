@@ -13,10 +13,7 @@ from mmseg_mctformer.cli import configure_crf, configure_format_only, configure_
 from mmseg_mctformer.datasets import DemoWSSSDataset
 from mmseg_mctformer.engine.runner import load_config
 
-from .conftest import ROOT, TINY_CFG, data_root_options, load_tool
-
-TINY_SEG_CFG = osp.join(ROOT, 'tests', 'data', 'tiny_deeplab_demo.py')
-
+from .conftest import TINY_CFG, TINY_SEG_CFG, data_root_options, load_tool
 
 _tool = load_tool
 
