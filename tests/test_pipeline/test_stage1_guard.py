@@ -55,6 +55,7 @@ def test_message_names_files_that_exist():
     # the longer schedule it names: the demo's cosine ends with the new last epoch
     assert 'param_scheduler.1.end and param_scheduler.1.T_max' in str(info.value)
     assert 'another randomness.seed' in str(info.value)
+    assert 'a 40-step warm-up: param_scheduler.0.end=40' in str(info.value)
     cfg = Config.fromfile(osp.join(root, 'configs/mctformer_plus_demo.py'))
     cfg.merge_from_dict({'train_cfg.max_epochs': 4, 'param_scheduler.1.end': 4,
                          'param_scheduler.1.T_max': 4})
@@ -68,6 +69,9 @@ def test_message_names_files_that_exist():
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader'):
         assert four[key] == cfg[key], key
     assert four.train_cfg.max_epochs == 4
+    # the warm-up it names is the first scheduler's
+    four.merge_from_dict({'param_scheduler.0.end': 40})
+    assert four.param_scheduler[0].type == 'LinearLR' and four.param_scheduler[0].end == 40
 
 
 def test_sweep_thresholds_of_a_config():
