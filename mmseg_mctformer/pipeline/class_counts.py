@@ -8,8 +8,11 @@ configs before any stage runs and names the key to change.
 """
 from typing import List, Optional
 
-#: Where a stage-1 config states its number of foreground classes, first found wins.
-STAGE1_CLASS_KEYS = ('backbone', 'cls_head', 'cam_head')
+from ..engine.runner import TOP_LEVEL_VARIABLES
+
+#: The modules of ``model`` where a stage-1 config states its number of foreground classes (those
+#: the top-level ``num_classes`` sets), first found wins.
+STAGE1_CLASS_KEYS = tuple(key.split('.')[1] for key in TOP_LEVEL_VARIABLES['num_classes'])
 #: The heads of an MMSeg segmentor config whose ``num_classes`` counts the background too.
 SEG_HEAD_KEYS = ('decode_head', 'auxiliary_head')
 
