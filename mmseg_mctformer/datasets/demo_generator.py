@@ -47,7 +47,7 @@ import numpy as np
 from PIL import Image
 
 from .shape_generator import SHAPE_SOURCES, load_photo_bank, render_shape_scene, shape_classes
-from .utils import multi_hot, voc_colormap
+from .utils import multi_hot, visible_labels, voc_colormap
 
 #: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
@@ -178,11 +178,7 @@ def render_scene(rng: np.random.Generator,
             patch = img[y:y + side, x:x + side]
             patch[obj] = (item[obj, None] / 255.0) * colour
             mask[y:y + side, x:x + side][obj] = cls + 1
-        counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
-        labels = [c for c in classes if counts[c + 1] >= min_pixels]
-        for c in classes:
-            if 0 < counts[c + 1] < min_pixels:
-                mask[mask == c + 1] = IGNORE_INDEX
+        labels = visible_labels(mask, classes, min_pixels, IGNORE_INDEX)
         if labels:
             return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, labels
 
@@ -245,11 +241,7 @@ def render_rgba_scene(rng: np.random.Generator,
             obj = item[..., 3] >= 128
             img[y:y + h, x:x + w][obj] = item[..., :3][obj] * gain
             mask[y:y + h, x:x + w][obj] = cls + 1
-        counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
-        labels = [c for c in classes if counts[c + 1] >= min_pixels]
-        for c in classes:
-            if 0 < counts[c + 1] < min_pixels:
-                mask[mask == c + 1] = IGNORE_INDEX
+        labels = visible_labels(mask, classes, min_pixels, IGNORE_INDEX)
         if labels:
             return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, labels
 

@@ -24,6 +24,8 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .utils import visible_labels
+
 #: The shapes, in class order: a source's classes are the first ``num_classes`` of them.
 SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'hexagon', 'crescent',
           'arrow', 'heart')
@@ -235,11 +237,7 @@ def render_shape_scene(rng: np.random.Generator,
             fill = shade[..., None] * colour
             patch[:] = patch * (1 - cover[..., None]) + fill * cover[..., None]
             mask[y:y + side, x:x + side][cover >= 0.5] = cls + 1
-        counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
-        labels = [c for c in range(len(classes)) if counts[c + 1] >= min_pixels]
-        for c in range(len(classes)):
-            if 0 < counts[c + 1] < min_pixels:
-                mask[mask == c + 1] = IGNORE_INDEX
+        labels = visible_labels(mask, range(len(classes)), min_pixels, IGNORE_INDEX)
         if labels:
             return np.clip(np.rint(img), 0, 255).astype(np.uint8), mask, labels
 

@@ -73,6 +73,33 @@ def labels_from_mask(mask: np.ndarray,
     return [int(v) - 1 for v in present if 1 <= v <= num_classes]
 
 
+def visible_labels(mask: np.ndarray,
+                   classes: Sequence[int],
+                   min_pixels: int,
+                   ignore_index: int = 255) -> List[int]:
+    """Image-level labels of a rendered scene; its barely visible objects become ignore.
+
+    A class is labelled when at least ``min_pixels`` pixels of the mask show it. The pixels of a
+    class with fewer (but some) are set to ``ignore_index``, so that neither the labels nor the
+    mask claim an object too small to see.
+
+    Args:
+        mask (np.ndarray): ``(H, W)`` integer mask, ``0`` background, ``c + 1`` class ``c``;
+            changed in place.
+        classes (Sequence[int]): The foreground indices the scene may hold, in order.
+        min_pixels (int): Fewest visible pixels for a class to be labelled.
+        ignore_index (int): Value of unlabelled pixels. Default: 255.
+
+    Returns:
+        list[int]: The labelled classes, in the order of ``classes``.
+    """
+    counts = np.bincount(mask.ravel(), minlength=max(classes) + 2)
+    for c in classes:
+        if 0 < counts[c + 1] < min_pixels:
+            mask[mask == c + 1] = ignore_index
+    return [c for c in classes if counts[c + 1] >= min_pixels]
+
+
 def multi_hot(labels: Sequence[int], num_classes: int) -> np.ndarray:
     """Multi-hot vector of image-level labels.
 
