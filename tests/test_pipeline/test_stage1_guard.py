@@ -55,23 +55,26 @@ def test_message_names_files_that_exist():
     # the longer schedule it names: the demo's cosine ends with the new last epoch
     assert 'param_scheduler.1.end and param_scheduler.1.T_max' in str(info.value)
     assert 'another randomness.seed' in str(info.value)
-    assert 'a 40-step warm-up: param_scheduler.0.end=40' in str(info.value)
     cfg = Config.fromfile(osp.join(root, 'configs/mctformer_plus_demo.py'))
     cfg.merge_from_dict({'train_cfg.max_epochs': 4, 'param_scheduler.1.end': 4,
                          'param_scheduler.1.T_max': 4})
     cosine = cfg.param_scheduler[1]
     assert cosine.type == 'CosineAnnealingLR' and cosine.end == cosine.T_max == 4
-    # the 4-epoch config is the demo recipe with exactly these keys changed, and the backbone at
-    # 0.3x the base learning rate
-    cfg.merge_from_dict({'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 0.3})
+    # the 4-epoch config is the demo recipe with exactly these keys changed, the backbone at
+    # 0.3x the base learning rate and a 40-step warm-up
+    cfg.merge_from_dict({'optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult': 0.3,
+                         'param_scheduler.0.end': 40})
     four = Config.fromfile(osp.join(
         root, 'configs/mctformer/mctformer-plus_dinov2-s_1xb32-4e_demo-112x112.py'))
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_dataloader'):
         assert four[key] == cfg[key], key
     assert four.train_cfg.max_epochs == 4
-    # the warm-up it names is the first scheduler's
-    four.merge_from_dict({'param_scheduler.0.end': 40})
     assert four.param_scheduler[0].type == 'LinearLR' and four.param_scheduler[0].end == 40
+    # own_dataset.md's longer run of it: 8 epochs with the cosine ending there
+    four.merge_from_dict({'train_cfg.max_epochs': 8, 'param_scheduler.1.end': 8,
+                          'param_scheduler.1.T_max': 8})
+    assert four.param_scheduler[1].type == 'CosineAnnealingLR'
+    assert four.param_scheduler[1].end == four.param_scheduler[1].T_max == 8
 
 
 def test_sweep_thresholds_of_a_config():
