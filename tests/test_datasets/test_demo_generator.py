@@ -16,7 +16,7 @@ from mmseg_mctformer.datasets.demo_generator import (
     load_emoji_objects,
     render_scene,
 )
-from mmseg_mctformer.datasets.utils import labels_from_mask, read_mask, visible_labels
+from mmseg_mctformer.datasets.utils import labels_from_mask, read_mask
 
 pytestmark = pytest.mark.skipif(
     not osp.isfile(osp.join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')),
@@ -65,15 +65,6 @@ def test_render_scene_labels_agree_with_mask():
         again = render_scene(np.random.default_rng(i), objects, img_size=48)
         np.testing.assert_array_equal(again[0], img)
         np.testing.assert_array_equal(again[1], mask)
-
-
-def test_visible_labels_ignores_barely_visible_objects():
-    mask = np.zeros((10, 10), dtype=np.uint8)
-    mask[:5, :5] = 1  # class 0: 25 pixels
-    mask[9, :3] = 3  # class 2: 3 pixels
-    assert visible_labels(mask, [0, 1, 2], min_pixels=4) == [0]
-    assert (mask == 255).sum() == 3 and (mask == 1).sum() == 25
-    assert visible_labels(mask, [2], min_pixels=1) == []  # nothing of class 2 is left
 
 
 def test_layout_labels_and_masks_agree(demo_dir):

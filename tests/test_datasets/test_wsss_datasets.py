@@ -17,7 +17,12 @@ from mmseg_mctformer.datasets import (
     load_label_file,
     save_label_file,
 )
-from mmseg_mctformer.datasets.utils import read_mask, unwrap_dataset_cfg, voc_colormap
+from mmseg_mctformer.datasets.utils import (
+    read_mask,
+    unwrap_dataset_cfg,
+    visible_labels,
+    voc_colormap,
+)
 
 SPLIT = 'ImageSets/Segmentation/train_aug.txt'
 
@@ -66,6 +71,15 @@ def test_labels_from_mask_hand_made():
         labels_from_mask(np.array([[0, 4]], np.uint8), 3, path='m.png')
     with pytest.raises(ValueError, match='negative class id -1'):
         labels_from_mask(np.array([[-1, 0]], np.int32), 3)
+
+
+def test_visible_labels_ignores_barely_visible_objects():
+    mask = np.zeros((10, 10), dtype=np.uint8)
+    mask[:5, :5] = 1  # class 0: 25 pixels
+    mask[9, :3] = 3  # class 2: 3 pixels
+    assert visible_labels(mask, [0, 1, 2], min_pixels=4) == [0]
+    assert (mask == 255).sum() == 3 and (mask == 1).sum() == 25
+    assert visible_labels(mask, [2], min_pixels=1) == []  # nothing of class 2 is left
 
 
 def test_voc_colormap_matches_mmseg_voc_palette():
